@@ -1,0 +1,75 @@
+// Command indexbuild is the data plane of the IndexBuild operator: the
+// reference worker (build), the commit step (finalize) and the readers
+// (query, verify). Each subcommand lives in its own file and registers itself.
+//
+// Exit codes follow the worker contract: 0 done, 1 retryable, 3 stale
+// metadata, 4 invalid input (see internal/retry).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+// subcommand runs with the arguments after its name and returns an error
+// whose classification (retry.ExitCode) becomes the process exit code.
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var subcommands = map[string]subcommand{}
+
+func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	if _, dup := subcommands[name]; dup {
+		panic("indexbuild: subcommand registered twice: " + name)
+	}
+	subcommands[name] = subcommand{summary: summary, run: run}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := subcommands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "indexbuild: unknown subcommand %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "indexbuild %s: %v\n", args[0], err)
+		return retry.ExitCode(err)
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: indexbuild <subcommand> [flags]")
+	names := make([]string, 0, len(subcommands))
+	for n := range subcommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
+	}
+}

@@ -1,0 +1,120 @@
+package taskmeta
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+func base() Meta {
+	return Meta{JobID: 100, SchemaID: 2, TableID: 30, ElementType: ElementTypeIndex, ElementIDs: []int64{5, 6}}
+}
+
+func with(f func(*Meta)) Meta {
+	m := base()
+	f(&m)
+	return m
+}
+
+func TestValidateTaskMeta(t *testing.T) {
+	tests := []struct {
+		name     string
+		recorded Meta
+		current  Meta
+		field    string // "" when the task may be resumed
+		want     []string
+	}{
+		{name: "identical", recorded: base(), current: base()},
+		{name: "element order differs", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{6, 5} })},
+		{name: "jobID", recorded: base(), current: with(func(m *Meta) { m.JobID = 101 }), field: "jobID", want: []string{"100", "101"}},
+		{name: "schemaID", recorded: base(), current: with(func(m *Meta) { m.SchemaID = 3 }), field: "schemaID", want: []string{"is 2", "is 3"}},
+		{name: "tableID", recorded: base(), current: with(func(m *Meta) { m.TableID = 31 }), field: "tableID", want: []string{"is 30", "is 31"}},
+		{name: "elementType", recorded: base(), current: with(func(m *Meta) { m.ElementType = ElementTypeFulltext }), field: "elementType", want: []string{`"index"`, `"fulltext"`}},
+		{name: "element replaced", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5, 7} }), field: "elementIDs", want: []string{"[5,6]", "[5,7]"}},
+		{name: "element added", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5, 6, 7} }), field: "elementIDs", want: []string{"[5,6]", "[5,6,7]"}},
+		{name: "element removed", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5} }), field: "elementIDs", want: []string{"[5,6]", "[5]"}},
+		{name: "first differing field wins", recorded: base(), current: with(func(m *Meta) { m.TableID = 31; m.ElementIDs = []int64{9} }), field: "tableID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check("status.task", "ns/b/100", tt.recorded, tt.current)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			var mm *MismatchError
+			if !errors.As(err, &mm) {
+				t.Fatalf("Check = %v, want *MismatchError", err)
+			}
+			if mm.Field != tt.field {
+				t.Errorf("field = %q, want %q", mm.Field, tt.field)
+			}
+			if !errors.Is(fmt.Errorf("resume: %w", err), retry.ErrStaleMeta) || retry.IsRetryable(fmt.Errorf("resume: %w", err)) {
+				t.Errorf("wrapped mismatch must be non-retryable stale metadata")
+			}
+			msg := err.Error()
+			for _, w := range append(tt.want, tt.field, "status.task", "ns/b/100", fmt.Sprintf("job %d", tt.current.JobID)) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMetaValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Meta
+		want string // substring of the error; "" for valid
+	}{
+		{"valid", base(), ""},
+		{"zero job", with(func(m *Meta) { m.JobID = 0 }), "jobID must be positive"},
+		{"negative table", with(func(m *Meta) { m.TableID = -1 }), "tableID must be positive"},
+		{"bad type", with(func(m *Meta) { m.ElementType = "btree" }), "elementType"},
+		{"no elements", with(func(m *Meta) { m.ElementIDs = nil }), "must not be empty"},
+		{"duplicate element", with(func(m *Meta) { m.ElementIDs = []int64{5, 5} }), "unique"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.m.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	m := base()
+	got, err := Decode(m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check("roundtrip", "k", m, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(`{"jobID":1,"extra":true}`); err == nil {
+		t.Fatal("Decode accepted an unknown field")
+	}
+	if _, err := Decode(`not json`); err == nil {
+		t.Fatal("Decode accepted garbage")
+	}
+}
+
+func TestKey(t *testing.T) {
+	if got := Key("team-a", "orders", 7); got != "team-a/orders/7" {
+		t.Fatalf("Key = %q", got)
+	}
+}
