@@ -143,10 +143,4 @@ func sortedIDs(ids []int64) []int64 {
 	return s
 }
 
-func formatIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return "[" + strings.Join(parts, ",") + "]"
-}
+func formatIDs(ids []int64) string { return "[" + FormatIDs(ids) + "]" }

@@ -2,6 +2,7 @@ package taskmeta
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -116,5 +117,21 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 func TestKey(t *testing.T) {
 	if got := Key("team-a", "orders", 7); got != "team-a/orders/7" {
 		t.Fatalf("Key = %q", got)
+	}
+}
+
+func TestRegisterFlags(t *testing.T) {
+	var m Meta
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	RegisterFlags(fs, &m)
+	args := []string{"--job-id=100", "--schema-id=2", "--table-id=30", "--element-type=index", "--element-ids=5, 6"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check("flags", "k", base(), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--element-ids=5,x"}); err == nil {
+		t.Fatal("non-numeric element ID accepted")
 	}
 }
