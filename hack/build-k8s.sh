@@ -68,7 +68,7 @@ if [ ${#missing_k8s[@]} -gt 0 ]; then
   : > go.sum
   for c in "${missing_k8s[@]}"; do
     log "  go build k8s.io/kubernetes/cmd/${c}"
-    go build -trimpath -ldflags="-s -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#1.}" \
+    go build -trimpath -ldflags="-s -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "${K8S_VERSION}" | cut -d. -f2)" \
       -o "${OUT}/${c}.tmp" "k8s.io/kubernetes/cmd/${c}"
     mv "${OUT}/${c}.tmp" "${OUT}/${c}"
   done

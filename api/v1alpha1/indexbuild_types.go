@@ -1,0 +1,288 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ElementType is the kind of index an IndexBuild produces.
+// +kubebuilder:validation:Enum=index;fulltext
+type ElementType string
+
+const (
+	// ElementTypeIndex is a sorted key index (key -> row handle).
+	ElementTypeIndex ElementType = "index"
+	// ElementTypeFulltext is an inverted (full-text) index.
+	ElementTypeFulltext ElementType = "fulltext"
+)
+
+// SourceFormat is the format of the table's data files.
+// +kubebuilder:validation:Enum=jsonl;csv;parquet
+type SourceFormat string
+
+// SecretReference names a Secret in the IndexBuild's namespace whose keys are
+// passed to worker and finalize pods as environment variables (for example
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+type SecretReference struct {
+	// name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// SourceSpec says where the table to index lives.
+type SourceSpec struct {
+	// uri of the table root in object storage: the folder holding _table.json
+	// and the data files. Schemes: file://, s3://, gs://, azblob://, mem://.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.source.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	URI string `json:"uri"`
+
+	// format of the data files.
+	// +kubebuilder:default=jsonl
+	// +optional
+	Format SourceFormat `json:"format,omitempty"`
+
+	// secretRef holds credentials for reading the source.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+}
+
+// OutputSpec says where the committed index goes.
+type OutputSpec struct {
+	// uri of the index root in object storage. Workers write under
+	// <uri>/staging/; finalize commits <uri>/metadata.json last.
+	// Schemes: file://, s3://, gs://, azblob://, mem://.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.output.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	URI string `json:"uri"`
+
+	// secretRef holds credentials for writing the output.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+}
+
+// BuilderSpec overrides the image and command of the worker and finalize
+// pods. Any image that implements the worker contract (README) will do.
+type BuilderSpec struct {
+	// image for worker and finalize pods. Default: the operator's own
+	// data-plane image.
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// command replaces the image's entrypoint; the subcommand (build or
+	// finalize) and the task flags follow as arguments.
+	// +optional
+	Command []string `json:"command,omitempty"`
+}
+
+// IndexBuildSpec is what to build. jobID, schemaID, tableID, elementType
+// and elementIDs are the task metadata: changing jobID starts a new task;
+// changing any of the others under the same jobID fails the build with
+// StaleMeta.
+// +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID",fieldPath=".partitions"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID",fieldPath=".output.uri"
+type IndexBuildSpec struct {
+	// jobID identifies this build attempt. The task key is
+	// <namespace>/<name>/<jobID>. Change it to start a new task, for example
+	// to retry after a terminal failure.
+	// +kubebuilder:validation:Minimum=1
+	JobID int64 `json:"jobID"`
+
+	// schemaID of the table the index belongs to.
+	// +kubebuilder:validation:Minimum=1
+	SchemaID int64 `json:"schemaID"`
+
+	// tableID of the table the index belongs to.
+	// +kubebuilder:validation:Minimum=1
+	TableID int64 `json:"tableID"`
+
+	// elementType: index (sorted key index) or fulltext (inverted index).
+	ElementType ElementType `json:"elementType"`
+
+	// elementIDs are the index definitions (from the table's _table.json) to
+	// build. Non-empty, unique, positive.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(id, id > 0)",message="spec.elementIDs must all be positive"
+	// +kubebuilder:validation:XValidation:rule="self.all(id, self.exists_one(x, x == id))",message="spec.elementIDs must be unique"
+	ElementIDs []int64 `json:"elementIDs"`
+
+	// source is the table to index.
+	Source SourceSpec `json:"source"`
+
+	// output is where the index is committed.
+	Output OutputSpec `json:"output"`
+
+	// partitions is the number of worker partitions (one pod each).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +kubebuilder:default=1
+	// +optional
+	Partitions int32 `json:"partitions,omitempty"`
+
+	// parallelism is the maximum number of workers running at once.
+	// Default: partitions.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Parallelism *int32 `json:"parallelism,omitempty"`
+
+	// builder overrides the worker and finalize image and command.
+	// +optional
+	Builder *BuilderSpec `json:"builder,omitempty"`
+
+	// backoffLimitPerPartition is how often a partition is retried after a
+	// retryable failure (exit code 1, crash, eviction does not count).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=3
+	// +optional
+	BackoffLimitPerPartition *int32 `json:"backoffLimitPerPartition,omitempty"`
+
+	// finalizeBackoffLimit is how often finalize is retried after a
+	// retryable failure.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=3
+	// +optional
+	FinalizeBackoffLimit *int32 `json:"finalizeBackoffLimit,omitempty"`
+
+	// suspend pauses the build: running workers are stopped, finished
+	// partitions are kept, and the build resumes where it was when suspend
+	// is set back to false.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Phase is where a build stands.
+// +kubebuilder:validation:Enum=Pending;Building;Finalizing;Succeeded;Failed
+type Phase string
+
+const (
+	PhasePending    Phase = "Pending"
+	PhaseBuilding   Phase = "Building"
+	PhaseFinalizing Phase = "Finalizing"
+	PhaseSucceeded  Phase = "Succeeded"
+	PhaseFailed     Phase = "Failed"
+)
+
+// Condition types.
+const (
+	// ConditionReady is True once the index is committed (kstatus).
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the build is in progress (kstatus).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the build failed and will not be retried
+	// until spec.jobID changes (kstatus).
+	ConditionStalled = "Stalled"
+	// ConditionStaleMeta is True when recorded task metadata no longer
+	// matches the spec or a worker found it stale.
+	ConditionStaleMeta = "StaleMeta"
+	// ConditionCommitted is True once the commit marker is written.
+	ConditionCommitted = "Committed"
+	// ConditionSuspended is True while spec.suspend holds the build.
+	ConditionSuspended = "Suspended"
+)
+
+// TaskStatus is the task as it was recorded when it started.
+type TaskStatus struct {
+	// key is <namespace>/<name>/<jobID>.
+	Key         string      `json:"key"`
+	JobID       int64       `json:"jobID"`
+	SchemaID    int64       `json:"schemaID"`
+	TableID     int64       `json:"tableID"`
+	ElementType ElementType `json:"elementType"`
+	// +listType=atomic
+	ElementIDs []int64 `json:"elementIDs"`
+	// startTime is when the task was recorded.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+}
+
+// PartitionCounts counts worker partitions by state.
+type PartitionCounts struct {
+	Total     int32 `json:"total"`
+	Succeeded int32 `json:"succeeded"`
+	Failed    int32 `json:"failed"`
+	Active    int32 `json:"active"`
+}
+
+// CommitStatus summarises the committed index.
+type CommitStatus struct {
+	// markerURI is the commit marker (metadata.json at the output root).
+	MarkerURI string `json:"markerURI"`
+	// files committed (marker-listed) files.
+	Files int32 `json:"files"`
+	// bytes in the committed files.
+	Bytes int64 `json:"bytes"`
+	// rows indexed.
+	Rows int64 `json:"rows"`
+	// commitTime is when the marker was written.
+	// +optional
+	CommitTime *metav1.Time `json:"commitTime,omitempty"`
+}
+
+// IndexBuildStatus is where the build stands.
+type IndexBuildStatus struct {
+	// phase: Pending, Building, Finalizing, Succeeded or Failed.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// task is the recorded task.
+	// +optional
+	Task *TaskStatus `json:"task,omitempty"`
+
+	// partitions counts worker partitions by state.
+	// +optional
+	Partitions PartitionCounts `json:"partitions,omitempty"`
+
+	// progress is "<succeeded>/<total>" partitions, for kubectl get.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+
+	// commit summarises the committed index once finalize succeeded.
+	// +optional
+	Commit *CommitStatus `json:"commit,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled (kstatus), StaleMeta,
+	// Committed, Suspended.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// IndexBuild runs a distributed index build: one worker per partition, then
+// a finalize step that commits the index through a single marker object.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ib,categories=all
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Job",type=integer,JSONPath=`.spec.jobID`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.elementType`
+// +kubebuilder:printcolumn:name="Elements",type=string,JSONPath=`.spec.elementIDs`
+// +kubebuilder:printcolumn:name="Partitions",type=string,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type IndexBuild struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   IndexBuildSpec   `json:"spec,omitempty"`
+	Status IndexBuildStatus `json:"status,omitempty"`
+}
+
+// IndexBuildList is a list of IndexBuilds.
+// +kubebuilder:object:root=true
+type IndexBuildList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []IndexBuild `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&IndexBuild{}, &IndexBuildList{})
+}

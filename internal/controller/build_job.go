@@ -1,0 +1,33 @@
+package controller
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/utils/ptr"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+)
+
+// newBuildJob is the Indexed Job that runs one worker per partition. The
+// partition index reaches the worker as JOB_COMPLETION_INDEX.
+func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+	args := append([]string{"build"}, taskArgs(ib)...)
+	args = append(args, "--source="+ib.Spec.Source.URI)
+	if ib.Spec.Source.Format != "" {
+		args = append(args, "--source-format="+string(ib.Spec.Source.Format))
+	}
+	job := newChildJob(ib, RoleBuild, containerWorker, image, args)
+	partitions := ib.Spec.Partitions
+	parallelism := partitions
+	if ib.Spec.Parallelism != nil {
+		parallelism = *ib.Spec.Parallelism
+	}
+	job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+	job.Spec.Completions = ptr.To(partitions)
+	job.Spec.Parallelism = ptr.To(parallelism)
+	job.Spec.BackoffLimitPerIndex = ptr.To(ptr.Deref(ib.Spec.BackoffLimitPerPartition, 3))
+	// One partition out of retries dooms the build: finalize needs them all,
+	// so stop the others at once instead of finishing work nobody can use.
+	job.Spec.MaxFailedIndexes = ptr.To[int32](0)
+	job.Spec.Suspend = ptr.To(ib.Spec.Suspend)
+	return job
+}

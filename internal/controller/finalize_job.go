@@ -1,0 +1,19 @@
+package controller
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/utils/ptr"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+)
+
+// newFinalizeJob is the single-pod Job that runs `indexbuild finalize`, the
+// idempotent commit of the staged partitions through the marker object.
+func newFinalizeJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+	args := append([]string{"finalize"}, taskArgs(ib)...)
+	job := newChildJob(ib, RoleFinalize, containerFinalize, image, args)
+	job.Spec.Completions = ptr.To[int32](1)
+	job.Spec.Parallelism = ptr.To[int32](1)
+	job.Spec.BackoffLimit = ptr.To(ptr.Deref(ib.Spec.FinalizeBackoffLimit, 3))
+	return job
+}

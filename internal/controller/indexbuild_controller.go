@@ -1,0 +1,312 @@
+// Package controller reconciles IndexBuilds into a build Job (one worker per
+// partition) and a finalize Job, and refuses to resume a task whose recorded
+// metadata no longer matches the spec.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+// IndexBuildReconciler reconciles IndexBuild objects.
+type IndexBuildReconciler struct {
+	client.Client
+	// APIReader reads objects the manager does not cache (pods).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	// BuilderImage is the worker and finalize image when spec.builder does
+	// not name one.
+	BuilderImage string
+}
+
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=get;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves one IndexBuild along Pending → Building → Finalizing →
+// Succeeded/Failed and writes its status with at most one patch.
+func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ib := &indexbuildv1alpha1.IndexBuild{}
+	if err := r.Get(ctx, req.NamespacedName, ib); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ib.DeletionTimestamp.IsZero() {
+		// Owner references take the Jobs and their pods with it.
+		return ctrl.Result{}, nil
+	}
+	before := ib.DeepCopy()
+	err := r.reconcileTask(ctx, ib)
+	ib.Status.ObservedGeneration = ib.Generation
+	if perr := r.patchStatus(ctx, before, ib); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	// Errors are API trouble and retried with backoff; every outcome of the
+	// build itself, terminal ones included, ends without requeue: Job
+	// events and spec changes bring the next reconcile.
+	return ctrl.Result{}, err
+}
+
+func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+	jobs, err := r.childJobs(ctx, ib)
+	if err != nil {
+		return err
+	}
+	if isNewTask(ib) {
+		// A new jobID is a new task: the old task's Jobs go, whatever state
+		// they are in.
+		if err := r.deleteJobs(ctx, jobs, func(j *batchv1.Job) bool { return j.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) }); err != nil {
+			return err
+		}
+		recordTask(ib, metav1.Now())
+		newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "task "+taskKey(ib)+" recorded")
+	}
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+		return nil
+	}
+
+	// Nothing is resumed or adopted before its recorded metadata is checked.
+	if err := checkRecordedTask(ib); err != nil {
+		return r.failStale(ctx, ib, jobs, err)
+	}
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseSucceeded {
+		return nil
+	}
+	var buildJob, finalizeJob *batchv1.Job
+	for _, job := range jobs {
+		if job.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) {
+			continue
+		}
+		if err := checkChildJob(ib, job); err != nil {
+			return r.failStale(ctx, ib, jobs, err)
+		}
+		switch job.Labels[LabelRole] {
+		case RoleBuild:
+			buildJob = job
+		case RoleFinalize:
+			finalizeJob = job
+		}
+	}
+
+	status := newStatusWriter(ib)
+	status.suspended(ib.Spec.Suspend)
+	if buildJob == nil {
+		status.partitions(indexbuildv1alpha1.PartitionCounts{Total: ib.Spec.Partitions})
+		if ib.Spec.Suspend {
+			status.inProgress(indexbuildv1alpha1.PhasePending, ReasonSuspended, "suspended before the first worker started")
+			return nil
+		}
+		if buildJob, err = r.createJob(ctx, ib, newBuildJob(ib, r.BuilderImage)); buildJob == nil {
+			return r.failOnConflict(ctx, ib, jobs, err)
+		}
+	}
+	status.partitions(partitionCounts(buildJob, ib.Spec.Partitions))
+	build := classifyJob(buildJob)
+	switch {
+	case build.Failed:
+		return r.failFromJob(ctx, ib, buildJob, build)
+	case !build.Complete:
+		if err := r.syncSuspend(ctx, buildJob, ib.Spec.Suspend); err != nil {
+			return err
+		}
+		reason, msg := ReasonBuilding, fmt.Sprintf("%d of %d partitions built, %d running", ib.Status.Partitions.Succeeded, ib.Spec.Partitions, buildJob.Status.Active)
+		if ib.Spec.Suspend {
+			reason = ReasonSuspended
+		}
+		status.inProgress(indexbuildv1alpha1.PhaseBuilding, reason, msg)
+		return nil
+	}
+
+	if finalizeJob == nil {
+		if finalizeJob, err = r.createJob(ctx, ib, newFinalizeJob(ib, r.BuilderImage)); finalizeJob == nil {
+			return r.failOnConflict(ctx, ib, jobs, err)
+		}
+	}
+	finalize := classifyJob(finalizeJob)
+	switch {
+	case finalize.Failed:
+		return r.failFromJob(ctx, ib, finalizeJob, finalize)
+	case !finalize.Complete:
+		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "committing "+ib.Spec.Output.URI)
+		return nil
+	}
+	status.succeeded(r.commitFromFinalize(ctx, ib, finalizeJob))
+	return nil
+}
+
+// childJobs lists the Jobs this IndexBuild controls, of every task.
+func (r *IndexBuildReconciler) childJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) ([]*batchv1.Job, error) {
+	var list batchv1.JobList
+	if err := r.List(ctx, &list, client.InNamespace(ib.Namespace), client.MatchingLabels{LabelBuildName: ib.Name}); err != nil {
+		return nil, fmt.Errorf("list Jobs: %w", err)
+	}
+	jobs := make([]*batchv1.Job, 0, len(list.Items))
+	for i := range list.Items {
+		if metav1.IsControlledBy(&list.Items[i], ib) {
+			jobs = append(jobs, &list.Items[i])
+		}
+	}
+	return jobs, nil
+}
+
+// createJob creates a child Job. When a Job of that name exists already
+// (the cache had not seen it yet, or something else made it) the existing
+// one is returned for the caller to check before it is used; a nil Job
+// comes with the reason.
+func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
+	err := r.Create(ctx, job)
+	if err == nil {
+		logf.FromContext(ctx).Info("created Job", "job", job.Name, "task", taskKey(ib))
+		return job, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create Job %s: %w", job.Name, err)
+	}
+	// Read past the cache, which may not have seen the Job yet.
+	existing := &batchv1.Job{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, existing); err != nil {
+		return nil, fmt.Errorf("get existing Job %s: %w", job.Name, err)
+	}
+	if err := checkChildJob(ib, existing); err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// failOnConflict ends a build whose Job could not be created or adopted:
+// stale metadata and foreign Jobs are terminal, anything else is retried.
+func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, err error) error {
+	var conflict *jobConflictError
+	switch {
+	case errors.Is(err, retry.ErrStaleMeta):
+		return r.failStale(ctx, ib, jobs, err)
+	case errors.As(err, &conflict):
+		newStatusWriter(ib).failed(ReasonJobConflict, err.Error())
+		return nil
+	default:
+		return err
+	}
+}
+
+// failStale ends a task whose metadata went stale: its running Jobs are
+// stopped, the build is marked Failed with StaleMeta, and nothing requeues
+// it. Only a new spec.jobID moves on.
+func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, cause error) error {
+	logf.FromContext(ctx).Info("stale task metadata, failing the task", "task", taskKey(ib), "reason", cause.Error())
+	newStatusWriter(ib).failed(retry.ReasonStaleMeta, cause.Error())
+	return r.deleteJobs(ctx, jobs, func(j *batchv1.Job) bool { return !classifyJob(j).finished() })
+}
+
+// failFromJob ends the build with the reason its Job failed for.
+func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, out jobOutcome) error {
+	var workerErr string
+	switch out.Reason {
+	case retry.ReasonStaleMeta:
+		workerErr = r.workerError(ctx, job, out, retry.ExitStaleMeta)
+	case retry.ReasonInvalidInput:
+		workerErr = r.workerError(ctx, job, out, retry.ExitInvalidInput)
+	}
+	newStatusWriter(ib).failed(out.Reason, describeFailure(ib, job, out, workerErr))
+	return nil
+}
+
+// deleteJobs deletes the Jobs that match, with their pods.
+func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, jobs []*batchv1.Job, match func(*batchv1.Job) bool) error {
+	for _, job := range jobs {
+		if !match(job) || !job.DeletionTimestamp.IsZero() {
+			continue
+		}
+		err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Job %s: %w", job.Name, err)
+		}
+		logf.FromContext(ctx).Info("deleted Job", "job", job.Name)
+	}
+	return nil
+}
+
+// syncSuspend mirrors spec.suspend onto the running build Job; the Job
+// controller stops its pods and keeps finished partitions.
+func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, job *batchv1.Job, suspend bool) error {
+	if ptr.Deref(job.Spec.Suspend, false) == suspend {
+		return nil
+	}
+	patch := client.MergeFrom(job.DeepCopy())
+	job.Spec.Suspend = ptr.To(suspend)
+	if err := r.Patch(ctx, job, patch); err != nil {
+		return fmt.Errorf("set suspend=%v on Job %s: %w", suspend, job.Name, err)
+	}
+	return nil
+}
+
+// patchStatus writes the status once, only when it changed, and records an
+// Event when the phase changed.
+func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *indexbuildv1alpha1.IndexBuild) error {
+	if equality.Semantic.DeepEqual(before.Status, ib.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, ib, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patch status: %w", err)
+	}
+	if before.Status.Phase != ib.Status.Phase {
+		r.recordPhaseEvent(ib)
+	}
+	return nil
+}
+
+func (r *IndexBuildReconciler) recordPhaseEvent(ib *indexbuildv1alpha1.IndexBuild) {
+	if r.Recorder == nil {
+		return
+	}
+	ready := findCondition(ib, indexbuildv1alpha1.ConditionReady)
+	eventType := corev1.EventTypeNormal
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(ib, nil, eventType, ready.Reason, string(ib.Status.Phase), "%s: %s", ib.Status.Phase, ready.Message)
+}
+
+func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Condition {
+	for _, c := range ib.Status.Conditions {
+		if c.Type == condType {
+			return c
+		}
+	}
+	return metav1.Condition{Type: condType}
+}
+
+// SetupWithManager registers the controller with the manager.
+func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return r.controllerBuilder(mgr).Complete(r)
+}
+
+// controllerBuilder watches IndexBuild spec changes (not its own status
+// writes, which would reconcile every build once more per patch) and the
+// Jobs it owns.
+func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) *builder.Builder {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&batchv1.Job{}).
+		Named("indexbuild")
+}

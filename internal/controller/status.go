@@ -1,0 +1,98 @@
+package controller
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+// Condition reasons the controller sets besides the failure reasons of
+// package retry.
+const (
+	ReasonPending        = "Pending"
+	ReasonBuilding       = "Building"
+	ReasonFinalizing     = "Finalizing"
+	ReasonSuspended      = "Suspended"
+	ReasonCommitted      = "Committed"
+	ReasonNotCommitted   = "NotCommitted"
+	ReasonTaskMetaOK     = "TaskMetaMatches"
+	ReasonNotSuspended   = "NotSuspended"
+	ReasonJobConflict    = "JobConflict"
+)
+
+// statusWriter sets phase and conditions together, so the kstatus trio
+// (Ready, Reconciling, Stalled) never contradicts the phase.
+type statusWriter struct {
+	status     *indexbuildv1alpha1.IndexBuildStatus
+	generation int64
+}
+
+func newStatusWriter(ib *indexbuildv1alpha1.IndexBuild) statusWriter {
+	return statusWriter{status: &ib.Status, generation: ib.Generation}
+}
+
+func (w statusWriter) set(condType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&w.status.Conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: w.generation,
+	})
+}
+
+// inProgress marks a build that is moving: Pending, Building or Finalizing.
+func (w statusWriter) inProgress(phase indexbuildv1alpha1.Phase, reason, message string) {
+	w.status.Phase = phase
+	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+	w.set(indexbuildv1alpha1.ConditionStaleMeta, metav1.ConditionFalse, ReasonTaskMetaOK, "")
+	w.set(indexbuildv1alpha1.ConditionCommitted, metav1.ConditionFalse, ReasonNotCommitted, "")
+}
+
+// suspended records whether spec.suspend holds the build.
+func (w statusWriter) suspended(on bool) {
+	if on {
+		w.set(indexbuildv1alpha1.ConditionSuspended, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is true: no workers run until it is false")
+		return
+	}
+	w.set(indexbuildv1alpha1.ConditionSuspended, metav1.ConditionFalse, ReasonNotSuspended, "")
+}
+
+// failed marks a terminal failure. Nothing retries it until spec.jobID
+// changes, which kstatus reads from Stalled=True.
+func (w statusWriter) failed(reason, message string) {
+	w.status.Phase = indexbuildv1alpha1.PhaseFailed
+	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
+	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message+"; change spec.jobID to start a new task")
+	if reason == retry.ReasonStaleMeta {
+		w.set(indexbuildv1alpha1.ConditionStaleMeta, metav1.ConditionTrue, reason, message)
+	}
+	if !meta.IsStatusConditionTrue(w.status.Conditions, indexbuildv1alpha1.ConditionCommitted) {
+		w.set(indexbuildv1alpha1.ConditionCommitted, metav1.ConditionFalse, reason, "")
+	}
+}
+
+// succeeded marks a committed build.
+func (w statusWriter) succeeded(commit indexbuildv1alpha1.CommitStatus) {
+	w.status.Phase = indexbuildv1alpha1.PhaseSucceeded
+	w.status.Commit = &commit
+	message := fmt.Sprintf("committed %d files, %d rows at %s", commit.Files, commit.Rows, commit.MarkerURI)
+	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonCommitted, message)
+	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, ReasonCommitted, "")
+	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, ReasonCommitted, "")
+	w.set(indexbuildv1alpha1.ConditionCommitted, metav1.ConditionTrue, ReasonCommitted, message)
+}
+
+// partitions records partition progress and the kubectl "Partitions" column.
+func (w statusWriter) partitions(counts indexbuildv1alpha1.PartitionCounts) {
+	w.status.Partitions = counts
+	w.status.Progress = fmt.Sprintf("%d/%d", counts.Succeeded, counts.Total)
+}
+
+// isTerminal reports whether the build has ended for its current task.
+func isTerminal(phase indexbuildv1alpha1.Phase) bool {
+	return phase == indexbuildv1alpha1.PhaseSucceeded || phase == indexbuildv1alpha1.PhaseFailed
+}
