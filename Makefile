@@ -74,8 +74,7 @@ uninstall: manifests ## Remove the CRD from the current cluster.
 
 .PHONY: deploy
 deploy: manifests ## Deploy the operator (config/default) with image $(IMG).
-	cd config/manager && kubectl kustomize . >/dev/null
-	kubectl kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | kubectl apply -f -
+	kubectl kustomize config/default | sed 's|controller:latest|$(IMG)|g' | kubectl apply -f -
 
 .PHONY: undeploy
 undeploy: ## Remove the operator.

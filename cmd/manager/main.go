@@ -6,15 +6,11 @@ import (
 	"flag"
 	"os"
 
-	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -53,10 +49,7 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		// Only the operator's own Jobs are cached, not every Job in the cluster.
-		&batchv1.Job{}: {Label: mustSelector(controller.LabelBuildName)},
-	}}
+	cacheOpts := cache.Options{ByObject: controller.CacheByObject()}
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
 	}
@@ -100,12 +93,6 @@ func main() {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
-}
-
-func mustSelector(labelKey string) labels.Selector {
-	req, err := labels.NewRequirement(labelKey, selection.Exists, nil)
-	utilruntime.Must(err)
-	return labels.NewSelector().Add(*req)
 }
 
 func envOr(key, fallback string) string {

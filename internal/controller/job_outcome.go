@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/indexset"
 	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
@@ -87,34 +88,11 @@ func failedPod(message string) string {
 // partitions out of retries.
 func partitionCounts(job *batchv1.Job, total int32) indexbuildv1alpha1.PartitionCounts {
 	counts := indexbuildv1alpha1.PartitionCounts{Total: total, Active: job.Status.Active}
-	counts.Succeeded = int32(countIndexes(job.Status.CompletedIndexes))
+	counts.Succeeded = int32(indexset.Count(job.Status.CompletedIndexes))
 	if job.Status.FailedIndexes != nil {
-		counts.Failed = int32(countIndexes(*job.Status.FailedIndexes))
+		counts.Failed = int32(indexset.Count(*job.Status.FailedIndexes))
 	}
 	return counts
-}
-
-// countIndexes counts the indexes in the Job API's interval notation,
-// e.g. "1,3-5,7" holds 5.
-func countIndexes(intervals string) int {
-	n := 0
-	for _, part := range strings.Split(intervals, ",") {
-		if part == "" {
-			continue
-		}
-		lo, hi, isRange := strings.Cut(part, "-")
-		if !isRange {
-			n++
-			continue
-		}
-		a, errA := strconv.Atoi(lo)
-		b, errB := strconv.Atoi(hi)
-		if errA != nil || errB != nil || b < a {
-			continue
-		}
-		n += b - a + 1
-	}
-	return n
 }
 
 // describeFailure is the condition message for a failed child Job: the

@@ -13,15 +13,15 @@ import (
 // Condition reasons the controller sets besides the failure reasons of
 // package retry.
 const (
-	ReasonPending        = "Pending"
-	ReasonBuilding       = "Building"
-	ReasonFinalizing     = "Finalizing"
-	ReasonSuspended      = "Suspended"
-	ReasonCommitted      = "Committed"
-	ReasonNotCommitted   = "NotCommitted"
-	ReasonTaskMetaOK     = "TaskMetaMatches"
-	ReasonNotSuspended   = "NotSuspended"
-	ReasonJobConflict    = "JobConflict"
+	ReasonPending      = "Pending"
+	ReasonBuilding     = "Building"
+	ReasonFinalizing   = "Finalizing"
+	ReasonSuspended    = "Suspended"
+	ReasonCommitted    = "Committed"
+	ReasonNotCommitted = "NotCommitted"
+	ReasonTaskMetaOK   = "TaskMetaMatches"
+	ReasonNotSuspended = "NotSuspended"
+	ReasonJobConflict  = "JobConflict"
 )
 
 // statusWriter sets phase and conditions together, so the kstatus trio

@@ -1,0 +1,130 @@
+package controller
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+	"github.com/indexbuild/indexbuild/internal/testutil"
+)
+
+func TestNewBuildJob(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "lib").JobID(9).ElementIDs(1, 2).Partitions(6).Parallelism(2).BackoffLimitPerPartition(5).SourceSecret("s3-creds").Obj()
+	ib.UID = "uid-1"
+	job := newBuildJob(ib, "indexbuild:dev")
+
+	if job.Name != "books-9-build" || job.Namespace != "lib" {
+		t.Fatalf("name = %s/%s", job.Namespace, job.Name)
+	}
+	if !metav1.IsControlledBy(job, ib) {
+		t.Fatal("Job is not controlled by the IndexBuild")
+	}
+	if ptr.Deref(job.Spec.CompletionMode, "") != batchv1.IndexedCompletion || *job.Spec.Completions != 6 || *job.Spec.Parallelism != 2 {
+		t.Fatalf("completion mode %v completions %v parallelism %v", job.Spec.CompletionMode, *job.Spec.Completions, *job.Spec.Parallelism)
+	}
+	if *job.Spec.BackoffLimitPerIndex != 5 || *job.Spec.MaxFailedIndexes != 0 {
+		t.Fatalf("backoffLimitPerIndex %d maxFailedIndexes %d", *job.Spec.BackoffLimitPerIndex, *job.Spec.MaxFailedIndexes)
+	}
+	meta, err := taskmeta.Decode(job.Annotations[AnnotationTaskMeta])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := taskmeta.Check("annotation", "k", meta, specTaskMeta(ib)); err != nil {
+		t.Fatalf("annotation does not hold the task: %v", err)
+	}
+	pod := job.Spec.Template.Spec
+	if pod.RestartPolicy != corev1.RestartPolicyNever {
+		t.Fatalf("restartPolicy %s: pod failure policies need Never", pod.RestartPolicy)
+	}
+	c := pod.Containers[0]
+	if c.Image != "indexbuild:dev" || c.Args[0] != "build" {
+		t.Fatalf("image %s args %v", c.Image, c.Args)
+	}
+	for _, want := range []string{"--job-id=9", "--element-ids=1,2", "--partitions=6", "--source=s3://tables/books", "--source-format=jsonl", "--output=s3://indexes/books", "--table-id=100"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %v lack %s", c.Args, want)
+		}
+	}
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef.Name != "s3-creds" {
+		t.Errorf("envFrom = %+v", c.EnvFrom)
+	}
+	if c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+		t.Errorf("terminationMessagePolicy = %s", c.TerminationMessagePolicy)
+	}
+}
+
+func TestPodFailurePolicyMatchesTheExitCodeContract(t *testing.T) {
+	rules := podFailurePolicy().Rules
+	if len(rules) != 3 {
+		t.Fatalf("%d rules", len(rules))
+	}
+	// jobFailureReason maps exit codes, not rule positions, but the Job
+	// message also names the rule: keep 3 and 4 as rules 0 and 1.
+	for i, code := range []int32{3, 4} {
+		r := rules[i]
+		if r.Action != batchv1.PodFailurePolicyActionFailJob || !slices.Equal(r.OnExitCodes.Values, []int32{code}) {
+			t.Errorf("rule %d = %+v, want FailJob on exit code %d", i, r, code)
+		}
+	}
+	if rules[2].Action != batchv1.PodFailurePolicyActionIgnore || rules[2].OnPodConditions[0].Type != corev1.DisruptionTarget {
+		t.Errorf("rule 2 = %+v, want Ignore on DisruptionTarget", rules[2])
+	}
+}
+
+func TestBuilderOverride(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").Builder("example.com/my-builder:v2", "/bin/my-builder").Obj()
+	c := newBuildJob(ib, "indexbuild:dev").Spec.Template.Spec.Containers[0]
+	if c.Image != "example.com/my-builder:v2" || !slices.Equal(c.Command, []string{"/bin/my-builder"}) || c.Args[0] != "build" {
+		t.Fatalf("image %s command %v args %v", c.Image, c.Command, c.Args)
+	}
+}
+
+func TestFileStoresAreMountedFromTheNode(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").SourceURI("file:///data/tables/t1").OutputURI("file:///data/indexes/i1").Obj()
+	pod := newBuildJob(ib, "img").Spec.Template.Spec
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range pod.Containers[0].VolumeMounts {
+		mounts[m.MountPath] = m
+	}
+	if m, ok := mounts["/data/tables/t1"]; !ok || !m.ReadOnly {
+		t.Errorf("source mount = %+v", mounts)
+	}
+	if m, ok := mounts["/data/indexes/i1"]; !ok || m.ReadOnly {
+		t.Errorf("output mount = %+v", mounts)
+	}
+	if len(pod.Volumes) != 2 || pod.Volumes[0].HostPath == nil {
+		t.Errorf("volumes = %+v", pod.Volumes)
+	}
+	s3 := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), "img").Spec.Template.Spec
+	if len(s3.Volumes) != 0 {
+		t.Errorf("s3 stores got volumes: %+v", s3.Volumes)
+	}
+}
+
+func TestChildJobNameStaysShort(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	a := testutil.MakeIndexBuild(long, "ns").JobID(1234567890123).Obj()
+	b := testutil.MakeIndexBuild(long[:62]+"b", "ns").JobID(1234567890123).Obj()
+	for _, role := range []string{RoleBuild, RoleFinalize} {
+		na, nb := childJobName(a, role), childJobName(b, role)
+		if len(na) > maxJobNameLength || len(nb) > maxJobNameLength {
+			t.Fatalf("names too long: %q %q", na, nb)
+		}
+		if na == nb {
+			t.Fatalf("different IndexBuilds share Job name %q", na)
+		}
+		if !strings.HasSuffix(na, "-1234567890123-"+role) {
+			t.Fatalf("name %q lost its suffix", na)
+		}
+	}
+	huge := testutil.MakeIndexBuild("x", "ns").JobID(9223372036854775807).Obj()
+	if n := childJobName(huge, RoleFinalize); len(n) > maxJobNameLength {
+		t.Fatalf("name %q too long", n)
+	}
+}

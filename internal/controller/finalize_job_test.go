@@ -1,0 +1,32 @@
+package controller
+
+import (
+	"slices"
+	"testing"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/indexbuild/indexbuild/internal/testutil"
+)
+
+func TestNewFinalizeJob(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "lib").JobID(3).Obj()
+	ib.Spec.FinalizeBackoffLimit = ptr.To[int32](7)
+	job := newFinalizeJob(ib, "indexbuild:dev")
+	if job.Name != "books-3-finalize" || job.Labels[LabelRole] != RoleFinalize {
+		t.Fatalf("name %s labels %v", job.Name, job.Labels)
+	}
+	if job.Spec.CompletionMode != nil || *job.Spec.Completions != 1 || *job.Spec.BackoffLimit != 7 {
+		t.Fatalf("spec %+v", job.Spec)
+	}
+	if job.Spec.PodFailurePolicy == nil || job.Annotations[AnnotationTaskMeta] == "" {
+		t.Fatal("finalize Job lacks the pod failure policy or the task annotation")
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	if c.Args[0] != "finalize" || !slices.Contains(c.Args, "--output=s3://indexes/books") || !slices.Contains(c.Args, "--partitions=4") {
+		t.Fatalf("args %v", c.Args)
+	}
+	if slices.ContainsFunc(c.Args, func(a string) bool { return len(a) > 8 && a[:9] == "--source=" }) {
+		t.Fatalf("finalize does not read the source: %v", c.Args)
+	}
+}
