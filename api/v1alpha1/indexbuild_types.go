@@ -200,10 +200,18 @@ type TaskStatus struct {
 
 // PartitionCounts counts worker partitions by state.
 type PartitionCounts struct {
-	Total     int32 `json:"total"`
-	Succeeded int32 `json:"succeeded"`
-	Failed    int32 `json:"failed"`
-	Active    int32 `json:"active"`
+	// total partitions of the task.
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// succeeded partitions: their staged output is complete.
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// failed partitions: out of retries.
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// active workers running now.
+	// +optional
+	Active int32 `json:"active,omitempty"`
 }
 
 // CommitStatus summarises the committed index.

@@ -1,0 +1,128 @@
+package controller
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+)
+
+// The integration suite runs the reconciler against a real kube-apiserver and
+// etcd (built by hack/build-k8s.sh; `make test` sets KUBEBUILDER_ASSETS).
+// No Job controller or kubelet runs there: tests write Job and Pod status
+// themselves, through the apiserver's validation of those transitions.
+
+var (
+	cfg         *rest.Config
+	k8sClient   client.WithWatch
+	testEnv     *envtest.Environment
+	ctx         context.Context
+	cancel      context.CancelFunc
+	reconciles  = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
+	builderName = "indexbuild:test"
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controller Suite")
+}
+
+// reconcileLog counts reconciles, and those that asked for a retry, per object.
+type reconcileLog struct {
+	mu       sync.Mutex
+	byObject map[types.NamespacedName]*reconcileCount
+}
+
+type reconcileCount struct{ total, retried int }
+
+func (l *reconcileLog) record(req reconcile.Request, res reconcile.Result, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.byObject[req.NamespacedName]
+	if c == nil {
+		c = &reconcileCount{}
+		l.byObject[req.NamespacedName] = c
+	}
+	c.total++
+	if err != nil || res.RequeueAfter > 0 || res.Requeue { //nolint:staticcheck // Requeue is what a requeue looks like too.
+		c.retried++
+	}
+}
+
+func (l *reconcileLog) get(key types.NamespacedName) reconcileCount {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.byObject[key]; c != nil {
+		return *c
+	}
+	return reconcileCount{}
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.TODO())
+
+	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
+		"KUBEBUILDER_ASSETS is not set: run `make test`, or `make envtest` and point it at bin/k8s/<version>")
+	Expect(indexbuildv1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+
+	k8sClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme.Scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{ByObject: CacheByObject()},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	r := &IndexBuildReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Scheme:       mgr.GetScheme(),
+		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
+		BuilderImage: builderName,
+	}
+	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		res, err := r.Reconcile(ctx, req)
+		reconciles.record(req, res, err)
+		return res, err
+	})
+	Expect(r.controllerBuilder(mgr).Complete(counting)).To(Succeed())
+
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
