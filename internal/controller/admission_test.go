@@ -1,0 +1,105 @@
+package controller
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/testutil"
+)
+
+// Admission is the CRD's own OpenAPI and CEL validation, run by the real
+// apiserver: invalid manifests never reach the controller.
+var _ = Describe("IndexBuild admission", func() {
+	var ns string
+
+	BeforeEach(func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-admission-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ns = n.Name
+	})
+
+	files, err := filepath.Glob(filepath.Join("..", "..", "test", "testdata", "invalid", "*.yaml"))
+	if err != nil || len(files) < 8 {
+		panic("expected at least 8 invalid manifests under test/testdata/invalid")
+	}
+	for _, file := range files {
+		It("rejects "+filepath.Base(file)+" naming the field", func() {
+			obj, expect := readManifest(file)
+			obj.SetNamespace(ns)
+			err := k8sClient.Create(ctx, obj, client.DryRunAll)
+			Expect(err).To(HaveOccurred(), "the apiserver accepted %s", file)
+			Expect(err.Error()).To(ContainSubstring(expect))
+		})
+	}
+
+	It("accepts every sample with kubectl apply --dry-run=server", func() {
+		kubectl, err := exec.LookPath("kubectl")
+		Expect(err).NotTo(HaveOccurred(), "kubectl is needed for this test")
+		user, err := testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		kubeconfig, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+
+		samples, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "indexbuild_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(samples).NotTo(BeEmpty())
+		for _, sample := range samples {
+			out, err := exec.Command(kubectl, "--kubeconfig", path, "apply", "--dry-run=server", "-n", ns, "-f", sample).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), "%s: %s", sample, out)
+			Expect(string(out)).To(ContainSubstring("(server dry run)"))
+		}
+	})
+
+	It("allows partitions and output to change only together with jobID", func() {
+		ib := testutil.MakeIndexBuild("immutable", ns).Suspend(true).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		for _, tc := range []struct {
+			field string
+			edit  func(*indexbuildv1alpha1.IndexBuild)
+		}{
+			{"spec.partitions", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Partitions = 8 }},
+			{"spec.output.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.URI = "s3://elsewhere/idx" }},
+		} {
+			// Eventually: the controller's status writes may bump the
+			// resourceVersion between Get and Update.
+			Eventually(func(g Gomega) {
+				got := &indexbuildv1alpha1.IndexBuild{}
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), got)).To(Succeed())
+				tc.edit(got)
+				err := k8sClient.Update(ctx, got, client.DryRunAll)
+				g.Expect(err).To(HaveOccurred())
+				g.Expect(err.Error()).To(ContainSubstring(tc.field + " can only change together with spec.jobID"))
+				got.Spec.JobID++
+				g.Expect(k8sClient.Update(ctx, got, client.DryRunAll)).To(Succeed())
+			}, timeout, interval).Should(Succeed())
+		}
+	})
+})
+
+// readManifest reads a test manifest and the message its first line
+// promises ("# expect: ...").
+func readManifest(path string) (*unstructured.Unstructured, string) {
+	raw, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	first, _, _ := bufio.NewReader(strings.NewReader(string(raw))).ReadLine()
+	expect, ok := strings.CutPrefix(string(first), "# expect: ")
+	Expect(ok).To(BeTrue(), "%s must start with '# expect: <message>'", path)
+	obj := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal(raw, &obj.Object)).To(Succeed())
+	return obj, expect
+}
