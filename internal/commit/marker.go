@@ -88,12 +88,10 @@ func (m Marker) Problems() []string {
 	partitions := make(map[int]bool)
 	var total int64
 	for _, f := range m.Files {
-		if strings.HasPrefix(f.Path, staging.Prefix) {
-			p = append(p, fmt.Sprintf("file %q is under %s: staged files are never committed", f.Path, staging.Prefix))
-			continue
-		}
 		n, element, ok := parseFinalKey(f.Path)
 		switch {
+		case strings.HasPrefix(f.Path, staging.Prefix):
+			p = append(p, fmt.Sprintf("file %q is under %s: staged files are never committed", f.Path, staging.Prefix))
 		case !ok:
 			p = append(p, fmt.Sprintf("file %q is not a committed file name part_<n>_<element>.<ext>", f.Path))
 		case element != f.Element:
