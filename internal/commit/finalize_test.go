@@ -27,7 +27,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := assertCommitted(t, b, defaultBuild)
-			if sum.AlreadyCommitted || sum.Files != 4 || sum.Partitions != 2 || sum.Rows != 20 || sum.Bytes != 4*3000 {
+			if sum.AlreadyCommitted || sum.Files != 4 || sum.Partitions != 2 || sum.Rows != 30 || sum.Bytes != 4*3000 {
 				t.Errorf("summary = %+v", sum)
 			}
 			if !strings.Contains(sum.MarkerURI, commit.MarkerKey) {

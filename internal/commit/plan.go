@@ -68,12 +68,12 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 
 	var pl plan
 	for _, m := range metas {
+		pl.rows += m.Rows
 		if len(m.Files) == 0 {
 			continue // an empty partition drops out of the dense numbering
 		}
 		n := pl.partitions
 		pl.partitions++
-		pl.rows += m.Rows
 		files := slices.Clone(m.Files)
 		slices.SortFunc(files, func(a, b staging.File) int { return cmp.Compare(a.Element, b.Element) })
 		for _, f := range files {
