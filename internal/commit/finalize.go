@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -70,7 +68,7 @@ func Finalize(ctx context.Context, b storage.Bucket, opts Options) (summary.Comm
 		}
 		return summary.Commit{}, err
 	}
-	cleanup(ctx, b, opts.Logger)
+	cleanup(ctx, b, opts.CopyParallelism, opts.Logger)
 	return commitSummary(b, m), nil
 }
 
@@ -126,17 +124,12 @@ func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, 
 // copyAll copies every staged file to its final name, then checks the copy,
 // with at most parallelism in flight.
 func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism)
-	for _, s := range steps {
-		g.Go(func() error {
-			if err := b.Copy(ctx, s.final.Path, s.src.Path); err != nil {
-				return err
-			}
-			return checkCopy(ctx, b, s)
-		})
-	}
-	return g.Wait()
+	return forEach(ctx, parallelism, steps, func(ctx context.Context, s copyStep) error {
+		if err := b.Copy(ctx, s.final.Path, s.src.Path); err != nil {
+			return err
+		}
+		return checkCopy(ctx, b, s)
+	})
 }
 
 // alreadyCommitted reports a marker found in place: success for the same
@@ -166,7 +159,7 @@ func commitSummary(b storage.Bucket, m Marker) summary.Commit {
 // fails its completeness check (and finds the marker) instead of copying
 // from a half-removed partition. Failures are logged, never fatal: leftovers
 // under staging/ are never part of a commit.
-func cleanup(ctx context.Context, b storage.Bucket, log *slog.Logger) {
+func cleanup(ctx context.Context, b storage.Bucket, parallelism int, log *slog.Logger) {
 	objects, err := b.List(ctx, staging.Prefix)
 	if err != nil {
 		log.Warn("staging cleanup: list failed; staging left in place", "error", err)
@@ -180,11 +173,14 @@ func cleanup(ctx context.Context, b storage.Bucket, log *slog.Logger) {
 			rest = append(rest, o.Key)
 		}
 	}
-	for _, key := range append(metas, rest...) {
+	del := func(ctx context.Context, key string) error {
 		if err := b.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			log.Warn("staging cleanup: delete failed", "key", key, "error", err)
 		}
+		return nil
 	}
+	_ = forEach(ctx, parallelism, metas, del)
+	_ = forEach(ctx, parallelism, rest, del)
 }
 
 // ObjectURI is the URI of key inside the bucket rootURI names, for messages
