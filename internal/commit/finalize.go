@@ -3,7 +3,6 @@ package commit
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -94,6 +93,9 @@ func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, 
 	if err := copyAll(ctx, b, pl.steps, opts.CopyParallelism); err != nil {
 		return Marker{}, err
 	}
+	if err := checkCopies(ctx, b, pl.steps, opts.CopyParallelism); err != nil {
+		return Marker{}, err
+	}
 	m := Marker{
 		FormatVersion: FormatVersion,
 		Task:          opts.Task,
@@ -121,14 +123,11 @@ func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, 
 	return m, nil
 }
 
-// copyAll copies every staged file to its final name, then checks the copy,
-// with at most parallelism in flight.
+// copyAll copies every staged file to its final name with at most
+// parallelism in flight.
 func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
 	return forEach(ctx, parallelism, steps, func(ctx context.Context, s copyStep) error {
-		if err := b.Copy(ctx, s.final.Path, s.src.Path); err != nil {
-			return err
-		}
-		return checkCopy(ctx, b, s)
+		return b.Copy(ctx, s.final.Path, s.src.Path)
 	})
 }
 
@@ -173,14 +172,12 @@ func cleanup(ctx context.Context, b storage.Bucket, parallelism int, log *slog.L
 			rest = append(rest, o.Key)
 		}
 	}
-	del := func(ctx context.Context, key string) error {
-		if err := b.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			log.Warn("staging cleanup: delete failed", "key", key, "error", err)
+	for _, keys := range [][]string{metas, rest} {
+		if err := storage.DeleteAll(ctx, b, keys, parallelism); err != nil {
+			log.Warn("staging cleanup incomplete; leftovers are never part of the commit", "error", err)
+			return
 		}
-		return nil
 	}
-	_ = forEach(ctx, parallelism, metas, del)
-	_ = forEach(ctx, parallelism, rest, del)
 }
 
 // ObjectURI is the URI of key inside the bucket rootURI names, for messages

@@ -13,8 +13,9 @@ import (
 
 // copyStep copies one staged file to its final name.
 type copyStep struct {
-	src   staging.File // as staged
-	final staging.File // as it will be committed
+	src    staging.File // as staged
+	srcMD5 []byte       // as the store listed it; nil when it has none
+	final  staging.File // as it will be committed
 }
 
 // plan is what a finalize will commit.
@@ -32,10 +33,10 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 	if err != nil {
 		return plan{}, err
 	}
-	staged := make(map[string]int64, len(objects)) // key -> size
+	staged := make(map[string]storage.Attrs, len(objects))
 	var metaKeys []int
 	for _, o := range objects {
-		staged[o.Key] = o.Size
+		staged[o.Key] = o
 		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok {
 			metaKeys = append(metaKeys, p)
 		}
@@ -77,17 +78,17 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		files := slices.Clone(m.Files)
 		slices.SortFunc(files, func(a, b staging.File) int { return cmp.Compare(a.Element, b.Element) })
 		for _, f := range files {
-			size, ok := staged[f.Path]
+			src, ok := staged[f.Path]
 			if !ok {
 				return plan{}, fmt.Errorf("staged file %s of partition %d is missing", f.Path, m.Partition)
 			}
-			if size != f.Size {
-				return plan{}, fmt.Errorf("%w: staged file %s is %d bytes, partition metadata says %d", ErrCorruptStaging, f.Path, size, f.Size)
+			if src.Size != f.Size {
+				return plan{}, fmt.Errorf("%w: staged file %s is %d bytes, partition metadata says %d", ErrCorruptStaging, f.Path, src.Size, f.Size)
 			}
 			_, element, ext, _ := staging.ParsePartFileKey(f.Path) // Validate checked the form
 			final := f
 			final.Path = FinalKey(n, element, ext)
-			pl.steps = append(pl.steps, copyStep{src: f, final: final})
+			pl.steps = append(pl.steps, copyStep{src: f, srcMD5: src.MD5, final: final})
 		}
 	}
 	return pl, nil
