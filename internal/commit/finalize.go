@@ -86,7 +86,7 @@ func (o Options) withDefaults() Options {
 
 // commitStaged runs steps 2-4: plan, copy and check, create the marker.
 func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, error) {
-	pl, err := makePlan(ctx, b, opts.Task, opts.Partitions)
+	pl, err := makePlan(ctx, b, opts.Task, opts.Partitions, opts.CopyParallelism)
 	if err != nil {
 		return Marker{}, err
 	}

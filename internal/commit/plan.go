@@ -27,8 +27,9 @@ type plan struct {
 
 // makePlan lists staging/, checks the task manifest and every partition's
 // metadata against task, and maps the non-empty partitions densely onto
-// 0..N-1. It reads only; nothing is copied unless all of staging checks out.
-func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions int) (plan, error) {
+// 0..N-1, reading up to parallelism partition metadata objects at once. It
+// reads only; nothing is copied unless all of staging checks out.
+func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions, parallelism int) (plan, error) {
 	objects, err := b.List(ctx, staging.Prefix)
 	if err != nil {
 		return plan{}, err
@@ -52,16 +53,27 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 	}
 
 	slices.Sort(metaKeys)
-	metas := make([]staging.PartitionMeta, 0, len(metaKeys))
-	for _, p := range metaKeys {
-		m, _, err := staging.ReadPartitionMeta(ctx, b, p)
+	metas := make([]staging.PartitionMeta, len(metaKeys))
+	positions := make([]int, len(metaKeys))
+	for i := range positions {
+		positions[i] = i
+	}
+	err = forEach(ctx, parallelism, positions, func(ctx context.Context, i int) error {
+		p := metaKeys[i]
+		m, exists, err := staging.ReadPartitionMeta(ctx, b, p)
 		if err != nil {
-			return plan{}, err
+			return err
 		}
-		if err := staging.CheckTask(staging.PartitionMetaKey(p), b.URI(), m.Task, task); err != nil {
-			return plan{}, err
+		if !exists {
+			// Listed a moment ago: a concurrent finalizer's cleanup, whose
+			// marker Finalize then finds.
+			return fmt.Errorf("%s disappeared", staging.PartitionMetaKey(p))
 		}
-		metas = append(metas, m)
+		metas[i] = m
+		return staging.CheckTask(staging.PartitionMetaKey(p), b.URI(), m.Task, task)
+	})
+	if err != nil {
+		return plan{}, err
 	}
 	if err := checkComplete(metas, partitions); err != nil {
 		return plan{}, err
