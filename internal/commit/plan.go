@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/indexbuild/indexbuild/internal/staging"
@@ -23,6 +24,7 @@ type plan struct {
 	steps      []copyStep
 	partitions int // non-empty partitions
 	rows       int64
+	staged     []string // every key under staging/, for the cleanup
 }
 
 // makePlan lists staging/, checks the task manifest and every partition's
@@ -35,11 +37,11 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		return plan{}, err
 	}
 	staged := make(map[string]storage.Attrs, len(objects))
-	var metaKeys []int
+	var metaPartitions []int
 	for _, o := range objects {
 		staged[o.Key] = o
 		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok {
-			metaKeys = append(metaKeys, p)
+			metaPartitions = append(metaPartitions, p)
 		}
 	}
 	if _, ok := staged[staging.TaskManifestKey]; ok {
@@ -52,14 +54,14 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		}
 	}
 
-	slices.Sort(metaKeys)
-	metas := make([]staging.PartitionMeta, len(metaKeys))
-	positions := make([]int, len(metaKeys))
+	slices.Sort(metaPartitions)
+	metas := make([]staging.PartitionMeta, len(metaPartitions))
+	positions := make([]int, len(metaPartitions))
 	for i := range positions {
 		positions[i] = i
 	}
 	err = forEach(ctx, parallelism, positions, func(ctx context.Context, i int) error {
-		p := metaKeys[i]
+		p := metaPartitions[i]
 		m, exists, err := staging.ReadPartitionMeta(ctx, b, p)
 		if err != nil {
 			return err
@@ -79,7 +81,7 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		return plan{}, err
 	}
 
-	var pl plan
+	pl := plan{staged: slices.Collect(maps.Keys(staged))}
 	for _, m := range metas {
 		pl.rows += m.Rows
 		if len(m.Files) == 0 {
