@@ -134,4 +134,3 @@ func PrefixEnd(prefix []byte) []byte {
 	}
 	return nil
 }
-
