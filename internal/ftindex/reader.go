@@ -61,4 +61,3 @@ func Unpack(r io.Reader, dir string) (*Partition, error) {
 	}
 	return &Partition{Index: idx, Stats: st}, nil
 }
-
