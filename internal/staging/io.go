@@ -1,0 +1,115 @@
+package staging
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+// EnsureTaskManifest pins the output location to task meta: the first caller
+// creates staging/_task.json (create-if-absent), later callers check it. A
+// manifest written for another task is stale metadata and is never
+// overwritten.
+func EnsureTaskManifest(ctx context.Context, b storage.Bucket, meta taskmeta.Meta) error {
+	err := b.Create(ctx, TaskManifestKey, strings.NewReader(meta.Encode()))
+	if err == nil || !errors.Is(err, storage.ErrExists) {
+		return err
+	}
+	recorded, err := ReadTaskManifest(ctx, b)
+	if err != nil {
+		return err
+	}
+	return CheckTask(TaskManifestKey, b.URI(), recorded, meta)
+}
+
+// ReadTaskManifest reads staging/_task.json. An unreadable manifest is stale
+// metadata: it cannot be shown to belong to the current task.
+func ReadTaskManifest(ctx context.Context, b storage.Bucket) (taskmeta.Meta, error) {
+	data, err := storage.ReadAll(ctx, b, TaskManifestKey)
+	if err != nil {
+		return taskmeta.Meta{}, err
+	}
+	m, err := taskmeta.Decode(string(data))
+	if err != nil {
+		return taskmeta.Meta{}, fmt.Errorf("%w: %s in %s: %v", retry.ErrStaleMeta, TaskManifestKey, b.URI(), err)
+	}
+	return m, nil
+}
+
+// WritePartFile streams r to the staged key of (partition, element) and
+// returns its entry with size and SHA-256 computed on the way.
+func WritePartFile(ctx context.Context, b storage.Bucket, partition int, element int64, ext string, r io.Reader) (File, error) {
+	key := PartFileKey(partition, element, ext)
+	h := &hashCounter{h: sha256.New()}
+	if err := b.Write(ctx, key, io.TeeReader(r, h)); err != nil {
+		return File{}, err
+	}
+	return File{Path: key, Element: element, Size: h.n, SHA256: hex.EncodeToString(h.h.Sum(nil))}, nil
+}
+
+// WritePartitionMeta marks a partition complete. Metadata already there for
+// another task is stale and is never overwritten; metadata of the same task
+// is replaced (a retried worker rewrites identical files).
+func WritePartitionMeta(ctx context.Context, b storage.Bucket, m PartitionMeta) error {
+	if m.FormatVersion == 0 {
+		m.FormatVersion = FormatVersion
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("%w: partition metadata of partition %d: %v", retry.ErrInvalidInput, m.Partition, err)
+	}
+	old, exists, err := ReadPartitionMeta(ctx, b, m.Partition)
+	if err != nil && !errors.Is(err, retry.ErrInvalidInput) {
+		return err
+	}
+	if exists && err == nil {
+		if err := CheckTask(PartitionMetaKey(m.Partition), b.URI(), old.Task, m.Task); err != nil {
+			return err
+		}
+	}
+	data, err := EncodePartitionMeta(m)
+	if err != nil {
+		return err
+	}
+	return b.Write(ctx, PartitionMetaKey(m.Partition), bytes.NewReader(data))
+}
+
+// ReadPartitionMeta reads a partition's metadata; exists is false when the
+// partition is not complete yet.
+func ReadPartitionMeta(ctx context.Context, b storage.Bucket, partition int) (PartitionMeta, bool, error) {
+	data, err := storage.ReadAll(ctx, b, PartitionMetaKey(partition))
+	if errors.Is(err, storage.ErrNotFound) {
+		return PartitionMeta{}, false, nil
+	}
+	if err != nil {
+		return PartitionMeta{}, false, err
+	}
+	m, err := DecodePartitionMeta(data)
+	if err != nil {
+		return PartitionMeta{}, true, err
+	}
+	if m.Partition != partition {
+		return PartitionMeta{}, true, fmt.Errorf("%w: %s describes partition %d", retry.ErrInvalidInput, PartitionMetaKey(partition), m.Partition)
+	}
+	return m, true, nil
+}
+
+// hashCounter hashes and counts what passes through it.
+type hashCounter struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCounter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.h.Write(p)
+}

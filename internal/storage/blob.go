@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+
+	"gocloud.dev/blob"
+	// Drivers for every scheme Open accepts.
+	_ "gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+// Open opens the bucket a URI names (see the package comment for the forms).
+// A malformed URI or an unsupported scheme is invalid input: retrying cannot
+// fix a spec.
+func Open(ctx context.Context, uri string) (Bucket, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("%w: storage URI %q: %v", retry.ErrInvalidInput, uri, err)
+	}
+	switch u.Scheme {
+	case "file":
+		return openFile(ctx, uri, u)
+	case "mem", "s3", "gs", "azblob":
+	default:
+		return nil, fmt.Errorf("%w: storage URI %q: unsupported scheme %q (want file, mem, s3, gs or azblob)", retry.ErrInvalidInput, uri, u.Scheme)
+	}
+	// A path below the bucket is a key prefix; gocloud's generic "prefix"
+	// parameter does exactly that.
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		q := u.Query()
+		q.Set("prefix", p+"/")
+		u.Path, u.RawQuery = "", q.Encode()
+	}
+	b, err := blob.OpenBucket(ctx, u.String())
+	if err != nil {
+		return nil, classify("open", uri, err)
+	}
+	return &blobBucket{uri: uri, b: b}, nil
+}
+
+// FromBlob wraps an already opened gocloud bucket, for callers (and tests)
+// that need to share one mem:// bucket between several users.
+func FromBlob(uri string, b *blob.Bucket) Bucket { return &blobBucket{uri: uri, b: b} }
+
+// blobBucket implements Bucket on a gocloud bucket.
+type blobBucket struct {
+	uri string
+	b   *blob.Bucket
+}
+
+func (b *blobBucket) URI() string  { return b.uri }
+func (b *blobBucket) Close() error { return b.b.Close() }
+
+func (b *blobBucket) List(ctx context.Context, prefix string) ([]Attrs, error) {
+	var out []Attrs
+	it := b.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, classify("list", prefix, err)
+		}
+		out = append(out, Attrs{Key: obj.Key, Size: obj.Size, MD5: obj.MD5})
+	}
+	slices.SortFunc(out, func(a, b Attrs) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func (b *blobBucket) Attributes(ctx context.Context, key string) (Attrs, error) {
+	a, err := b.b.Attributes(ctx, key)
+	if err != nil {
+		return Attrs{}, classify("stat", key, err)
+	}
+	return Attrs{Key: key, Size: a.Size, MD5: a.MD5, ETag: a.ETag}, nil
+}
+
+func (b *blobBucket) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := b.b.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, classify("read", key, err)
+	}
+	return &reader{ReadCloser: r, key: key}, nil
+}
+
+func (b *blobBucket) Write(ctx context.Context, key string, r io.Reader) error {
+	return b.write(ctx, key, r, false)
+}
+
+func (b *blobBucket) Create(ctx context.Context, key string, r io.Reader) error {
+	return b.write(ctx, key, r, true)
+}
+
+func (b *blobBucket) write(ctx context.Context, key string, r io.Reader, ifNotExist bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// An explicit content type keeps gocloud from buffering the first 512
+	// bytes to sniff one.
+	w, err := b.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: ifNotExist})
+	if err != nil {
+		return classify("write", key, err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		// Cancelling before Close abandons the upload: nothing is stored.
+		cancel()
+		_ = w.Close()
+		return classify("write", key, err)
+	}
+	return classify("write", key, w.Close())
+}
+
+func (b *blobBucket) Copy(ctx context.Context, dst, src string) error {
+	return classify("copy", src+" -> "+dst, b.b.Copy(ctx, dst, src, nil))
+}
+
+func (b *blobBucket) Delete(ctx context.Context, key string) error {
+	return classify("delete", key, b.b.Delete(ctx, key))
+}
+
+// reader classifies read errors the way every other call is classified.
+type reader struct {
+	io.ReadCloser
+	key string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = classify("read", r.key, err)
+	}
+	return n, err
+}

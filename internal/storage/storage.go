@@ -1,0 +1,78 @@
+// Package storage is the one object-store abstraction of the data plane, on
+// gocloud.dev/blob: file:// (the embedded default), mem:// (tests), s3://
+// (AWS and S3-compatible stores), gs:// and azblob://.
+//
+// Keys are slash-separated and relative to the root the URI names. The root
+// is a directory for file:// and a key prefix for every other scheme:
+//
+//	file:///data/out/idx1                 directory /data/out/idx1 (created if absent)
+//	mem://                                a fresh in-memory bucket per Open
+//	s3://bucket/idx1?region=us-east-1     bucket "bucket", keys under "idx1/"
+//	s3://bucket/idx1?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true
+//	gs://bucket/idx1                      bucket "bucket", keys under "idx1/"
+//	azblob://container/idx1               container, keys under "idx1/"
+//
+// Credentials come from the environment the cloud SDKs read (for example
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS,
+// AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY). A Kubernetes Secret reaches them
+// either as env vars (envFrom) or as a mounted file named by such a variable
+// (AWS_SHARED_CREDENTIALS_FILE, GOOGLE_APPLICATION_CREDENTIALS).
+//
+// Every error a Bucket returns is classified: errors.Is(err, X) holds for
+// exactly one of ErrNotFound, ErrExists, ErrRetryable, ErrPermanent.
+package storage
+
+import (
+	"context"
+	"io"
+)
+
+// Bucket is an object store rooted at the location a URI names. Open returns
+// the real one; tests wrap it (for example to inject faults) since the
+// commit protocol only ever talks to this interface.
+type Bucket interface {
+	// URI returns the URI the bucket was opened with, for messages.
+	URI() string
+	// List returns every object whose key starts with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]Attrs, error)
+	// Attributes returns the size and checksums of one object.
+	Attributes(ctx context.Context, key string) (Attrs, error)
+	// NewReader opens an object for reading.
+	NewReader(ctx context.Context, key string) (io.ReadCloser, error)
+	// Write stores r under key, replacing what is there. Readers never see a
+	// partly written object.
+	Write(ctx context.Context, key string, r io.Reader) error
+	// Create stores r under key only if key does not exist yet, atomically:
+	// of concurrent Creates exactly one succeeds and the others get ErrExists.
+	Create(ctx context.Context, key string, r io.Reader) error
+	// Copy copies src to dst, server-side where the store can, replacing dst.
+	Copy(ctx context.Context, dst, src string) error
+	// Delete removes an object; ErrNotFound if it is not there.
+	Delete(ctx context.Context, key string) error
+	Close() error
+}
+
+// Attrs describes one object.
+type Attrs struct {
+	Key  string
+	Size int64
+	// MD5 is the content MD5 when the store reports one (S3 single-part
+	// uploads, GCS, Azure, mem://); nil otherwise.
+	MD5 []byte
+	// ETag is the store's entity tag, "" when it has none.
+	ETag string
+}
+
+// ReadAll reads a whole object.
+func ReadAll(ctx context.Context, b Bucket, key string) ([]byte, error) {
+	r, err := b.NewReader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, classify("read", key, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,158 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
+)
+
+// TestBucket runs the Bucket contract against every store available here.
+func TestBucket(t *testing.T) {
+	for _, s := range storagetest.Stores(t) {
+		t.Run(s.Name, func(t *testing.T) {
+			testContract(t, s.Open(t))
+		})
+	}
+}
+
+func testContract(t *testing.T, b storage.Bucket) {
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(b.Write(ctx, "a/one", strings.NewReader("one")))
+	must(b.Write(ctx, "a/two", strings.NewReader("two!")))
+	must(b.Write(ctx, "b/three", strings.NewReader("3")))
+	must(b.Write(ctx, "a/one", strings.NewReader("ONE")))
+
+	got, err := storage.ReadAll(ctx, b, "a/one")
+	must(err)
+	if string(got) != "ONE" {
+		t.Errorf("read after overwrite = %q", got)
+	}
+
+	list, err := b.List(ctx, "a/")
+	must(err)
+	var keys []string
+	for _, a := range list {
+		keys = append(keys, fmt.Sprintf("%s:%d", a.Key, a.Size))
+	}
+	if fmt.Sprint(keys) != "[a/one:3 a/two:4]" {
+		t.Errorf("List(a/) = %v", keys)
+	}
+
+	attrs, err := b.Attributes(ctx, "a/two")
+	must(err)
+	if attrs.Size != 4 {
+		t.Errorf("Attributes size = %d", attrs.Size)
+	}
+
+	must(b.Copy(ctx, "c/copy", "a/two"))
+	if got, err := storage.ReadAll(ctx, b, "c/copy"); err != nil || string(got) != "two!" {
+		t.Errorf("copy = %q, %v", got, err)
+	}
+	if got, _ := storage.ReadAll(ctx, b, "a/two"); string(got) != "two!" {
+		t.Errorf("copy changed its source: %q", got)
+	}
+
+	must(b.Create(ctx, "m/marker", strings.NewReader("first")))
+	if err := b.Create(ctx, "m/marker", strings.NewReader("second")); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("second Create = %v, want ErrExists", err)
+	}
+	if got, _ := storage.ReadAll(ctx, b, "m/marker"); string(got) != "first" {
+		t.Errorf("Create overwrote: %q", got)
+	}
+
+	must(b.Delete(ctx, "b/three"))
+	for name, err := range map[string]error{
+		"read":   func() error { _, err := storage.ReadAll(ctx, b, "b/three"); return err }(),
+		"stat":   func() error { _, err := b.Attributes(ctx, "b/three"); return err }(),
+		"delete": b.Delete(ctx, "b/three"),
+		"copy":   b.Copy(ctx, "x", "b/three"),
+	} {
+		if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRetryable) {
+			t.Errorf("%s of a missing object = %v, want only ErrNotFound", name, err)
+		}
+	}
+}
+
+// TestCreateIsExclusive races many creators on one key: exactly one wins,
+// and what is stored is the winner's content.
+func TestCreateIsExclusive(t *testing.T) {
+	for _, s := range storagetest.Stores(t) {
+		t.Run(s.Name, func(t *testing.T) {
+			b := s.Open(t)
+			ctx := context.Background()
+			const n = 16
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					errs[i] = b.Create(ctx, "marker", strings.NewReader(fmt.Sprintf("writer %d", i)))
+				})
+			}
+			wg.Wait()
+			winner := -1
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					if winner >= 0 {
+						t.Fatalf("writers %d and %d both created the marker", winner, i)
+					}
+					winner = i
+				case !errors.Is(err, storage.ErrExists) && !errors.Is(err, storage.ErrRetryable):
+					// S3 may answer a concurrent conditional write with 409
+					// (retryable) instead of 412.
+					t.Errorf("writer %d: %v", i, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatal("no writer created the marker")
+			}
+			got, err := storage.ReadAll(ctx, b, "marker")
+			if err != nil || string(got) != fmt.Sprintf("writer %d", winner) {
+				t.Fatalf("marker = %q, %v; winner %d", got, err, winner)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadURIs(t *testing.T) {
+	for _, uri := range []string{"ftp://host/x", "no-scheme", "file://", "::"} {
+		_, err := storage.Open(context.Background(), uri)
+		if !errors.Is(err, retry.ErrInvalidInput) {
+			t.Errorf("Open(%q) = %v, want invalid input", uri, err)
+		}
+	}
+}
+
+func TestOpenPrefix(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	b, err := storage.Open(ctx, "file://"+dir+"/out/idx1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Create(ctx, "staging/x", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	parent, err := storage.Open(ctx, "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Close()
+	if got, err := storage.ReadAll(ctx, parent, "out/idx1/staging/x"); err != nil || string(got) != "x" {
+		t.Fatalf("file URI path is not the root directory: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,56 @@
+// Package storagetest provides the stores tests run against: mem://, file://
+// in a temporary directory, and a real S3-compatible server (versitygw) on
+// loopback when its binary is available.
+package storagetest
+
+import (
+	"context"
+	"testing"
+
+	"gocloud.dev/blob/memblob"
+
+	"github.com/indexbuild/indexbuild/internal/storage"
+)
+
+// Store opens fresh, empty buckets of one kind.
+type Store struct {
+	Name string
+	// Open returns a new empty bucket, closed when the test ends.
+	Open func(t testing.TB) storage.Bucket
+}
+
+// Stores returns mem, file and, when available, s3.
+func Stores(t testing.TB) []Store {
+	stores := []Store{Mem(), File()}
+	if s, ok := S3(t); ok {
+		stores = append(stores, s)
+	}
+	return stores
+}
+
+// Mem is mem://: one in-memory bucket per Open.
+func Mem() Store {
+	return Store{Name: "mem", Open: func(t testing.TB) storage.Bucket {
+		b := storage.FromBlob("mem://", memblob.OpenBucket(nil))
+		t.Cleanup(func() { b.Close() })
+		return b
+	}}
+}
+
+// File is file:// in a fresh temporary directory per Open.
+func File() Store {
+	return Store{Name: "file", Open: func(t testing.TB) storage.Bucket {
+		return OpenURI(t, "file://"+t.TempDir()+"/out")
+	}}
+}
+
+// OpenURI opens uri and closes it when the test ends.
+func OpenURI(t testing.TB, uri string) storage.Bucket {
+	t.Helper()
+	b, err := storage.Open(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
