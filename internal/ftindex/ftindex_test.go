@@ -22,7 +22,7 @@ func build(t *testing.T, n int) []*Partition {
 	t.Helper()
 	var out []*Partition
 	for p := range n {
-		w, err := NewWriter(t.TempDir(), []string{"body"})
+		w, err := NewWriter(t.TempDir(), table.Element{ID: 1, Name: "ft", Type: "fulltext", Columns: []table.Column{{Name: "body", Type: table.TypeString}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,11 +53,11 @@ func TestSearchScoresIndependentOfPartitioning(t *testing.T) {
 	one, three := build(t, 1), build(t, 3)
 	for _, q := range []string{"fox", "brown dog", "QUICK", "füchse", "タワー", "absent"} {
 		t.Run(q, func(t *testing.T) {
-			want, err := Search(context.Background(), one, []string{"body"}, q, 0)
+			want, err := Search(context.Background(), one, q, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Search(context.Background(), three, []string{"body"}, q, 0)
+			got, err := Search(context.Background(), three, q, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,9 +16,6 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 )
 
-// Ext is the file extension of a fulltext element's staged file.
-const Ext = "bleve.tar"
-
 // Mapping is the index mapping for a fulltext element over fields.
 func Mapping(fields []string) *mapping.IndexMappingImpl {
 	m := bleve.NewIndexMapping()

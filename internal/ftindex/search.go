@@ -22,8 +22,8 @@ type Hit struct {
 	Score  float64 `json:"score"`
 }
 
-// Search finds the rows that contain any term of text in any of fields,
-// across all partition indexes, scored with BM25 over global statistics.
+// Search finds the rows that contain any term of text in any of the
+// element's columns, across all partition indexes of the element, scored with BM25 over global statistics.
 //
 // Bleve's own alias search shares only document counts between indexes, not
 // per-term document frequencies, so a row's score would depend on which
@@ -33,11 +33,15 @@ type Hit struct {
 // same row gets the same score however the table was partitioned.
 //
 // Hits come best first, ties by handle; limit <= 0 returns all.
-func Search(ctx context.Context, parts []*Partition, fields []string, text string, limit int) ([]Hit, error) {
+func Search(ctx context.Context, parts []*Partition, text string, limit int) ([]Hit, error) {
 	terms := slices.Compact(slices.Sorted(slices.Values(Terms(text))))
 	if len(terms) == 0 {
 		return nil, errors.New("match query has no searchable terms")
 	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	fields := parts[0].Stats.Element.ColumnNames()
 	readers := make([]index.IndexReader, 0, len(parts))
 	defer func() {
 		for _, r := range readers {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/indexbuild/indexbuild/internal/table"
 )
 
 // statsName is the file, next to Bleve's own, that holds a partition's
@@ -18,7 +20,9 @@ const statsName = "indexbuild-stats.json"
 // Stats are the totals of one partition index that global BM25 sums up:
 // Bleve keeps document counts but not total field lengths.
 type Stats struct {
-	Docs uint64 `json:"docs"`
+	// Element describes the element the index belongs to.
+	Element table.Element `json:"element"`
+	Docs    uint64        `json:"docs"`
 	// FieldTerms is the number of term occurrences per field over all
 	// documents; divided by the documents it is the average field length.
 	FieldTerms map[string]uint64 `json:"fieldTerms"`
@@ -26,7 +30,8 @@ type Stats struct {
 
 // writeStats computes the totals of the finished index at dir by walking
 // each field's postings once, and stores them in the index directory.
-func writeStats(ctx context.Context, dir string, fields []string) error {
+func writeStats(ctx context.Context, dir string, e table.Element) error {
+	fields := e.ColumnNames()
 	idx, err := bleve.OpenUsing(dir, map[string]any{"read_only": true})
 	if err != nil {
 		return err
@@ -37,7 +42,7 @@ func writeStats(ctx context.Context, dir string, fields []string) error {
 		return err
 	}
 	defer r.Close()
-	st := Stats{FieldTerms: make(map[string]uint64, len(fields))}
+	st := Stats{Element: e, FieldTerms: make(map[string]uint64, len(fields))}
 	if st.Docs, err = r.DocCount(); err != nil {
 		return err
 	}

@@ -22,13 +22,15 @@ const builderBatch = 10000
 // directory.
 type Writer struct {
 	dir    string
+	elem   table.Element
 	fields []string
 	b      bleve.Builder
 	doc    map[string]any
 }
 
-// NewWriter starts an index over fields in a new directory under tmpDir.
-func NewWriter(tmpDir string, fields []string) (*Writer, error) {
+// NewWriter starts an index of element e in a new directory under tmpDir.
+func NewWriter(tmpDir string, e table.Element) (*Writer, error) {
+	fields := e.ColumnNames()
 	dir, err := os.MkdirTemp(tmpDir, "fulltext-*")
 	if err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func NewWriter(tmpDir string, fields []string) (*Writer, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create fulltext index: %w", err)
 	}
-	return &Writer{dir: dir, fields: fields, b: b, doc: make(map[string]any, len(fields))}, nil
+	return &Writer{dir: dir, elem: e, fields: fields, b: b, doc: make(map[string]any, len(fields))}, nil
 }
 
 // Add indexes one row: the values of the fields, in order, under handle.
@@ -64,7 +66,7 @@ func (w *Writer) Finish(out io.Writer) error {
 		return fmt.Errorf("finish fulltext index: %w", err)
 	}
 	path := filepath.Join(w.dir, "index")
-	if err := writeStats(context.Background(), path, w.fields); err != nil {
+	if err := writeStats(context.Background(), path, w.elem); err != nil {
 		return fmt.Errorf("finish fulltext index: %w", err)
 	}
 	return pack(out, path)

@@ -1,11 +1,16 @@
 package sstindex
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/indexbuild/indexbuild/internal/table"
 )
 
 // Reader reads one SSTable of an index element from a local file.
@@ -32,9 +37,35 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 	return &Reader{r: r}, nil
 }
 
-// Scan calls fn with the key and handle of every entry whose key is in
-// [lower, upper); nil bounds are open.
+// Element returns the description of the element the file belongs to.
+func (r *Reader) Element() (table.Element, error) {
+	var e table.Element
+	var desc []byte
+	err := r.scan(metaKey, nil, func(k, v []byte) error {
+		if bytes.Equal(k, metaKey) {
+			desc = bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return e, err
+	}
+	if desc == nil {
+		return e, errors.New("sstable has no element description")
+	}
+	return e, json.Unmarshal(desc, &e)
+}
+
+// Scan calls fn with the key and handle of every index entry whose key is
+// in [lower, upper); nil bounds are open.
 func (r *Reader) Scan(lower, upper []byte, fn func(key, handle []byte) error) error {
+	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
+		upper = dataEnd
+	}
+	return r.scan(lower, upper, fn)
+}
+
+func (r *Reader) scan(lower, upper []byte, fn func(key, value []byte) error) error {
 	it, err := r.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return err

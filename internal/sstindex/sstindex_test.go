@@ -36,7 +36,8 @@ func TestWriteScan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := NewWriter([]string{table.TypeInt}, tt.unique, t.TempDir(), 1<<20)
+			elem := table.Element{ID: 7, Name: "ix", Type: "index", Unique: tt.unique, Columns: []table.Column{{Name: "n", Type: table.TypeInt}}}
+			w := NewWriter(elem, t.TempDir(), 1<<20)
 			for i, r := range tt.rows {
 				if err := w.Add(r, "r"+string(rune('0'+i))); err != nil {
 					t.Fatal(err)
@@ -71,6 +72,13 @@ func TestWriteScan(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("scan = %v, want %v", got, tt.want)
+			}
+			var all int
+			if err := r.Scan(nil, nil, func(_, _ []byte) error { all++; return nil }); err != nil || all != len(tt.rows) {
+				t.Fatalf("full scan saw %d entries (%v), want %d: the description must not show up", all, err, len(tt.rows))
+			}
+			if e, err := r.Element(); err != nil || e.ID != elem.ID || e.Unique != elem.Unique || e.Columns[0] != elem.Columns[0] {
+				t.Fatalf("Element = %+v, %v", e, err)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ package sstindex
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -20,25 +21,29 @@ import (
 	"github.com/indexbuild/indexbuild/internal/table"
 )
 
-// Ext is the file extension of an index element's staged file.
-const Ext = "sst"
-
 // tableFormat is fixed so readers never need the columnar key schemas of
 // newer formats; the row-block format is what external SSTables use.
 const tableFormat = sstable.TableFormatPebblev4
 
+// metaKey holds the element's description (JSON table.Element). Encoded
+// index keys start with a 0x00 or 0x01 tag, so it sorts after all of them
+// and data scans, bounded above by dataEnd, never see it.
+var (
+	metaKey = []byte("\xff\xffindexbuild-element")
+	dataEnd = []byte{0xff}
+)
+
 // Writer collects one partition's entries of one index element.
 type Writer struct {
-	types  []string // column types, to decode keys when checking uniqueness
-	unique bool
+	elem   table.Element
 	sorter *extsort.Sorter
 	key    []byte
 }
 
-// NewWriter returns a writer that sorts with at most sortBudget bytes of
-// memory, spilling to tmpDir.
-func NewWriter(types []string, unique bool, tmpDir string, sortBudget int) *Writer {
-	return &Writer{types: types, unique: unique, sorter: extsort.New(tmpDir, sortBudget)}
+// NewWriter returns a writer for element e that sorts with at most
+// sortBudget bytes of memory, spilling to tmpDir.
+func NewWriter(e table.Element, tmpDir string, sortBudget int) *Writer {
+	return &Writer{elem: e, sorter: extsort.New(tmpDir, sortBudget)}
 }
 
 // Add adds one row: its index-column values and its handle.
@@ -65,7 +70,7 @@ func (w *Writer) Finish(f *os.File) (int64, error) {
 	var n int64
 	var prev, prevHandle []byte
 	err := w.sorter.Each(func(key, handle []byte) error {
-		if w.unique {
+		if w.elem.Unique {
 			cols := key[:len(key)-len(handle)]
 			if n > 0 && bytes.Equal(cols, prev) && !w.hasNull(cols) {
 				return &DuplicateError{Handles: [2]string{string(prevHandle), string(handle)}}
@@ -75,6 +80,13 @@ func (w *Writer) Finish(f *os.File) (int64, error) {
 		n++
 		return sw.Set(key, handle)
 	})
+	if err == nil {
+		var desc []byte
+		desc, err = json.Marshal(w.elem)
+		if err == nil {
+			err = sw.Set(metaKey, desc)
+		}
+	}
 	if err != nil {
 		sw.Close()
 		return 0, err
@@ -92,8 +104,8 @@ func (w *Writer) Close() error { return w.sorter.Close() }
 // hasNull reports whether an encoded column prefix holds a NULL: like SQL,
 // a unique index allows any number of rows with NULL in it.
 func (w *Writer) hasNull(cols []byte) bool {
-	for _, typ := range w.types {
-		v, rest, err := keyenc.DecodeValue(cols, typ)
+	for _, c := range w.elem.Columns {
+		v, rest, err := keyenc.DecodeValue(cols, c.Type)
 		if err != nil || v.Kind == table.Null {
 			return true
 		}

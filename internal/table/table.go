@@ -172,3 +172,33 @@ func (t *Table) Resolve(m taskmeta.Meta) ([]Index, error) {
 	}
 	return out, nil
 }
+
+// Element is an index definition with its columns' types: what every
+// element file carries about itself, so readers need only the index output,
+// not the source table.
+type Element struct {
+	ID      int64    `json:"id"`
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Unique  bool     `json:"unique,omitempty"`
+	Columns []Column `json:"columns"`
+}
+
+// Element describes index ix of the table.
+func (t *Table) Element(ix Index) Element {
+	e := Element{ID: ix.ID, Name: ix.Name, Type: ix.Type, Unique: ix.Unique}
+	for _, name := range ix.Columns {
+		c, _ := t.Column(name)
+		e.Columns = append(e.Columns, c)
+	}
+	return e
+}
+
+// ColumnNames returns the element's column names in order.
+func (e Element) ColumnNames() []string {
+	names := make([]string, len(e.Columns))
+	for i, c := range e.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
