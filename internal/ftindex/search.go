@@ -19,7 +19,7 @@ const (
 // Hit is one matching row.
 type Hit struct {
 	Handle string  `json:"handle"`
-	Score  float64 `json:"score"`
+	Score  float64 `json:"score,omitempty"` // match queries only
 }
 
 // Search finds the rows that contain any term of text in any of the

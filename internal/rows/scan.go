@@ -66,6 +66,7 @@ func (s *Scanner) Scan(ctx context.Context, f File, sp partition.Split, fn func(
 }
 
 func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn func(*Record) error) error {
+	reported := start // progress is counted from the split's own start
 	var decode func([]byte, []table.Value) error
 	switch f.Format {
 	case JSONL:
@@ -92,7 +93,9 @@ func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn fun
 		return fmt.Errorf("read %s: %w", f.Path, err)
 	}
 	rec := &Record{Values: make([]table.Value, len(s.Columns)), File: f.Path}
-	reported := lr.pos
+	// Progress counts the split's bytes for plain files, and the whole
+	// compressed size of a gzip file once it is read (its decompressed
+	// offsets are not comparable to its size).
 	for {
 		line, pos, err := lr.Next()
 		if err == io.EOF {
@@ -101,7 +104,7 @@ func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn fun
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.Path, err)
 		}
-		if s.Progress != nil && lr.pos-reported >= 1<<20 {
+		if s.Progress != nil && !f.Gzip && lr.pos-reported >= 1<<20 {
 			s.Progress.Add(lr.pos - reported)
 			reported = lr.pos
 		}
@@ -120,7 +123,11 @@ func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn fun
 		}
 	}
 	if s.Progress != nil {
-		s.Progress.Add(min(lr.pos, end) - reported)
+		if f.Gzip {
+			s.Progress.Add(f.Size)
+		} else {
+			s.Progress.Add(max(0, end-reported))
+		}
 	}
 	return nil
 }
