@@ -14,7 +14,9 @@ import (
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
-func init() { register("query", "answer point, range and term queries from a committed index", runQuery) }
+func init() {
+	register("query", "answer point, range and term queries from a committed index", runQuery)
+}
 
 // multiFlag collects a repeatable flag.
 type multiFlag []string
