@@ -24,26 +24,22 @@ type Writer struct {
 	dir    string
 	elem   table.Element
 	fields []string
-	b      bleve.Builder
+	b      bleve.Builder // created by the first Add: Bleve's builder cannot finish empty
 	doc    map[string]any
 }
 
 // NewWriter starts an index of element e in a new directory under tmpDir.
 func NewWriter(tmpDir string, e table.Element) (*Writer, error) {
-	fields := e.ColumnNames()
 	dir, err := os.MkdirTemp(tmpDir, "fulltext-*")
 	if err != nil {
 		return nil, err
 	}
-	// The builder wants to create its directory itself.
-	path := filepath.Join(dir, "index")
-	b, err := bleve.NewBuilder(path, Mapping(fields), map[string]any{"batchSize": builderBatch})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("create fulltext index: %w", err)
-	}
-	return &Writer{dir: dir, elem: e, fields: fields, b: b, doc: make(map[string]any, len(fields))}, nil
+	fields := e.ColumnNames()
+	return &Writer{dir: dir, elem: e, fields: fields, doc: make(map[string]any, len(fields))}, nil
 }
+
+// path is where the index is built; Bleve wants to create it itself.
+func (w *Writer) path() string { return filepath.Join(w.dir, "index") }
 
 // Add indexes one row: the values of the fields, in order, under handle.
 // NULL fields are left out; a row whose fields are all NULL is still a
@@ -55,6 +51,13 @@ func (w *Writer) Add(values []table.Value, handle string) error {
 			w.doc[w.fields[i]] = v.Str
 		}
 	}
+	if w.b == nil {
+		b, err := bleve.NewBuilder(w.path(), Mapping(w.fields), map[string]any{"batchSize": builderBatch})
+		if err != nil {
+			return fmt.Errorf("create fulltext index: %w", err)
+		}
+		w.b = b
+	}
 	return w.b.Index(handle, w.doc)
 }
 
@@ -62,19 +65,37 @@ func (w *Writer) Add(values []table.Value, handle string) error {
 // removes the local directory.
 func (w *Writer) Finish(out io.Writer) error {
 	defer os.RemoveAll(w.dir)
-	if err := w.b.Close(); err != nil {
+	if err := w.closeIndex(); err != nil {
 		return fmt.Errorf("finish fulltext index: %w", err)
 	}
-	path := filepath.Join(w.dir, "index")
+	path := w.path()
 	if err := writeStats(context.Background(), path, w.elem); err != nil {
 		return fmt.Errorf("finish fulltext index: %w", err)
 	}
 	return pack(out, path)
 }
 
+// closeIndex completes the index on disk; a partition without rows gets an
+// ordinary empty index.
+func (w *Writer) closeIndex() error {
+	if w.b == nil {
+		idx, err := bleve.New(w.path(), Mapping(w.fields))
+		if err != nil {
+			return err
+		}
+		return idx.Close()
+	}
+	err := w.b.Close()
+	w.b = nil
+	return err
+}
+
 // Close discards an unfinished index.
 func (w *Writer) Close() error {
-	w.b.Close()
+	if w.b != nil {
+		w.b.Close()
+		w.b = nil
+	}
 	return os.RemoveAll(w.dir)
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/indexbuild/indexbuild/internal/table"
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
@@ -76,7 +78,8 @@ func Row(seed uint64, i int) []table.Value {
 				ws[j] = words[r.IntN(len(words))]
 			}
 			if r.IntN(10) == 0 {
-				ws[j] = strings.ToUpper(ws[j][:1]) + ws[j][1:]
+				first, size := utf8.DecodeRuneInString(ws[j])
+				ws[j] = string(unicode.ToUpper(first)) + ws[j][size:]
 			}
 		}
 		return strings.Join(ws, " ")
