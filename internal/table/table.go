@@ -149,11 +149,8 @@ func (t *Table) Index(id int64) (Index, bool) {
 // recorded against a catalog that has changed since, and retrying cannot help.
 func (t *Table) Resolve(m taskmeta.Meta) ([]Index, error) {
 	if t.SchemaID != m.SchemaID || t.TableID != m.TableID {
-		return nil, &taskmeta.MismatchError{
-			Source: CatalogName, Field: "schemaID/tableID",
-			Recorded: fmt.Sprintf("%d/%d", t.SchemaID, t.TableID), Current: fmt.Sprintf("%d/%d", m.SchemaID, m.TableID),
-			TaskKey: fmt.Sprintf("job %d", m.JobID), JobID: m.JobID,
-		}
+		return nil, fmt.Errorf("%w: job %d is for schema %d table %d, but the catalog %s describes schema %d table %d",
+			retry.ErrStaleMeta, m.JobID, m.SchemaID, m.TableID, CatalogName, t.SchemaID, t.TableID)
 	}
 	out := make([]Index, 0, len(m.ElementIDs))
 	for _, id := range m.ElementIDs {
@@ -162,11 +159,8 @@ func (t *Table) Resolve(m taskmeta.Meta) ([]Index, error) {
 			return nil, &retry.ElementNotFoundError{ElementID: id, TableID: m.TableID, JobID: m.JobID}
 		}
 		if ix.Type != m.ElementType {
-			return nil, &taskmeta.MismatchError{
-				Source: CatalogName, Field: fmt.Sprintf("elementType of element %d in table %d", id, t.TableID),
-				Recorded: fmt.Sprintf("%q", ix.Type), Current: fmt.Sprintf("%q", m.ElementType),
-				TaskKey: fmt.Sprintf("job %d", m.JobID), JobID: m.JobID,
-			}
+			return nil, fmt.Errorf("%w: element %d in table %d is an %q element, but job %d builds %q elements",
+				retry.ErrStaleMeta, id, t.TableID, ix.Type, m.JobID, m.ElementType)
 		}
 		out = append(out, ix)
 	}
