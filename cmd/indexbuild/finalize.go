@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+func init() {
+	register("finalize", "commit staged partitions: copy to final names, write the commit marker", runFinalize)
+}
+
+func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("finalize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts commit.Options
+	taskmeta.RegisterFlags(fs, &opts.Task)
+	output := fs.String("output", "", "URI of the index root in object storage (required)")
+	fs.IntVar(&opts.Partitions, "partitions", 0, "number of partitions the build ran with (required)")
+	fs.IntVar(&opts.CopyParallelism, "copy-parallelism", commit.DefaultCopyParallelism, "maximum concurrent copies")
+	termination := fs.String("termination-log", summary.DefaultTerminationPath, `file for the JSON summary ("" disables)`)
+	if help, err := parseCommitFlags(fs, args); help || err != nil {
+		return err
+	}
+	if err := opts.Task.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	}
+	if *output == "" || opts.Partitions < 1 || opts.CopyParallelism < 1 {
+		return fmt.Errorf("%w: --output, --partitions >= 1 and --copy-parallelism >= 1 are required", retry.ErrInvalidInput)
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+
+	b, err := storage.Open(ctx, *output)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	sum, err := commit.Finalize(ctx, b, opts)
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	if eerr := summary.Emit(stdout, *termination, sum); eerr != nil {
+		// The commit outcome stands: failing a finished commit over its
+		// termination message would only make the Job retry it.
+		opts.Logger.Warn("summary not fully written", "error", eerr)
+	}
+	return err
+}
+
+// parseCommitFlags parses the flags of finalize and verify: bad flags are
+// invalid input (exit 4); -h prints usage and reports help, not an error.
+func parseCommitFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	err = fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	case fs.NArg() > 0:
+		return false, fmt.Errorf("%w: unexpected arguments %q", retry.ErrInvalidInput, fs.Args())
+	}
+	return false, nil
+}

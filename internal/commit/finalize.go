@@ -1,0 +1,200 @@
+package commit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/staging"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+// ErrCorruptStaging marks staged data that contradicts its own metadata;
+// invalid input, since retrying reads the same objects again.
+var ErrCorruptStaging = fmt.Errorf("%w: corrupt staging", retry.ErrInvalidInput)
+
+// DefaultCopyParallelism bounds concurrent copies unless Options say otherwise.
+const DefaultCopyParallelism = 8
+
+// Options configure Finalize.
+type Options struct {
+	Task taskmeta.Meta
+	// Partitions is the number of partitions the build ran with; every one
+	// of them must have staged its metadata.
+	Partitions int
+	// CopyParallelism bounds concurrent copies and checks; 0 means
+	// DefaultCopyParallelism.
+	CopyParallelism int
+	// Logger gets what is worth knowing but not fatal (cleanup failures).
+	Logger *slog.Logger
+	// Now stamps the marker; time.Now when nil.
+	Now func() time.Time
+}
+
+// Finalize commits the staged partitions of opts.Task in b, following the
+// design's steps: an existing marker of the same task means done; staging is
+// checked in full before anything is copied; files are copied to dense final
+// names (sources kept, final paths overwritten, never deleted first) and
+// checked; the marker is created last, create-if-absent; staging is removed
+// best-effort. Concurrent and repeated calls converge on one marker.
+//
+// The summary is filled in on success; errors classify per the worker
+// contract (retry.ExitCode): stale staging or marker 3, corrupt staging 4,
+// storage trouble 1.
+func Finalize(ctx context.Context, b storage.Bucket, opts Options) (summary.Commit, error) {
+	opts = opts.withDefaults()
+	m, found, err := readMarkerIfPresent(ctx, b)
+	if err != nil {
+		return summary.Commit{}, err
+	}
+	if found {
+		return alreadyCommitted(b, m, opts.Task)
+	}
+
+	m, err = commitStaged(ctx, b, opts)
+	if err != nil {
+		// A concurrent finalizer may have committed (and begun cleaning up
+		// staging under us): its marker settles the outcome.
+		if winner, found, rerr := readMarkerIfPresent(ctx, b); rerr == nil && found {
+			return alreadyCommitted(b, winner, opts.Task)
+		}
+		return summary.Commit{}, err
+	}
+	cleanup(ctx, b, opts.Logger)
+	return commitSummary(b, m), nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.CopyParallelism <= 0 {
+		o.CopyParallelism = DefaultCopyParallelism
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// commitStaged runs steps 2-4: plan, copy and check, create the marker.
+func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, error) {
+	pl, err := makePlan(ctx, b, opts.Task, opts.Partitions)
+	if err != nil {
+		return Marker{}, err
+	}
+	if err := copyAll(ctx, b, pl.steps, opts.CopyParallelism); err != nil {
+		return Marker{}, err
+	}
+	m := Marker{
+		FormatVersion: FormatVersion,
+		Task:          opts.Task,
+		Partitions:    pl.partitions,
+		Files:         make([]staging.File, len(pl.steps)),
+		Rows:          pl.rows,
+		CommittedAt:   opts.Now().UTC(),
+	}
+	for i, s := range pl.steps {
+		m.Files[i] = s.final
+		m.Bytes += s.final.Size
+	}
+	if p := m.Problems(); len(p) > 0 {
+		// Cannot happen with a plan from valid partition metadata; refusing
+		// here keeps a bad marker from ever being created.
+		return Marker{}, fmt.Errorf("%w: %s", ErrBadMarker, strings.Join(p, "; "))
+	}
+	data, err := EncodeMarker(m)
+	if err != nil {
+		return Marker{}, err
+	}
+	if err := b.Create(ctx, MarkerKey, bytes.NewReader(data)); err != nil {
+		return Marker{}, fmt.Errorf("write commit marker: %w", err)
+	}
+	return m, nil
+}
+
+// copyAll copies every staged file to its final name, then checks the copy,
+// with at most parallelism in flight.
+func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, s := range steps {
+		g.Go(func() error {
+			if err := b.Copy(ctx, s.final.Path, s.src.Path); err != nil {
+				return err
+			}
+			return checkCopy(ctx, b, s)
+		})
+	}
+	return g.Wait()
+}
+
+// alreadyCommitted reports a marker found in place: success for the same
+// task, stale metadata for another.
+func alreadyCommitted(b storage.Bucket, m Marker, task taskmeta.Meta) (summary.Commit, error) {
+	if err := staging.CheckTask(MarkerKey, b.URI(), m.Task, task); err != nil {
+		return summary.Commit{}, err
+	}
+	s := commitSummary(b, m)
+	s.AlreadyCommitted = true
+	return s, nil
+}
+
+func commitSummary(b storage.Bucket, m Marker) summary.Commit {
+	return summary.Commit{
+		MarkerURI:   ObjectURI(b.URI(), MarkerKey),
+		Files:       len(m.Files),
+		Bytes:       m.Bytes,
+		Rows:        m.Rows,
+		Partitions:  m.Partitions,
+		CommittedAt: m.CommittedAt,
+	}
+}
+
+// cleanup removes staging/ best-effort once the marker exists. Partition
+// metadata goes first: a concurrent finalizer that still sees staging then
+// fails its completeness check (and finds the marker) instead of copying
+// from a half-removed partition. Failures are logged, never fatal: leftovers
+// under staging/ are never part of a commit.
+func cleanup(ctx context.Context, b storage.Bucket, log *slog.Logger) {
+	objects, err := b.List(ctx, staging.Prefix)
+	if err != nil {
+		log.Warn("staging cleanup: list failed; staging left in place", "error", err)
+		return
+	}
+	var metas, rest []string
+	for _, o := range objects {
+		if _, ok := staging.ParsePartitionMetaKey(o.Key); ok {
+			metas = append(metas, o.Key)
+		} else {
+			rest = append(rest, o.Key)
+		}
+	}
+	for _, key := range append(metas, rest...) {
+		if err := b.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			log.Warn("staging cleanup: delete failed", "key", key, "error", err)
+		}
+	}
+}
+
+// ObjectURI is the URI of key inside the bucket rootURI names, for messages
+// and the commit summary (query parameters such as an S3 endpoint stay).
+func ObjectURI(rootURI, key string) string {
+	u, err := url.Parse(rootURI)
+	if err != nil {
+		return strings.TrimSuffix(rootURI, "/") + "/" + key
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + key
+	u.RawPath = ""
+	return u.String()
+}

@@ -1,0 +1,191 @@
+// Package commit is the commit protocol: finalize copies the staged
+// partition files to dense final names and writes the commit marker
+// (metadata.json at the output root) last, with a create-if-absent write;
+// verify checks what a marker lists. Readers open only what the marker lists.
+//
+// Crash safety rests on three rules: a staged source is never deleted before
+// the marker exists, a final path is never deleted (a retry overwrites it
+// with identical bytes), and the marker is only ever created, never replaced.
+package commit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/staging"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+// MarkerKey is the key of the commit marker at the output root.
+const MarkerKey = "metadata.json"
+
+// FormatVersion is the marker format this package writes and reads.
+const FormatVersion = 1
+
+// Marker is the commit marker: the complete list of committed files.
+type Marker struct {
+	FormatVersion int           `json:"formatVersion"`
+	Task          taskmeta.Meta `json:"task"`
+	// Partitions counts the committed (non-empty) partitions, 0..Partitions-1.
+	Partitions  int            `json:"partitions"`
+	Files       []staging.File `json:"files"` // final paths, sorted
+	Rows        int64          `json:"rows"`
+	Bytes       int64          `json:"bytes"`
+	CommittedAt time.Time      `json:"committedAt"`
+}
+
+// FinalKey is the committed name of partition n's file for one element.
+func FinalKey(n int, element int64, ext string) string {
+	return fmt.Sprintf("part_%d_%d.%s", n, element, ext)
+}
+
+// parseFinalKey is the inverse of FinalKey; false for anything else, in
+// particular for anything under staging/.
+func parseFinalKey(key string) (n int, element int64, ok bool) {
+	s, ok := strings.CutPrefix(key, "part_")
+	if !ok {
+		return 0, 0, false
+	}
+	name, ext, ok := strings.Cut(s, ".")
+	if !ok || ext == "" || strings.ContainsAny(ext, "/.") {
+		return 0, 0, false
+	}
+	ns, es, ok := strings.Cut(name, "_")
+	if !ok {
+		return 0, 0, false
+	}
+	n, err1 := strconv.Atoi(ns)
+	element, err2 := strconv.ParseInt(es, 10, 64)
+	if err1 != nil || err2 != nil || n < 0 || element <= 0 || strconv.Itoa(n) != ns || strconv.FormatInt(element, 10) != es {
+		return 0, 0, false
+	}
+	return n, element, true
+}
+
+// Problems lists everything wrong with a marker on its own, nil if nothing.
+// Verify reports each; DecodeMarker refuses a marker with any.
+func (m Marker) Problems() []string {
+	var p []string
+	if m.FormatVersion != FormatVersion {
+		p = append(p, fmt.Sprintf("formatVersion %d, want %d", m.FormatVersion, FormatVersion))
+	}
+	if err := m.Task.Validate(); err != nil {
+		p = append(p, err.Error())
+	}
+	elements := make(map[int64]bool, len(m.Task.ElementIDs))
+	for _, id := range m.Task.ElementIDs {
+		elements[id] = true
+	}
+	seen := make(map[string]bool, len(m.Files))
+	partitions := make(map[int]bool)
+	var total int64
+	for _, f := range m.Files {
+		n, element, ok := parseFinalKey(f.Path)
+		switch {
+		case strings.HasPrefix(f.Path, staging.Prefix):
+			p = append(p, fmt.Sprintf("file %q is under %s: staged files are never committed", f.Path, staging.Prefix))
+		case !ok:
+			p = append(p, fmt.Sprintf("file %q is not a committed file name part_<n>_<element>.<ext>", f.Path))
+		case element != f.Element:
+			p = append(p, fmt.Sprintf("file %q is listed as element %d", f.Path, f.Element))
+		case !elements[element]:
+			p = append(p, fmt.Sprintf("file %q: element %d is not one of the task's elements", f.Path, element))
+		default:
+			partitions[n] = true
+		}
+		if err := staging.ValidateFile(f); err != nil {
+			p = append(p, err.Error())
+		}
+		if seen[f.Path] {
+			p = append(p, fmt.Sprintf("file %q listed twice", f.Path))
+		}
+		seen[f.Path] = true
+		total += f.Size
+	}
+	for n := range partitions {
+		if n >= m.Partitions {
+			p = append(p, fmt.Sprintf("partition %d listed but the marker counts %d partitions", n, m.Partitions))
+		}
+	}
+	if len(partitions) != m.Partitions && len(p) == 0 {
+		p = append(p, fmt.Sprintf("files cover %d partitions, the marker counts %d", len(partitions), m.Partitions))
+	}
+	if m.Bytes != total {
+		p = append(p, fmt.Sprintf("bytes %d differs from the sum of file sizes %d", m.Bytes, total))
+	}
+	if m.Rows < 0 {
+		p = append(p, fmt.Sprintf("rows %d is negative", m.Rows))
+	}
+	if m.CommittedAt.IsZero() {
+		p = append(p, "committedAt is missing")
+	}
+	return p
+}
+
+// EncodeMarker renders m as JSON.
+func EncodeMarker(m Marker) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ErrBadMarker marks a marker that cannot be read or fails its own checks.
+// It is invalid input: the marker is written once and never replaced, so a
+// bad marker stays bad on every retry.
+var ErrBadMarker = fmt.Errorf("%w: bad commit marker", retry.ErrInvalidInput)
+
+// DecodeMarker parses a marker and refuses one with any Problems.
+func DecodeMarker(data []byte) (Marker, error) {
+	m, err := parseMarker(data)
+	if err != nil {
+		return Marker{}, err
+	}
+	if p := m.Problems(); len(p) > 0 {
+		return Marker{}, fmt.Errorf("%w: %s", ErrBadMarker, strings.Join(p, "; "))
+	}
+	return m, nil
+}
+
+// parseMarker decodes JSON strictly (unknown fields and trailing data are
+// refused) without checking the content.
+func parseMarker(data []byte) (Marker, error) {
+	var m Marker
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Marker{}, fmt.Errorf("%w: %v", ErrBadMarker, err)
+	}
+	if dec.More() {
+		return Marker{}, fmt.Errorf("%w: trailing data", ErrBadMarker)
+	}
+	return m, nil
+}
+
+// ReadMarker reads and checks the commit marker of the output b. An output
+// that is not committed yields an error matching storage.ErrNotFound.
+func ReadMarker(ctx context.Context, b storage.Bucket) (Marker, error) {
+	data, err := storage.ReadAll(ctx, b, MarkerKey)
+	if err != nil {
+		return Marker{}, err
+	}
+	return DecodeMarker(data)
+}
+
+// readMarkerIfPresent is ReadMarker with absence as (false, nil).
+func readMarkerIfPresent(ctx context.Context, b storage.Bucket) (Marker, bool, error) {
+	m, err := ReadMarker(ctx, b)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Marker{}, false, nil
+	}
+	return m, err == nil, err
+}

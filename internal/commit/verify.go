@@ -1,0 +1,82 @@
+package commit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
+)
+
+// ErrVerify marks a committed output that fails verification: no marker, a
+// bad marker, or a listed file missing or different. It is invalid input
+// (exit 4): reading the same objects again gives the same answer. Storage
+// trouble during verification stays retryable (exit 1) instead.
+var ErrVerify = fmt.Errorf("%w: verification failed", retry.ErrInvalidInput)
+
+// VerifyError lists every problem found.
+type VerifyError struct {
+	Problems []string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("%v: %d problem(s):\n  %s", ErrVerify, len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+func (e *VerifyError) Unwrap() error { return ErrVerify }
+
+// Verify checks that b holds a commit marker without problems and that every
+// file it lists exists with the listed size and SHA-256. It returns the
+// marker, and a *VerifyError naming each problem.
+func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, error) {
+	if parallelism <= 0 {
+		parallelism = DefaultCopyParallelism
+	}
+	data, err := storage.ReadAll(ctx, b, MarkerKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Marker{}, &VerifyError{Problems: []string{fmt.Sprintf("no commit marker %s", ObjectURI(b.URI(), MarkerKey))}}
+	}
+	if err != nil {
+		return Marker{}, err
+	}
+	m, err := parseMarker(data)
+	if err != nil {
+		return Marker{}, &VerifyError{Problems: []string{err.Error()}}
+	}
+	problems := m.Problems()
+
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, f := range m.Files {
+		g.Go(func() error {
+			err := checkContent(gctx, b, f)
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, storage.ErrNotFound):
+				err = fmt.Errorf("%s is missing", f.Path)
+			case errors.Is(err, storage.ErrRetryable), errors.Is(err, storage.ErrPermanent):
+				return err // I/O trouble, not a finding
+			}
+			mu.Lock()
+			problems = append(problems, err.Error())
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Marker{}, err
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return m, &VerifyError{Problems: problems}
+	}
+	return m, nil
+}
