@@ -119,13 +119,17 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 		Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: nrows.Load(),
 		Files: []staging.File{},
 	}
-	for _, s := range sinks {
-		f, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
-		if err != nil {
-			return sum, fmt.Errorf("element %d: %w", s.ix.ID, err)
+	// A partition without rows stages no files: finalize drops it from the
+	// dense numbering, and readers have nothing empty to open.
+	if meta.Rows > 0 {
+		for _, s := range sinks {
+			f, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
+			if err != nil {
+				return sum, fmt.Errorf("element %d: %w", s.ix.ID, err)
+			}
+			meta.Files = append(meta.Files, f)
+			meta.Bytes += f.Size
 		}
-		meta.Files = append(meta.Files, f)
-		meta.Bytes += f.Size
 	}
 	if err := staging.WritePartitionMeta(ctx, cfg.Output, meta); err != nil {
 		return sum, err

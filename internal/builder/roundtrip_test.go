@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/ftindex"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
@@ -45,16 +46,17 @@ func buildAll(t *testing.T, src storage.Bucket, task taskmeta.Meta, partitions i
 	t.Helper()
 	ctx := context.Background()
 	out := storagetest.Mem().Open(t)
-	var total int64
 	for p := range partitions {
-		sum, err := builder.Build(ctx, builder.Config{
+		_, err := builder.Build(ctx, builder.Config{
 			Meta: task, Partition: p, Partitions: partitions,
 			Source: src, Output: out, TmpDir: t.TempDir(), SortBudget: 1 << 20,
 		})
 		if err != nil {
 			t.Fatalf("partition %d: %v", p, err)
 		}
-		total += sum.Rows
+	}
+	if _, err := commit.Finalize(ctx, out, commit.Options{Task: task, Partitions: partitions}); err != nil {
+		t.Fatalf("finalize: %v", err)
 	}
 	ix, err := query.Open(ctx, out, t.TempDir())
 	if err != nil {

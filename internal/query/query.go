@@ -21,6 +21,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/table"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
 // Query is one question to one element. Exactly one of Eq, Range and Match
@@ -48,10 +49,11 @@ type Index struct {
 	out   storage.Bucket
 	tmp   string
 	files map[int64][]string // element -> committed file keys
+	task  taskmeta.Meta      // what was built, from the marker
 }
 
-// FromFiles opens an index made of the given files; Open is the way through
-// the commit marker.
+// FromFiles opens an index made of the given files (staged or committed);
+// Open is the way through the commit marker.
 func FromFiles(out storage.Bucket, files []staging.File, tmpDir string) *Index {
 	ix := &Index{out: out, tmp: tmpDir, files: map[int64][]string{}}
 	for _, f := range files {
@@ -67,6 +69,11 @@ func FromFiles(out storage.Bucket, files []staging.File, tmpDir string) *Index {
 func (ix *Index) Run(ctx context.Context, q Query) (table.Element, []Hit, error) {
 	keys, ok := ix.files[q.Element]
 	if !ok {
+		if slices.Contains(ix.task.ElementIDs, q.Element) {
+			// Built, but every partition was empty: empty partitions
+			// commit no files.
+			return table.Element{ID: q.Element, Type: ix.task.ElementType}, nil, nil
+		}
 		return table.Element{}, nil, fmt.Errorf("%w: element %d is not in this index", retry.ErrInvalidInput, q.Element)
 	}
 	// The extension says what kind of element the files hold.
