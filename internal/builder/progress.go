@@ -8,7 +8,7 @@ import (
 
 // reportProgress logs rows, rows/s and the share of the partition's input
 // read so far every cfg.ProgressEvery until the returned stop is called,
-// which logs a final line.
+// which logs a final line with the peak RSS.
 func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start time.Time) (stop func()) {
 	if cfg.Log == nil || cfg.ProgressEvery <= 0 {
 		return func() {}
@@ -41,5 +41,8 @@ func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start tim
 		close(done)
 		<-finished
 		line()
+		if rss, ok := PeakRSS(); ok {
+			fmt.Fprintf(cfg.Log, "partition %d/%d: peak RSS %.1f MiB\n", cfg.Partition, cfg.Partitions, float64(rss)/(1<<20))
+		}
 	}
 }
