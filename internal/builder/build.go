@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
 	"github.com/indexbuild/indexbuild/internal/staging"
@@ -60,6 +61,13 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 	}
 	elements, err := tbl.Resolve(cfg.Meta)
 	if err != nil {
+		return sum, err
+	}
+	// A committed output is done for every partition: a worker retried after
+	// finalize must not stage anything again (staging is gone by then).
+	if committed, err := isCommitted(ctx, cfg); err != nil || committed {
+		sum.AlreadyDone = committed
+		sum.ElapsedSeconds = time.Since(start).Seconds()
 		return sum, err
 	}
 	if err := staging.EnsureTaskManifest(ctx, cfg.Output, cfg.Meta); err != nil {
@@ -137,6 +145,19 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 	sum.Rows, sum.Bytes, sum.Files = meta.Rows, meta.Bytes, len(meta.Files)
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	return sum, nil
+}
+
+// isCommitted reports whether the output holds a commit marker of this task;
+// a marker of another task is stale metadata.
+func isCommitted(ctx context.Context, cfg Config) (bool, error) {
+	m, err := commit.ReadMarker(ctx, cfg.Output)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, staging.CheckTask(commit.MarkerKey, cfg.Output.URI(), m.Task, cfg.Meta)
 }
 
 // alreadyDone reports whether the partition's complete output is staged:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
@@ -95,6 +97,7 @@ func TestBadDataExits4WithLocation(t *testing.T) {
 		{"CSV missing header column", "t.csv", "id,isbn,title,author,price,in_stock,description\n1,a,t,x,1.5,true,d\n", 1, "year"},
 		{"CSV quoted newline", "t.csv", "id,isbn,title,author,year,price,in_stock,description\n1,a,\"t\nu\",x,2000,1.5,true,d\n", 2, ""},
 		{"NULL primary key", "t.jsonl", strings.Replace(good, `"id":1`, `"id":null`, 1) + "\n", 0, "id"},
+		{"corrupt gzip", "t.jsonl.gz", "\x1f\x8b\x08\x00garbage", 0, ""},
 		{"duplicate in unique index", "t.jsonl", good + "\n" + strings.Replace(good, `"id":1`, `"id":2`, 1) + "\n", 0, "isbn"},
 	}
 	for _, tt := range tests {
@@ -114,6 +117,51 @@ func TestBadDataExits4WithLocation(t *testing.T) {
 				t.Errorf("column %q, want %q (%v)", inv.Column, tt.column, err)
 			}
 		})
+	}
+}
+
+// flakyBucket fails every read of one object the way a network does.
+type flakyBucket struct {
+	storage.Bucket
+	key string
+}
+
+func (b flakyBucket) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	if key == b.key {
+		return nil, errors.New("connection reset by peer")
+	}
+	return b.Bucket.NewReader(ctx, key)
+}
+
+func TestStorageFailureExits1(t *testing.T) {
+	src := generate(t, gentable.Options{Rows: 50, Format: rows.JSONL})
+	_, err := builder.Build(context.Background(), config(t, flakyBucket{src, "part-00000.jsonl"}, storagetest.Mem().Open(t), indexTask))
+	if err == nil || retry.ExitCode(err) != retry.ExitRetryable {
+		t.Fatalf("err = %v, want a retryable failure (exit 1)", err)
+	}
+}
+
+func TestRerunAfterCommitIsNoOp(t *testing.T) {
+	src := generate(t, gentable.Options{Rows: 50, Format: rows.JSONL})
+	out := storagetest.Mem().Open(t)
+	cfg := config(t, src, out, indexTask)
+	if _, err := builder.Build(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commit.Finalize(context.Background(), out, commit.Options{Task: indexTask, Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := builder.Build(context.Background(), cfg)
+	if err != nil || !sum.AlreadyDone {
+		t.Fatalf("re-run after commit: %+v, %v", sum, err)
+	}
+	if staged, _ := out.List(context.Background(), staging.Prefix); len(staged) != 0 {
+		t.Fatalf("re-run after commit staged %v", staged)
+	}
+	other := indexTask
+	other.JobID++
+	if _, err := builder.Build(context.Background(), config(t, src, out, other)); retry.ExitCode(err) != retry.ExitStaleMeta {
+		t.Fatalf("another job over a committed output: %v, want stale metadata", err)
 	}
 }
 

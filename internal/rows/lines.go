@@ -12,6 +12,8 @@ import (
 // worker buffer it whole.
 const maxLineBytes = 64 << 20
 
+var errLongLine = fmt.Errorf("line longer than %d bytes", maxLineBytes)
+
 // lineReader yields the lines of a byte range [start, end) of a text file
 // with the usual split rule: a line belongs to the split holding its first
 // byte. The stream handed to it must begin at start-1 when start > 0 (to see
@@ -52,7 +54,7 @@ func (lr *lineReader) next() ([]byte, int64, error) {
 		lr.long = append(lr.long[:0], line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			if len(lr.long) > maxLineBytes {
-				return nil, start, fmt.Errorf("line at byte %d is longer than %d bytes", start, maxLineBytes)
+				return nil, start, fmt.Errorf("at byte %d: %w", start, errLongLine)
 			}
 			line, err = lr.r.ReadSlice('\n')
 			lr.long = append(lr.long, line...)

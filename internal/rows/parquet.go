@@ -19,12 +19,17 @@ import (
 const parquetBatch = 512
 
 func (s *Scanner) openParquet(ctx context.Context, f File) (*parquet.File, error) {
-	pf, err := parquet.OpenFile(&rangeReaderAt{ctx: ctx, open: s.Open, path: f.Path}, f.Size,
+	ra := &rangeReaderAt{ctx: ctx, open: s.Open, path: f.Path}
+	pf, err := parquet.OpenFile(ra, f.Size,
 		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
-	if err != nil {
-		return nil, &retry.InvalidInputError{File: f.Path, Err: fmt.Errorf("open Parquet file: %w", err)}
+	switch {
+	case err == nil:
+		return pf, nil
+	case ra.err != nil:
+		// Storage failed, not the file: keep the error retryable.
+		return nil, fmt.Errorf("open %s: %w", f.Path, ra.err)
 	}
-	return pf, nil
+	return nil, &retry.InvalidInputError{File: f.Path, Err: fmt.Errorf("open Parquet file: %w", err)}
 }
 
 func (s *Scanner) parquetPieces(ctx context.Context, f File) ([]int64, error) {
@@ -142,17 +147,22 @@ type rangeReaderAt struct {
 	ctx  context.Context
 	open Opener
 	path string
+	err  error // the last storage failure, to tell it from a bad file
 }
 
 func (r *rangeReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	rc, err := r.open.OpenRange(r.ctx, r.path, off, int64(len(p)))
 	if err != nil {
+		r.err = err
 		return 0, err
 	}
 	defer rc.Close()
 	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = io.EOF
+	case err != nil && err != io.EOF:
+		r.err = err
 	}
 	return n, err
 }

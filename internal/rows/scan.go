@@ -1,6 +1,7 @@
 package rows
 
 import (
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -90,7 +91,7 @@ func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn fun
 	defer r.Close()
 	lr, err := newLineReader(r, start, end)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Path, err)
+		return readError(f, err)
 	}
 	rec := &Record{Values: make([]table.Value, len(s.Columns)), File: f.Path}
 	// Progress counts the split's bytes for plain files, and the whole
@@ -102,7 +103,7 @@ func (s *Scanner) scanText(ctx context.Context, f File, start, end int64, fn fun
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Path, err)
+			return readError(f, err)
 		}
 		if s.Progress != nil && !f.Gzip && lr.pos-reported >= 1<<20 {
 			s.Progress.Add(lr.pos - reported)
@@ -149,16 +150,29 @@ func (s *Scanner) openText(ctx context.Context, f File, offset int64) (io.ReadCl
 	zr, err := gzip.NewReader(rc)
 	if err != nil {
 		rc.Close()
-		return nil, &retry.InvalidInputError{File: f.Path, Err: err}
+		return nil, readError(f, err)
 	}
 	if _, err := io.CopyN(io.Discard, zr, offset); err != nil {
 		rc.Close()
-		return nil, &retry.InvalidInputError{File: f.Path, Err: err}
+		return nil, readError(f, err)
 	}
 	return struct {
 		io.Reader
 		io.Closer
 	}{zr, rc}, nil
+}
+
+// readError classifies a failure to read f: a corrupt gzip stream or an
+// overlong line is bad input, anything else is storage trouble and
+// retryable.
+func readError(f File, err error) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, &corrupt),
+		f.Gzip && errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errLongLine):
+		return &retry.InvalidInputError{File: f.Path, Err: err}
+	}
+	return fmt.Errorf("read %s: %w", f.Path, err)
 }
 
 // header returns a CSV file's header line and the offset of the line after
@@ -172,7 +186,7 @@ func (s *Scanner) header(ctx context.Context, f File) (string, int64, error) {
 	defer r.Close()
 	lr, err := newLineReader(r, 0, 1)
 	if err != nil {
-		return "", 0, fmt.Errorf("read %s: %w", f.Path, err)
+		return "", 0, readError(f, err)
 	}
 	line, _, err := lr.Next()
 	if err != nil {
