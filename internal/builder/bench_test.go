@@ -21,10 +21,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/ftindex"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
 	"github.com/indexbuild/indexbuild/internal/partition"
@@ -190,6 +192,33 @@ func BenchmarkFloorSortWriteIndex(b *testing.B) {
 			if len(keys[i]) != n {
 				b.Fatalf("%d keys", len(keys[i]))
 			}
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkFloorBleveFulltext is the fulltext build without the worker:
+// decode and feed Bleve's offline builder directly. No statistics pass, no
+// packing, no staging.
+func BenchmarkFloorBleveFulltext(b *testing.B) {
+	dir, n := benchTable(b)
+	for b.Loop() {
+		bb, err := bleve.NewBuilder(filepath.Join(b.TempDir(), "idx"), ftindex.Mapping([]string{"description"}), map[string]any{"batchSize": 10000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		doc := map[string]any{}
+		scanAll(b, dir, columns(benchFulltextTask), func(r *rows.Record) {
+			clear(doc)
+			if r.Values[0].Kind == table.String {
+				doc["description"] = r.Values[0].Str
+			}
+			if err := bb.Index(r.Values[1].Text(), doc); err != nil {
+				b.Fatal(err)
+			}
+		})
+		if err := bb.Close(); err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")

@@ -54,6 +54,13 @@ func (s *Sorter) Add(key, value []byte) error {
 			return err
 		}
 	}
+	if s.arena == nil {
+		// One arena of the whole budget, reused by every run: growing it by
+		// doubling would leave garbage that the collector lets the heap grow
+		// into, doubling the real footprint. Untouched capacity costs no
+		// resident memory.
+		s.arena = make([]byte, 0, s.budget)
+	}
 	s.ents = append(s.ents, entry{off: uint32(len(s.arena)), klen: uint32(len(key)), vlen: uint32(len(value))})
 	s.arena = append(append(s.arena, key...), value...)
 	return nil
