@@ -135,6 +135,7 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 			if err != nil {
 				return sum, fmt.Errorf("element %d: %w", s.ix.ID, err)
 			}
+			logf(cfg, "element %d staged, %d bytes", s.ix.ID, f.Size)
 			meta.Files = append(meta.Files, f)
 			meta.Bytes += f.Size
 		}
@@ -144,6 +145,9 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 	}
 	sum.Rows, sum.Bytes, sum.Files = meta.Rows, meta.Bytes, len(meta.Files)
 	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if rss, ok := PeakRSS(); ok {
+		logf(cfg, "done, peak RSS %.1f MiB", float64(rss)/(1<<20))
+	}
 	return sum, nil
 }
 

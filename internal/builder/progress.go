@@ -8,7 +8,7 @@ import (
 
 // reportProgress logs rows, rows/s and the share of the partition's input
 // read so far every cfg.ProgressEvery until the returned stop is called,
-// which logs a final line with the peak RSS.
+// which logs a final line.
 func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start time.Time) (stop func()) {
 	if cfg.Log == nil || cfg.ProgressEvery <= 0 {
 		return func() {}
@@ -19,8 +19,7 @@ func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start tim
 		if total > 0 {
 			pct = min(100, 100*float64(read.Load())/float64(total))
 		}
-		fmt.Fprintf(cfg.Log, "partition %d/%d: %d rows, %.0f rows/s, %.1f%% of share read\n",
-			cfg.Partition, cfg.Partitions, rows.Load(), float64(rows.Load())/max(elapsed, 1e-9), pct)
+		logf(cfg, "%d rows, %.0f rows/s, %.1f%% of share read", rows.Load(), float64(rows.Load())/max(elapsed, 1e-9), pct)
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -41,8 +40,12 @@ func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start tim
 		close(done)
 		<-finished
 		line()
-		if rss, ok := PeakRSS(); ok {
-			fmt.Fprintf(cfg.Log, "partition %d/%d: peak RSS %.1f MiB\n", cfg.Partition, cfg.Partitions, float64(rss)/(1<<20))
-		}
+	}
+}
+
+// logf writes one progress line for the partition, if there is a log.
+func logf(cfg Config, format string, args ...any) {
+	if cfg.Log != nil {
+		fmt.Fprintf(cfg.Log, "partition %d/%d: "+format+"\n", append([]any{cfg.Partition, cfg.Partitions}, args...)...)
 	}
 }
