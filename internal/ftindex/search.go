@@ -3,11 +3,13 @@ package ftindex
 import (
 	"cmp"
 	"context"
-	"errors"
+	"fmt"
 	"math"
 	"slices"
 
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
 // BM25 parameters (the usual Lucene defaults).
@@ -36,7 +38,7 @@ type Hit struct {
 func Search(ctx context.Context, parts []*Partition, text string, limit int) ([]Hit, error) {
 	terms := slices.Compact(slices.Sorted(slices.Values(Terms(text))))
 	if len(terms) == 0 {
-		return nil, errors.New("match query has no searchable terms")
+		return nil, fmt.Errorf("%w: match query %q has no searchable terms (only stop words or punctuation)", retry.ErrInvalidInput, text)
 	}
 	if len(parts) == 0 {
 		return nil, nil
