@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/rows"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+func init() { register("build", "build one partition of an index (the reference worker)", runBuild) }
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		cfg          builder.Config
+		sourceURI    string
+		outputURI    string
+		format       string
+		termination  string
+		defaultIndex = 0
+	)
+	if s := os.Getenv("JOB_COMPLETION_INDEX"); s != "" {
+		i, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%w: JOB_COMPLETION_INDEX=%q is not a number", retry.ErrInvalidInput, s)
+		}
+		defaultIndex = i
+	}
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	taskmeta.RegisterFlags(fs, &cfg.Meta)
+	fs.IntVar(&cfg.Partition, "partition", defaultIndex, "partition to build (default $JOB_COMPLETION_INDEX)")
+	fs.IntVar(&cfg.Partitions, "partitions", 1, "number of partitions")
+	fs.StringVar(&sourceURI, "source", "", "URI of the table (holds _table.json and data files)")
+	fs.StringVar(&format, "source-format", "", "jsonl, csv or parquet; empty: by file extension")
+	fs.StringVar(&outputURI, "output", "", "URI of the index output root")
+	fs.StringVar(&termination, "termination-log", summary.DefaultTerminationPath, "file for the summary termination message; empty disables")
+	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for sort runs and element files (default: system temp)")
+	fs.IntVar(&cfg.SortBudget, "sort-memory", builder.DefaultSortBudget, "bytes of sort buffer before spilling runs to disk")
+	fs.DurationVar(&cfg.ProgressEvery, "progress-interval", 10*time.Second, "how often to log progress to stderr; 0 disables")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	}
+	if sourceURI == "" || outputURI == "" {
+		return fmt.Errorf("%w: --source and --output are required", retry.ErrInvalidInput)
+	}
+	var err error
+	if cfg.SourceFormat, err = rows.ParseFormat(format); err != nil {
+		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	}
+	cfg.Log = stderr
+	sum, err := buildPartition(ctx, cfg, sourceURI, outputURI)
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	if eerr := summary.Emit(stdout, termination, sum); eerr != nil {
+		fmt.Fprintf(stderr, "indexbuild build: %v\n", eerr)
+	}
+	return err
+}
+
+func buildPartition(ctx context.Context, cfg builder.Config, sourceURI, outputURI string) (summary.Worker, error) {
+	src, err := storage.Open(ctx, sourceURI)
+	if err != nil {
+		return summary.Worker{Partition: cfg.Partition}, err
+	}
+	defer src.Close()
+	out, err := storage.Open(ctx, outputURI)
+	if err != nil {
+		return summary.Worker{Partition: cfg.Partition}, err
+	}
+	defer out.Close()
+	cfg.Source, cfg.Output = src, out
+	return builder.Build(ctx, cfg)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/summary"
+)
+
+// TestBuildFinalizeQueryCommands drives the data plane end to end through
+// its command line, the way the operator's pods do.
+func TestBuildFinalizeQueryCommands(t *testing.T) {
+	dir := t.TempDir()
+	src, out := "file://"+filepath.Join(dir, "src"), "file://"+filepath.Join(dir, "out")
+	if code, _, stderr := runCmd(t, "gen-table", "--rows=300", "--files=2", "--format=csv", "--out="+src); code != 0 {
+		t.Fatalf("gen-table: %d %s", code, stderr)
+	}
+	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,3"}
+	termination := filepath.Join(dir, "termination-log")
+	var rows int64
+	for p := range 3 {
+		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(p))
+		args := append([]string{"build", "--partitions=3", "--source=" + src, "--output=" + out, "--termination-log=" + termination}, task...)
+		code, stdout, stderr := runCmd(t, args...)
+		if code != 0 {
+			t.Fatalf("build partition %d: exit %d\n%s", p, code, stderr)
+		}
+		msg, err := os.ReadFile(termination)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := summary.ParseWorker(string(msg))
+		if err != nil || sum.Partition != p || strings.TrimSpace(stdout) != string(msg) {
+			t.Fatalf("summary %+v (%v); stdout %q", sum, err, stdout)
+		}
+		if !strings.Contains(stderr, "% of share read") {
+			t.Errorf("no progress on stderr: %q", stderr)
+		}
+		rows += sum.Rows
+	}
+	if rows != 300 {
+		t.Fatalf("partitions built %d rows, want 300", rows)
+	}
+	if code, _, stderr := runCmd(t, append([]string{"finalize", "--partitions=3", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
+		t.Fatalf("finalize: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runCmd(t, "query", "--index="+out, "--element=3", "--range", "-10", "10.5", "-o", "json")
+	if code != 0 {
+		t.Fatalf("query: %d %s", code, stderr)
+	}
+	var res struct {
+		Element struct{ Name string }
+		Hits    []struct{ Handle string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Element.Name != "idx_price" || len(res.Hits) == 0 {
+		t.Fatalf("query output %q: %v", stdout, err)
+	}
+
+	// A missing element is stale metadata, named with table and job.
+	t.Setenv("JOB_COMPLETION_INDEX", "0")
+	code, _, stderr = runCmd(t, "build", "--partitions=1", "--source="+src, "--output="+out+"2", "--termination-log=",
+		"--job-id=4", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,77")
+	if code != retry.ExitStaleMeta || !strings.Contains(stderr, "element 77 not found in table 100 (job 4)") {
+		t.Fatalf("missing element: exit %d, %q", code, stderr)
+	}
+}

@@ -1,0 +1,248 @@
+// Package builder is the reference worker: it builds one partition of an
+// index build task from a table in object storage and stages the result.
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/rows"
+	"github.com/indexbuild/indexbuild/internal/staging"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/table"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+// DefaultSortBudget is the memory all index elements of a worker may use to
+// sort before spilling runs to disk.
+const DefaultSortBudget = 64 << 20
+
+// Config is one worker's assignment.
+type Config struct {
+	Meta         taskmeta.Meta
+	Partition    int
+	Partitions   int
+	Source       storage.Bucket
+	SourceFormat rows.Format // "" = by file extension
+	Output       storage.Bucket
+	// TmpDir holds sort runs and element files before upload; "" is the
+	// system temporary directory.
+	TmpDir string
+	// SortBudget bounds sort memory over all elements; 0 means
+	// DefaultSortBudget.
+	SortBudget int
+	// Log receives progress lines every ProgressEvery (0: never).
+	Log           io.Writer
+	ProgressEvery time.Duration
+}
+
+// Build builds cfg's partition. It is idempotent: a partition whose staged
+// output is complete is not built again (the summary says AlreadyDone).
+func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
+	start := time.Now()
+	sum := summary.Worker{Partition: cfg.Partition}
+	if err := cfg.Meta.Validate(); err != nil {
+		return sum, fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	}
+	if cfg.Partitions < 1 || cfg.Partition < 0 || cfg.Partition >= cfg.Partitions {
+		return sum, fmt.Errorf("%w: partition %d of %d out of range", retry.ErrInvalidInput, cfg.Partition, cfg.Partitions)
+	}
+	tbl, err := LoadTable(ctx, cfg.Source)
+	if err != nil {
+		return sum, err
+	}
+	elements, err := tbl.Resolve(cfg.Meta)
+	if err != nil {
+		return sum, err
+	}
+	// A committed output is done for every partition: a worker retried after
+	// finalize must not stage anything again (staging is gone by then).
+	if committed, err := isCommitted(ctx, cfg); err != nil || committed {
+		sum.AlreadyDone = committed
+		sum.ElapsedSeconds = time.Since(start).Seconds()
+		return sum, err
+	}
+	if err := staging.EnsureTaskManifest(ctx, cfg.Output, cfg.Meta); err != nil {
+		return sum, err
+	}
+	if done, ok, err := alreadyDone(ctx, cfg); err != nil {
+		return sum, err
+	} else if ok {
+		sum.Rows, sum.Bytes, sum.Files, sum.AlreadyDone = done.Rows, done.Bytes, len(done.Files), true
+		sum.ElapsedSeconds = time.Since(start).Seconds()
+		return sum, nil
+	}
+
+	cols, sinkPos, pkPos := decodedColumns(tbl, elements)
+	var progress atomic.Int64
+	sc := &rows.Scanner{Open: bucketOpener{cfg.Source}, Columns: cols, Progress: &progress}
+	shares, total, err := planShare(ctx, cfg.Source, sc, cfg.SourceFormat, cfg.Partition, cfg.Partitions)
+	if err != nil {
+		return sum, err
+	}
+	budget := cfg.SortBudget
+	if budget <= 0 {
+		budget = DefaultSortBudget
+	}
+	sinks := make([]*sink, 0, len(elements))
+	defer func() {
+		for _, s := range sinks {
+			s.close()
+		}
+	}()
+	for i, ix := range elements {
+		s, err := newSink(tbl, ix, sinkPos[i], cfg.TmpDir, budget/len(elements))
+		if err != nil {
+			return sum, err
+		}
+		sinks = append(sinks, s)
+	}
+
+	var nrows atomic.Int64
+	stop := reportProgress(cfg, &nrows, &progress, total, start)
+	err = scanShares(ctx, sc, shares, tbl, pkPos, func(row []table.Value, handle string) error {
+		for _, s := range sinks {
+			if err := s.add(row, handle); err != nil {
+				return err
+			}
+		}
+		nrows.Add(1)
+		return nil
+	})
+	stop()
+	if err != nil {
+		return sum, err
+	}
+
+	meta := staging.PartitionMeta{
+		FormatVersion: staging.FormatVersion, Task: cfg.Meta,
+		Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: nrows.Load(),
+		Files: []staging.File{},
+	}
+	// A partition without rows stages no files: finalize drops it from the
+	// dense numbering, and readers have nothing empty to open.
+	if meta.Rows > 0 {
+		for _, s := range sinks {
+			f, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
+			if err != nil {
+				return sum, fmt.Errorf("element %d: %w", s.ix.ID, err)
+			}
+			logf(cfg, "element %d staged, %d bytes", s.ix.ID, f.Size)
+			meta.Files = append(meta.Files, f)
+			meta.Bytes += f.Size
+		}
+	}
+	if err := staging.WritePartitionMeta(ctx, cfg.Output, meta); err != nil {
+		return sum, err
+	}
+	sum.Rows, sum.Bytes, sum.Files = meta.Rows, meta.Bytes, len(meta.Files)
+	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if rss, ok := PeakRSS(); ok {
+		logf(cfg, "done, peak RSS %.1f MiB", float64(rss)/(1<<20))
+	}
+	return sum, nil
+}
+
+// isCommitted reports whether the output holds a commit marker of this task;
+// a marker of another task is stale metadata.
+func isCommitted(ctx context.Context, cfg Config) (bool, error) {
+	m, err := commit.ReadMarker(ctx, cfg.Output)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, staging.CheckTask(commit.MarkerKey, cfg.Output.URI(), m.Task, cfg.Meta)
+}
+
+// alreadyDone reports whether the partition's complete output is staged:
+// its metadata is there, for this task and partitioning, and every file it
+// lists exists with the recorded size. Metadata of another task is stale.
+func alreadyDone(ctx context.Context, cfg Config) (staging.PartitionMeta, bool, error) {
+	m, exists, err := staging.ReadPartitionMeta(ctx, cfg.Output, cfg.Partition)
+	if !exists {
+		return m, false, err
+	}
+	if err != nil {
+		return m, false, nil // unreadable: rebuild and overwrite
+	}
+	if err := staging.CheckTask(staging.PartitionMetaKey(cfg.Partition), cfg.Output.URI(), m.Task, cfg.Meta); err != nil {
+		return m, false, err
+	}
+	if m.Partitions != cfg.Partitions {
+		return m, false, nil
+	}
+	for _, f := range m.Files {
+		a, err := cfg.Output.Attributes(ctx, f.Path)
+		if errors.Is(err, storage.ErrNotFound) || err == nil && a.Size != f.Size {
+			return m, false, nil
+		}
+		if err != nil {
+			return m, false, err
+		}
+	}
+	return m, true, nil
+}
+
+// decodedColumns returns the columns a partition decodes (each element's
+// columns and the primary key, each once), where every element's columns
+// sit among them, and where the primary key sits (-1 if none).
+func decodedColumns(t *table.Table, elements []table.Index) ([]table.Column, [][]int, int) {
+	var cols []table.Column
+	index := map[string]int{}
+	at := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		c, _ := t.Column(name)
+		index[name] = len(cols)
+		cols = append(cols, c)
+		return index[name]
+	}
+	pos := make([][]int, len(elements))
+	for i, ix := range elements {
+		for _, c := range ix.Columns {
+			pos[i] = append(pos[i], at(c))
+		}
+	}
+	pk := -1
+	if t.PrimaryKey != "" {
+		pk = at(t.PrimaryKey)
+	}
+	return cols, pos, pk
+}
+
+// scanShares streams every row of the partition's shares to fn with its
+// handle: the primary key's value, or "<file>:<position>" without one.
+func scanShares(ctx context.Context, sc *rows.Scanner, shares []share, t *table.Table, pkPos int, fn func([]table.Value, string) error) error {
+	var buf []byte
+	for _, sh := range shares {
+		err := sc.Scan(ctx, sh.file, sh.split, func(rec *rows.Record) error {
+			var handle string
+			if pkPos >= 0 {
+				pk := rec.Values[pkPos]
+				if pk.Kind == table.Null {
+					return &retry.InvalidInputError{File: rec.File, Column: t.PrimaryKey, Err: fmt.Errorf("primary key is NULL in the row at position %d", rec.Pos)}
+				}
+				handle = pk.Text()
+			} else {
+				buf = strconv.AppendInt(append(append(buf[:0], rec.File...), ':'), rec.Pos, 10)
+				handle = string(buf)
+			}
+			return fn(rec.Values, handle)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

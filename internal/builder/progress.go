@@ -1,0 +1,51 @@
+package builder
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// reportProgress logs rows, rows/s and the share of the partition's input
+// read so far every cfg.ProgressEvery until the returned stop is called,
+// which logs a final line.
+func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start time.Time) (stop func()) {
+	if cfg.Log == nil || cfg.ProgressEvery <= 0 {
+		return func() {}
+	}
+	line := func() {
+		elapsed := time.Since(start).Seconds()
+		pct := 100.0
+		if total > 0 {
+			pct = min(100, 100*float64(read.Load())/float64(total))
+		}
+		logf(cfg, "%d rows, %.0f rows/s, %.1f%% of share read", rows.Load(), float64(rows.Load())/max(elapsed, 1e-9), pct)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(cfg.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				line()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		line()
+	}
+}
+
+// logf writes one progress line for the partition, if there is a log.
+func logf(cfg Config, format string, args ...any) {
+	if cfg.Log != nil {
+		fmt.Fprintf(cfg.Log, "partition %d/%d: "+format+"\n", append([]any{cfg.Partition, cfg.Partitions}, args...)...)
+	}
+}

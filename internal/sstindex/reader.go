@@ -1,0 +1,84 @@
+package sstindex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/indexbuild/indexbuild/internal/table"
+)
+
+// Reader reads one SSTable of an index element from a local file.
+type Reader struct {
+	r *sstable.Reader
+}
+
+// Open opens the SSTable at path.
+func Open(ctx context.Context, path string) (*Reader, error) {
+	f, err := vfs.Default.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	readable, err := sstable.NewSimpleReadable(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := sstable.NewReader(ctx, readable, sstable.ReaderOptions{})
+	if err != nil {
+		readable.Close()
+		return nil, fmt.Errorf("open sstable %s: %w", path, err)
+	}
+	return &Reader{r: r}, nil
+}
+
+// Element returns the description of the element the file belongs to.
+func (r *Reader) Element() (table.Element, error) {
+	var e table.Element
+	var desc []byte
+	err := r.scan(metaKey, nil, func(k, v []byte) error {
+		if bytes.Equal(k, metaKey) {
+			desc = bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return e, err
+	}
+	if desc == nil {
+		return e, errors.New("sstable has no element description")
+	}
+	return e, json.Unmarshal(desc, &e)
+}
+
+// Scan calls fn with the key and handle of every index entry whose key is
+// in [lower, upper); nil bounds are open.
+func (r *Reader) Scan(lower, upper []byte, fn func(key, handle []byte) error) error {
+	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
+		upper = dataEnd
+	}
+	return r.scan(lower, upper, fn)
+}
+
+func (r *Reader) scan(lower, upper []byte, fn func(key, value []byte) error) error {
+	it, err := r.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
+	if err != nil {
+		return err
+	}
+	// First respects the iterator's lower bound.
+	for kv := it.First(); kv != nil; kv = it.Next() {
+		if err := fn(kv.K.UserKey, kv.InPlaceValue()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// Close releases the file.
+func (r *Reader) Close() error { return r.r.Close() }
