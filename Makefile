@@ -44,8 +44,8 @@ verify-generated: manifests generate ## Fail when generated files are not what t
 	@git diff --exit-code -- config/ api/ || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
 
 .PHONY: test
-test: manifests generate vet envtest ## Unit and envtest integration tests (builds the envtest binaries when missing).
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+test: manifests generate vet envtest s3-server ## Unit, envtest and S3 integration tests (builds the test servers when missing).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" INDEXBUILD_S3_SERVER="$(LOCALBIN)/versitygw" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: bench
 bench: ## Benchmarks, printed as a table.
@@ -85,6 +85,10 @@ undeploy: ## Remove the operator.
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd from upstream sources into bin/k8s/$(K8S_VERSION).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver
+
+.PHONY: s3-server
+s3-server: ## Build the S3-compatible test server (versitygw) into bin/ from the Go module proxy.
+	hack/build-s3-server.sh
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen (pinned) into bin/.
