@@ -23,6 +23,10 @@ help: ## Show this help.
 
 ##@ Development
 
+.PHONY: demo
+demo: ## Build the sample table's indexes end to end (workers, finalize, verify, query) on a file:// store.
+	hack/demo.sh
+
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the code markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
