@@ -236,6 +236,7 @@ type IndexBuildStatus struct {
 	Phase Phase `json:"phase,omitempty"`
 
 	// observedGeneration is the spec generation this status describes.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -279,7 +280,11 @@ type IndexBuild struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   IndexBuildSpec   `json:"spec,omitempty"`
+	Spec IndexBuildSpec `json:"spec,omitempty"`
+	// status defaults to observedGeneration 0 so that kstatus readers (Flux,
+	// Argo CD, kubectl wait tooling) see a new IndexBuild as InProgress, not
+	// Current, before the operator has written its first status.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status IndexBuildStatus `json:"status,omitempty"`
 }
 
