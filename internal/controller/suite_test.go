@@ -30,13 +30,15 @@ import (
 // themselves, through the apiserver's validation of those transitions.
 
 var (
-	cfg         *rest.Config
-	k8sClient   client.WithWatch
-	testEnv     *envtest.Environment
-	ctx         context.Context
-	cancel      context.CancelFunc
-	reconciles  = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
-	builderName = "indexbuild:test"
+	cfg       *rest.Config
+	k8sClient client.WithWatch
+	// cachedClient is the manager's client, reading through its cache.
+	cachedClient client.Client
+	testEnv      *envtest.Environment
+	ctx          context.Context
+	cancel       context.CancelFunc
+	reconciles   = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
+	builderName  = "indexbuild:test"
 )
 
 func TestControllers(t *testing.T) {
@@ -100,6 +102,7 @@ var _ = BeforeSuite(func() {
 		Cache:   cache.Options{ByObject: CacheByObject()},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	cachedClient = mgr.GetClient()
 	r := &IndexBuildReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
