@@ -12,32 +12,38 @@ import (
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
-// checkCopy checks that a final file has the staged file's size and content.
-// Where the store reports an MD5 for both (S3 single-part objects, GCS,
-// Azure, mem://) comparing the two is enough: the store hashed the bytes it
-// holds. Otherwise the final file is read back and its SHA-256 compared with
-// the one the worker recorded.
-func checkCopy(ctx context.Context, b storage.Bucket, s copyStep) error {
-	dst, err := b.Attributes(ctx, s.final.Path)
+// checkCopies checks, after all copies, that every final file has its
+// staged file's size and content. One listing of the final names gives the
+// sizes (and, on S3, GCS, Azure and mem://, MD5s) of all of them at once,
+// instead of a request per file. Where the store reports an MD5 for both the
+// staged and the final file, comparing them is enough: the store hashed the
+// bytes it holds. Otherwise (file://) the final file is read back and its
+// SHA-256 compared with the one the worker recorded.
+func checkCopies(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
+	listed, err := b.List(ctx, finalPrefix)
 	if err != nil {
 		return err
 	}
-	if dst.Size != s.final.Size {
-		return fmt.Errorf("copy %s -> %s: copied %d bytes, want %d", s.src.Path, s.final.Path, dst.Size, s.final.Size)
+	finals := make(map[string]storage.Attrs, len(listed))
+	for _, a := range listed {
+		finals[a.Key] = a
 	}
-	if dst.MD5 != nil {
-		src, err := b.Attributes(ctx, s.src.Path)
-		if err != nil {
-			return err
-		}
-		if src.MD5 != nil {
-			if !bytes.Equal(src.MD5, dst.MD5) {
+	return forEach(ctx, parallelism, steps, func(ctx context.Context, s copyStep) error {
+		dst, ok := finals[s.final.Path]
+		switch {
+		case !ok:
+			return fmt.Errorf("copy %s -> %s: the copy is not listed", s.src.Path, s.final.Path)
+		case dst.Size != s.final.Size:
+			return fmt.Errorf("copy %s -> %s: copied %d bytes, want %d", s.src.Path, s.final.Path, dst.Size, s.final.Size)
+		case s.srcMD5 != nil && dst.MD5 != nil:
+			if !bytes.Equal(s.srcMD5, dst.MD5) {
 				return fmt.Errorf("copy %s -> %s: MD5 of the copy differs from the source", s.src.Path, s.final.Path)
 			}
 			return nil
+		default:
+			return checkContent(ctx, b, s.final)
 		}
-	}
-	return checkContent(ctx, b, s.final)
+	})
 }
 
 // checkContent reads f and compares its size and SHA-256 with the listed ones.

@@ -3,14 +3,11 @@ package commit
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
@@ -61,7 +58,7 @@ func Finalize(ctx context.Context, b storage.Bucket, opts Options) (summary.Comm
 		return alreadyCommitted(b, m, opts.Task)
 	}
 
-	m, err = commitStaged(ctx, b, opts)
+	m, staged, err := commitStaged(ctx, b, opts)
 	if err != nil {
 		// A concurrent finalizer may have committed (and begun cleaning up
 		// staging under us): its marker settles the outcome.
@@ -70,7 +67,7 @@ func Finalize(ctx context.Context, b storage.Bucket, opts Options) (summary.Comm
 		}
 		return summary.Commit{}, err
 	}
-	cleanup(ctx, b, opts.Logger)
+	cleanup(ctx, b, staged, opts.CopyParallelism, opts.Logger)
 	return commitSummary(b, m), nil
 }
 
@@ -87,14 +84,18 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// commitStaged runs steps 2-4: plan, copy and check, create the marker.
-func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, error) {
-	pl, err := makePlan(ctx, b, opts.Task, opts.Partitions)
+// commitStaged runs steps 2-4: plan, copy and check, create the marker. It
+// returns the marker and the keys it found under staging/.
+func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, []string, error) {
+	pl, err := makePlan(ctx, b, opts.Task, opts.Partitions, opts.CopyParallelism)
 	if err != nil {
-		return Marker{}, err
+		return Marker{}, nil, err
 	}
 	if err := copyAll(ctx, b, pl.steps, opts.CopyParallelism); err != nil {
-		return Marker{}, err
+		return Marker{}, nil, err
+	}
+	if err := checkCopies(ctx, b, pl.steps, opts.CopyParallelism); err != nil {
+		return Marker{}, nil, err
 	}
 	m := Marker{
 		FormatVersion: FormatVersion,
@@ -111,32 +112,24 @@ func commitStaged(ctx context.Context, b storage.Bucket, opts Options) (Marker, 
 	if p := m.Problems(); len(p) > 0 {
 		// Cannot happen with a plan from valid partition metadata; refusing
 		// here keeps a bad marker from ever being created.
-		return Marker{}, fmt.Errorf("%w: %s", ErrBadMarker, strings.Join(p, "; "))
+		return Marker{}, nil, fmt.Errorf("%w: %s", ErrBadMarker, strings.Join(p, "; "))
 	}
 	data, err := EncodeMarker(m)
 	if err != nil {
-		return Marker{}, err
+		return Marker{}, nil, err
 	}
 	if err := b.Create(ctx, MarkerKey, bytes.NewReader(data)); err != nil {
-		return Marker{}, fmt.Errorf("write commit marker: %w", err)
+		return Marker{}, nil, fmt.Errorf("write commit marker: %w", err)
 	}
-	return m, nil
+	return m, pl.staged, nil
 }
 
-// copyAll copies every staged file to its final name, then checks the copy,
-// with at most parallelism in flight.
+// copyAll copies every staged file to its final name with at most
+// parallelism in flight.
 func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism)
-	for _, s := range steps {
-		g.Go(func() error {
-			if err := b.Copy(ctx, s.final.Path, s.src.Path); err != nil {
-				return err
-			}
-			return checkCopy(ctx, b, s)
-		})
-	}
-	return g.Wait()
+	return forEach(ctx, parallelism, steps, func(ctx context.Context, s copyStep) error {
+		return b.Copy(ctx, s.final.Path, s.src.Path)
+	})
 }
 
 // alreadyCommitted reports a marker found in place: success for the same
@@ -161,28 +154,26 @@ func commitSummary(b storage.Bucket, m Marker) summary.Commit {
 	}
 }
 
-// cleanup removes staging/ best-effort once the marker exists. Partition
-// metadata goes first: a concurrent finalizer that still sees staging then
-// fails its completeness check (and finds the marker) instead of copying
-// from a half-removed partition. Failures are logged, never fatal: leftovers
-// under staging/ are never part of a commit.
-func cleanup(ctx context.Context, b storage.Bucket, log *slog.Logger) {
-	objects, err := b.List(ctx, staging.Prefix)
-	if err != nil {
-		log.Warn("staging cleanup: list failed; staging left in place", "error", err)
-		return
-	}
+// cleanup removes what finalize found under staging/, best-effort, once the
+// marker exists (staging is not listed again: that would be one more request
+// for objects nobody wrote since). Partition metadata goes first: a
+// concurrent finalizer that still sees staging then fails its completeness
+// check (and finds the marker) instead of copying from a half-removed
+// partition. Failures are logged, never fatal: leftovers under staging/ are
+// never part of a commit.
+func cleanup(ctx context.Context, b storage.Bucket, staged []string, parallelism int, log *slog.Logger) {
 	var metas, rest []string
-	for _, o := range objects {
-		if _, ok := staging.ParsePartitionMetaKey(o.Key); ok {
-			metas = append(metas, o.Key)
+	for _, key := range staged {
+		if _, ok := staging.ParsePartitionMetaKey(key); ok {
+			metas = append(metas, key)
 		} else {
-			rest = append(rest, o.Key)
+			rest = append(rest, key)
 		}
 	}
-	for _, key := range append(metas, rest...) {
-		if err := b.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			log.Warn("staging cleanup: delete failed", "key", key, "error", err)
+	for _, keys := range [][]string{metas, rest} {
+		if err := storage.DeleteAll(ctx, b, keys, parallelism); err != nil {
+			log.Warn("staging cleanup incomplete; leftovers are never part of the commit", "error", err)
+			return
 		}
 	}
 }

@@ -42,6 +42,9 @@ type Marker struct {
 	CommittedAt time.Time      `json:"committedAt"`
 }
 
+// finalPrefix starts every FinalKey (and no staging/ key).
+const finalPrefix = "part_"
+
 // FinalKey is the committed name of partition n's file for one element.
 func FinalKey(n int, element int64, ext string) string {
 	return fmt.Sprintf("part_%d_%d.%s", n, element, ext)
@@ -50,7 +53,7 @@ func FinalKey(n int, element int64, ext string) string {
 // parseFinalKey is the inverse of FinalKey; false for anything else, in
 // particular for anything under staging/.
 func parseFinalKey(key string) (n int, element int64, ok bool) {
-	s, ok := strings.CutPrefix(key, "part_")
+	s, ok := strings.CutPrefix(key, finalPrefix)
 	if !ok {
 		return 0, 0, false
 	}

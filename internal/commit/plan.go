@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/indexbuild/indexbuild/internal/staging"
@@ -13,8 +14,9 @@ import (
 
 // copyStep copies one staged file to its final name.
 type copyStep struct {
-	src   staging.File // as staged
-	final staging.File // as it will be committed
+	src    staging.File // as staged
+	srcMD5 []byte       // as the store listed it; nil when it has none
+	final  staging.File // as it will be committed
 }
 
 // plan is what a finalize will commit.
@@ -22,22 +24,24 @@ type plan struct {
 	steps      []copyStep
 	partitions int // non-empty partitions
 	rows       int64
+	staged     []string // every key under staging/, for the cleanup
 }
 
 // makePlan lists staging/, checks the task manifest and every partition's
 // metadata against task, and maps the non-empty partitions densely onto
-// 0..N-1. It reads only; nothing is copied unless all of staging checks out.
-func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions int) (plan, error) {
+// 0..N-1, reading up to parallelism partition metadata objects at once. It
+// reads only; nothing is copied unless all of staging checks out.
+func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions, parallelism int) (plan, error) {
 	objects, err := b.List(ctx, staging.Prefix)
 	if err != nil {
 		return plan{}, err
 	}
-	staged := make(map[string]int64, len(objects)) // key -> size
-	var metaKeys []int
+	staged := make(map[string]storage.Attrs, len(objects))
+	var metaPartitions []int
 	for _, o := range objects {
-		staged[o.Key] = o.Size
+		staged[o.Key] = o
 		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok {
-			metaKeys = append(metaKeys, p)
+			metaPartitions = append(metaPartitions, p)
 		}
 	}
 	if _, ok := staged[staging.TaskManifestKey]; ok {
@@ -50,23 +54,34 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		}
 	}
 
-	slices.Sort(metaKeys)
-	metas := make([]staging.PartitionMeta, 0, len(metaKeys))
-	for _, p := range metaKeys {
-		m, _, err := staging.ReadPartitionMeta(ctx, b, p)
+	slices.Sort(metaPartitions)
+	metas := make([]staging.PartitionMeta, len(metaPartitions))
+	positions := make([]int, len(metaPartitions))
+	for i := range positions {
+		positions[i] = i
+	}
+	err = forEach(ctx, parallelism, positions, func(ctx context.Context, i int) error {
+		p := metaPartitions[i]
+		m, exists, err := staging.ReadPartitionMeta(ctx, b, p)
 		if err != nil {
-			return plan{}, err
+			return err
 		}
-		if err := staging.CheckTask(staging.PartitionMetaKey(p), b.URI(), m.Task, task); err != nil {
-			return plan{}, err
+		if !exists {
+			// Listed a moment ago: a concurrent finalizer's cleanup, whose
+			// marker Finalize then finds.
+			return fmt.Errorf("%s disappeared", staging.PartitionMetaKey(p))
 		}
-		metas = append(metas, m)
+		metas[i] = m
+		return staging.CheckTask(staging.PartitionMetaKey(p), b.URI(), m.Task, task)
+	})
+	if err != nil {
+		return plan{}, err
 	}
 	if err := checkComplete(metas, partitions); err != nil {
 		return plan{}, err
 	}
 
-	var pl plan
+	pl := plan{staged: slices.Collect(maps.Keys(staged))}
 	for _, m := range metas {
 		pl.rows += m.Rows
 		if len(m.Files) == 0 {
@@ -77,17 +92,17 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		files := slices.Clone(m.Files)
 		slices.SortFunc(files, func(a, b staging.File) int { return cmp.Compare(a.Element, b.Element) })
 		for _, f := range files {
-			size, ok := staged[f.Path]
+			src, ok := staged[f.Path]
 			if !ok {
 				return plan{}, fmt.Errorf("staged file %s of partition %d is missing", f.Path, m.Partition)
 			}
-			if size != f.Size {
-				return plan{}, fmt.Errorf("%w: staged file %s is %d bytes, partition metadata says %d", ErrCorruptStaging, f.Path, size, f.Size)
+			if src.Size != f.Size {
+				return plan{}, fmt.Errorf("%w: staged file %s is %d bytes, partition metadata says %d", ErrCorruptStaging, f.Path, src.Size, f.Size)
 			}
 			_, element, ext, _ := staging.ParsePartFileKey(f.Path) // Validate checked the form
 			final := f
 			final.Path = FinalKey(n, element, ext)
-			pl.steps = append(pl.steps, copyStep{src: f, final: final})
+			pl.steps = append(pl.steps, copyStep{src: f, srcMD5: src.MD5, final: final})
 		}
 	}
 	return pl, nil

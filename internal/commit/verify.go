@@ -8,9 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
@@ -52,26 +51,22 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	problems := m.Problems()
 
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism)
-	for _, f := range m.Files {
-		g.Go(func() error {
-			err := checkContent(gctx, b, f)
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, storage.ErrNotFound):
-				err = fmt.Errorf("%s is missing", f.Path)
-			case errors.Is(err, storage.ErrRetryable), errors.Is(err, storage.ErrPermanent):
-				return err // I/O trouble, not a finding
-			}
-			mu.Lock()
-			problems = append(problems, err.Error())
-			mu.Unlock()
+	err = forEach(ctx, parallelism, m.Files, func(ctx context.Context, f staging.File) error {
+		err := checkContent(ctx, b, f)
+		switch {
+		case err == nil:
 			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		case errors.Is(err, storage.ErrNotFound):
+			err = fmt.Errorf("%s is missing", f.Path)
+		case errors.Is(err, storage.ErrRetryable), errors.Is(err, storage.ErrPermanent):
+			return err // I/O trouble, not a finding
+		}
+		mu.Lock()
+		problems = append(problems, err.Error())
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
 		return Marker{}, err
 	}
 	if len(problems) > 0 {

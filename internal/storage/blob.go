@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	// Drivers for every scheme Open accepts.
 	_ "gocloud.dev/blob/azureblob"
@@ -37,16 +38,23 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 	}
 	// A path below the bucket is a key prefix; gocloud's generic "prefix"
 	// parameter does exactly that.
+	prefix := ""
 	if p := strings.Trim(u.Path, "/"); p != "" {
+		prefix = p + "/"
 		q := u.Query()
-		q.Set("prefix", p+"/")
+		q.Set("prefix", prefix)
 		u.Path, u.RawQuery = "", q.Encode()
 	}
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
 		return nil, classify("open", uri, err)
 	}
-	return &blobBucket{uri: uri, b: b}, nil
+	bb := &blobBucket{uri: uri, b: b}
+	var client *s3.Client
+	if u.Scheme == "s3" && b.As(&client) {
+		bb.s3 = &s3Target{client: client, bucket: u.Host, prefix: prefix}
+	}
+	return bb, nil
 }
 
 // FromBlob wraps an already opened gocloud bucket, for callers (and tests)
@@ -57,6 +65,7 @@ func FromBlob(uri string, b *blob.Bucket) Bucket { return &blobBucket{uri: uri, 
 type blobBucket struct {
 	uri string
 	b   *blob.Bucket
+	s3  *s3Target // for batch deletes; nil unless s3://
 }
 
 func (b *blobBucket) URI() string  { return b.uri }

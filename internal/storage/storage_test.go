@@ -163,3 +163,35 @@ func TestOpenPrefix(t *testing.T) {
 		t.Fatalf("file URI path is not the root directory: %q, %v", got, err)
 	}
 }
+
+func TestDeleteAll(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			b := s.Open(t)
+			ctx := context.Background()
+			var keys []string
+			for i := range 1205 { // more than one S3 batch
+				keys = append(keys, fmt.Sprintf("staging/k%04d", i))
+			}
+			for _, k := range keys[:1200] {
+				if err := b.Write(ctx, k, strings.NewReader("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Write(ctx, "keep", strings.NewReader("x")); err != nil {
+				t.Fatal(err)
+			}
+			// The last five keys were never written: already gone is deleted.
+			if err := storage.DeleteAll(ctx, b, keys, 8); err != nil {
+				t.Fatal(err)
+			}
+			left, err := b.List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 1 || left[0].Key != "keep" {
+				t.Fatalf("after DeleteAll: %d objects left, want only keep", len(left))
+			}
+		})
+	}
+}

@@ -1,0 +1,111 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// DeleteAll deletes keys, with one request per up to 1000 keys on S3
+// (DeleteObjects) and otherwise with up to parallelism single deletes in
+// flight. Keys already gone count as deleted. It returns every failure,
+// joined; the keys not named in it are gone.
+//
+// Only an S3 bucket from Open batches: a wrapper around it (tests inject
+// faults that way) gets one Delete call per key.
+func DeleteAll(ctx context.Context, b Bucket, keys []string, parallelism int) error {
+	if bb, ok := b.(*blobBucket); ok && bb.s3 != nil {
+		return bb.deleteBatch(ctx, keys, parallelism)
+	}
+	return deleteEach(ctx, b, keys, parallelism)
+}
+
+func deleteEach(ctx context.Context, b Bucket, keys []string, parallelism int) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		g    errgroup.Group
+	)
+	g.SetLimit(max(parallelism, 1))
+	for _, key := range keys {
+		g.Go(func() error {
+			if err := b.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
+// s3Target is what a batch delete needs beyond the gocloud bucket.
+type s3Target struct {
+	client *s3.Client
+	bucket string
+	prefix string // the key prefix the URI path named, "" or ending in "/"
+}
+
+// s3MaxBatch is DeleteObjects' limit.
+const s3MaxBatch = 1000
+
+func (b *blobBucket) deleteBatch(ctx context.Context, keys []string, parallelism int) error {
+	var errs []error
+	var batch []types.ObjectIdentifier
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		out, err := b.s3.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(b.s3.bucket),
+			Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			errs = append(errs, classify("delete", fmt.Sprintf("%d objects", len(batch)), err))
+		} else {
+			for _, e := range out.Errors {
+				errs = append(errs, &Error{Op: "delete", Key: strings.TrimPrefix(aws.ToString(e.Key), b.s3.prefix), Kind: ErrRetryable,
+					Err: fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message))})
+			}
+		}
+		batch = batch[:0]
+	}
+	var odd []string
+	for _, key := range keys {
+		if !plainKey(key) {
+			odd = append(odd, key) // s3blob escapes such keys; let it
+			continue
+		}
+		batch = append(batch, types.ObjectIdentifier{Key: aws.String(b.s3.prefix + key)})
+		if len(batch) == s3MaxBatch {
+			flush()
+		}
+	}
+	flush()
+	errs = append(errs, deleteEach(ctx, b, odd, parallelism))
+	return errors.Join(errs...)
+}
+
+// plainKey reports whether s3blob stores key as is (it escapes control
+// characters and "../").
+func plainKey(key string) bool {
+	if !fs.ValidPath(key) {
+		return false
+	}
+	for _, c := range key {
+		if c < 32 || c == 127 {
+			return false
+		}
+	}
+	return true
+}
