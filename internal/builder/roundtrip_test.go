@@ -67,6 +67,7 @@ func buildAllOn(t *testing.T, store storagetest.Store, src storage.Bucket, task 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ix.Close() })
 	return ix
 }
 
