@@ -31,9 +31,9 @@ type SecretReference struct {
 // SourceSpec says where the table to index lives.
 type SourceSpec struct {
 	// uri of the table root in object storage: the folder holding _table.json
-	// and the data files. Schemes: file://, s3://, gs://, azblob://, mem://.
+	// and the data files. Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.source.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob)://.+')",message="spec.source.uri must start with file://, s3://, gs:// or azblob:// and name a location"
 	URI string `json:"uri"`
 
 	// format of the data files.
@@ -50,9 +50,9 @@ type SourceSpec struct {
 type OutputSpec struct {
 	// uri of the index root in object storage. Workers write under
 	// <uri>/staging/; finalize commits <uri>/metadata.json last.
-	// Schemes: file://, s3://, gs://, azblob://, mem://.
+	// Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.output.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob)://.+')",message="spec.output.uri must start with file://, s3://, gs:// or azblob:// and name a location"
 	URI string `json:"uri"`
 
 	// secretRef holds credentials for writing the output.
