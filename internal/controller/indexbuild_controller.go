@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -65,8 +66,14 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
 	ib.Status.ObservedGeneration = ib.Generation
-	if perr := r.patchStatus(ctx, before, ib); perr != nil {
+	changed, perr := r.patchStatus(ctx, before, ib)
+	if perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	if changed {
+		if jobs, lerr := r.childJobs(ctx, ib); lerr == nil {
+			observeStoredStatus(before, ib, jobs)
+		}
 	}
 	if err == nil && ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
 		// A failed task's running Jobs are stopped only once the verdict is
@@ -299,19 +306,19 @@ func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1
 
 // patchStatus writes the status once, only when it changed, and records an
 // Event when the phase changed.
-func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *indexbuildv1alpha1.IndexBuild) error {
+func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *indexbuildv1alpha1.IndexBuild) (bool, error) {
 	if equality.Semantic.DeepEqual(before.Status, ib.Status) {
-		return nil
+		return false, nil
 	}
 	// The optimistic lock keeps a reconcile that started from a stale
 	// cached copy from overwriting a newer status, e.g. Failed with Building.
 	if err := r.Status().Patch(ctx, ib, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("patch status: %w", err)
+		return false, fmt.Errorf("patch status: %w", err)
 	}
 	if before.Status.Phase != ib.Status.Phase {
 		r.recordPhaseEvent(ib)
 	}
-	return nil
+	return true, nil
 }
 
 func (r *IndexBuildReconciler) recordPhaseEvent(ib *indexbuildv1alpha1.IndexBuild) {
@@ -360,6 +367,9 @@ func (r *IndexBuildReconciler) checkFresh(ctx context.Context, ib *indexbuildv1a
 
 // SetupWithManager registers the controller with the manager.
 func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()}); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	return r.controllerBuilder(mgr).Complete(r)
 }
 
