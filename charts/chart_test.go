@@ -73,6 +73,10 @@ func helmBinary(t testing.TB) string {
 			bin = matches[len(matches)-1]
 		}
 	}
+	if bin != "" && !filepath.IsAbs(bin) {
+		// Relative to the repository root, not to this package's directory.
+		bin = filepath.Join(repoRoot(t), bin)
+	}
 	if _, err := os.Stat(bin); bin == "" || err != nil {
 		msg := fmt.Sprintf("no helm binary (set %s or run make helm)", HelmEnv)
 		if os.Getenv("CI") == "true" {
