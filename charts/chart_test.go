@@ -99,6 +99,26 @@ func run(t testing.TB, name string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// readInputs reads every file helm and kubectl will read. The go test cache
+// only notices changes to files the test process itself opens, not those its
+// subprocesses open; without this a changed template or kustomization could
+// be answered with a stale cached PASS.
+func readInputs(t testing.TB) {
+	t.Helper()
+	for _, dir := range []string{"charts/" + chartDir, "config"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot(t), dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			_, err = os.ReadFile(path)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 type object = map[string]any
 
 // decode splits a multi-document YAML stream into objects, skipping empty
@@ -182,6 +202,7 @@ func kustomizeDefault(t testing.TB) []object {
 
 func helmTemplate(t testing.TB, helm, releaseName string, extra ...string) []object {
 	t.Helper()
+	readInputs(t)
 	args := append([]string{"template", releaseName, filepath.Join("charts", chartDir),
 		"--namespace", namespace, "--include-crds"}, extra...)
 	return decode(t, run(t, helm, args...))
@@ -194,6 +215,7 @@ func helmTemplate(t testing.TB, helm, releaseName string, extra ...string) []obj
 // the chart is installed into one (helm install --create-namespace).
 func TestChartMatchesConfigDefault(t *testing.T) {
 	helm := helmBinary(t)
+	readInputs(t)
 	want := byKey(t, kustomizeDefault(t))
 	got := byKey(t, helmTemplate(t, helm, release))
 
@@ -300,6 +322,7 @@ func TestChartCRDsAreGenerated(t *testing.T) {
 
 func TestHelmLint(t *testing.T) {
 	helm := helmBinary(t)
+	readInputs(t)
 	out := run(t, helm, "lint", "--strict", filepath.Join("charts", chartDir))
 	t.Logf("%s", out)
 	out = run(t, helm, "lint", "--strict", filepath.Join("charts", chartDir),
