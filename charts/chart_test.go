@@ -440,6 +440,17 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
+	t.Run("schema rejects unknown values", func(t *testing.T) {
+		// values.schema.json: a misspelt value fails instead of being ignored.
+		cmd := exec.Command(helm, "template", release, filepath.Join("charts", chartDir),
+			"--set", "watchNamespaces=team-a")
+		cmd.Dir = repoRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "watchNamespaces") {
+			t.Errorf("helm template --set watchNamespaces=team-a: err %v, output:\n%s", err, out)
+		}
+	})
+
 	t.Run("existing service account", func(t *testing.T) {
 		objs := byKey(t, helmTemplate(t, helm, release,
 			"--set", "serviceAccount.create=false", "--set", "serviceAccount.name=mine"))
