@@ -307,6 +307,7 @@ func (p *Plugin) logs(ctx context.Context, args []string) error {
 	all := fs.Bool("all-attempts", false, "every pod, also earlier attempts of a partition (default: the newest per partition)")
 	follow := fs.BoolP("follow", "f", false, "stream the logs")
 	tail := fs.Int64("tail", -1, "lines of recent log to show per pod; -1 is all")
+	prefixFlag := fs.Bool("prefix", false, "prefix every line with [pod/NAME] (default: when more than one pod is shown)")
 	name, c, err := p.parse("logs", fs, args)
 	if err != nil {
 		return err
@@ -340,7 +341,7 @@ func (p *Plugin) logs(ctx context.Context, args []string) error {
 	if *tail >= 0 {
 		opts.TailLines = ptr.To(*tail)
 	}
-	prefix := len(pods) > 1
+	prefix := len(pods) > 1 || *prefixFlag
 	out := &lockedWriter{w: p.Out}
 	stream := func(pod corev1.Pod) error {
 		rc, err := c.Clientset.CoreV1().Pods(c.Namespace).GetLogs(pod.Name, opts).Stream(ctx)

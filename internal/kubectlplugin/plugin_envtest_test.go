@@ -89,16 +89,20 @@ func run(t *testing.T, args ...string) (int, string, string) {
 
 func runCtx(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	p := &Plugin{Out: &syncWriter{w: &out}, Err: &syncWriter{w: &errb}, Connect: func(k KubeFlags) (*Clients, error) {
+	out, errb := &syncWriter{w: &bytes.Buffer{}}, &syncWriter{w: &bytes.Buffer{}}
+	code := runTo(ctx, out, errb, args...)
+	return code, out.String(), errb.String()
+}
+
+func runTo(ctx context.Context, out, errb *syncWriter, args ...string) int {
+	p := &Plugin{Out: out, Err: errb, Connect: func(k KubeFlags) (*Clients, error) {
 		ns := k.Namespace
 		if ns == "" {
 			ns = "default"
 		}
 		return ClientsFor(cfg, ns)
 	}}
-	code := p.Run(ctx, args)
-	return code, out.String(), errb.String()
+	return p.Run(ctx, args)
 }
 
 type syncWriter struct {
@@ -110,6 +114,12 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func createBuild(t *testing.T, ib *indexbuildv1alpha1.IndexBuild) *indexbuildv1alpha1.IndexBuild {
@@ -335,16 +345,26 @@ func TestRetryCommand(t *testing.T) {
 	}
 }
 
-// watchAsync runs watch in the background and returns its result channel.
+// watchAsync runs watch in the background and returns its result channel
+// once it has printed its first line (it has read the object and is about
+// to watch).
 func watchAsync(t *testing.T, args ...string) chan [3]any {
 	t.Helper()
 	done := make(chan [3]any, 1)
+	out, errb := &syncWriter{w: &bytes.Buffer{}}, &syncWriter{w: &bytes.Buffer{}}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		code, out, errOut := runCtx(t, ctx, args...)
-		done <- [3]any{code, out, errOut}
+		code := runTo(ctx, out, errb, args...)
+		done <- [3]any{code, out.String(), errb.String()}
 	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for out.String() == "" && errb.String() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("watch printed nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return done
 }
 
@@ -353,9 +373,7 @@ func TestWatchEndsOnSucceeded(t *testing.T) {
 	ib := createBuild(t, testutil.MakeIndexBuild("books", ns).Partitions(4).Obj())
 	setStatus(t, ib, building(0, 4))
 	done := watchAsync(t, "watch", "books", "-n", ns)
-	time.Sleep(500 * time.Millisecond)
 	setStatus(t, ib, building(2, 2))
-	time.Sleep(200 * time.Millisecond)
 	setStatus(t, ib, building(3, 1))
 	setStatus(t, ib, succeededStatus("file:///idx/books/metadata.json"))
 	var res [3]any
@@ -388,7 +406,6 @@ func TestWatchEndsOnFailed(t *testing.T) {
 	ns := newNamespace(t)
 	ib := createBuild(t, testutil.MakeIndexBuild("books", ns).Partitions(4).Obj())
 	done := watchAsync(t, "watch", "books", "-n", ns)
-	time.Sleep(500 * time.Millisecond)
 	setStatus(t, ib, building(1, 3))
 	setStatus(t, ib, failedStatus("InvalidInput", "part-00001.jsonl:17:3: bad value for year"))
 	var res [3]any
@@ -422,7 +439,6 @@ func TestWatchDeleted(t *testing.T) {
 	ns := newNamespace(t)
 	ib := createBuild(t, testutil.MakeIndexBuild("books", ns).Obj())
 	done := watchAsync(t, "watch", "books", "-n", ns)
-	time.Sleep(500 * time.Millisecond)
 	if err := k8s.Delete(context.Background(), ib); err != nil {
 		t.Fatal(err)
 	}
