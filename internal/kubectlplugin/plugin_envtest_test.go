@@ -22,6 +22,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/query"
+	"github.com/indexbuild/indexbuild/internal/querycmd"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -493,5 +499,90 @@ func TestKubeconfigFlags(t *testing.T) {
 	p := &Plugin{Out: &out, Err: &errb}
 	if code := p.Run(context.Background(), []string{"status", "books", "--kubeconfig", path, "--context", "missing"}); code != 1 || !strings.Contains(errb.String(), "missing") {
 		t.Errorf("unknown context: %d %q", code, errb.String())
+	}
+}
+
+// buildSampleIndex builds and commits index elements 1 and 4 of the shipped
+// sample table into a file:// output in two partitions, in process, the way
+// the worker and finalize pods do.
+func buildSampleIndex(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	src, err := filepath.Abs(filepath.Join("..", "..", "hack", "sample-data", "books"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outURI := "file://" + filepath.Join(t.TempDir(), "out")
+	meta := taskmeta.Meta{JobID: 1, SchemaID: 1, TableID: 100, ElementType: "index", ElementIDs: []int64{1, 4}}
+	source, err := storage.Open(ctx, "file://"+src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	out, err := storage.Open(ctx, outURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for p := range 2 {
+		if _, err := builder.Build(ctx, builder.Config{Meta: meta, Partition: p, Partitions: 2, Source: source, Output: out, TmpDir: t.TempDir()}); err != nil {
+			t.Fatalf("partition %d: %v", p, err)
+		}
+	}
+	if _, err := commit.Finalize(ctx, out, commit.Options{Task: meta, Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	return outURI
+}
+
+func TestQueryCommand(t *testing.T) {
+	ns := newNamespace(t)
+	outURI := buildSampleIndex(t)
+	ib := createBuild(t, testutil.MakeIndexBuild("books", ns).OutputURI(outURI).ElementIDs(1, 4).Obj())
+
+	// Not committed yet.
+	code, _, errOut := run(t, "query", "books", "-n", ns, "--element", "4", "--eq", "978-1-0000000001")
+	if code != 1 || !strings.Contains(errOut, "has no committed index yet (phase not started)") {
+		t.Fatalf("uncommitted: %d %q", code, errOut)
+	}
+	// --index queries an output directly.
+	code, direct, errOut := run(t, "query", "books", "-n", ns, "--index", outURI, "--element", "4", "--eq", "978-1-0000000001")
+	if code != 0 || strings.TrimSpace(direct) == "" {
+		t.Fatalf("--index: %d %q %q", code, direct, errOut)
+	}
+
+	setStatus(t, ib, succeededStatus(outURI+"/metadata.json"))
+	for _, tc := range []struct {
+		args []string
+		q    query.Query
+		out  string
+	}{
+		{[]string{"--element", "4", "--eq", "978-1-0000000001"}, query.Query{Element: 4, Eq: []string{"978-1-0000000001"}}, "text"},
+		{[]string{"--element=1", "--range", "-5", "2012", "-o", "json"}, query.Query{Element: 1, Range: &[2]string{"-5", "2012"}}, "json"},
+	} {
+		code, got, errOut := run(t, append([]string{"query", "books", "-n", ns}, tc.args...)...)
+		var want bytes.Buffer
+		if err := querycmd.Run(context.Background(), outURI, tc.q, tc.out, &want); err != nil {
+			t.Fatal(err)
+		}
+		if code != 0 || got != want.String() || strings.TrimSpace(got) == "" || (tc.out == "json" && !strings.Contains(got, `"hits":[{"handle":`)) {
+			t.Errorf("query %q: %d\n%s\nwant\n%s\n%s", tc.args, code, got, want.String(), errOut)
+		}
+	}
+
+	// The query flags are checked as `indexbuild query` checks them.
+	for _, args := range [][]string{
+		{"--element", "4"},
+		{"--element", "4", "--eq", "x", "--match", "y"},
+		{"--eq", "x"},
+		{"--element", "4", "--eq", "x", "-o", "yaml"},
+		{"--element", "4", "--range", "1"},
+	} {
+		if code, _, errOut := run(t, append([]string{"query", "books", "-n", ns}, args...)...); code != 2 {
+			t.Errorf("query %q: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+	if code, _, errOut := run(t, "query", "books", "-n", ns, "--element", "9", "--eq", "x"); code != 1 || !strings.Contains(errOut, "element 9 is not in this index") {
+		t.Errorf("unknown element: %d %q", code, errOut)
 	}
 }
