@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/indexbuild/indexbuild/internal/controller"
+	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
 // Logs need a kubelet, which envtest does not have: these tests check
@@ -122,5 +123,42 @@ func TestLogsCommand(t *testing.T) {
 				t.Errorf("exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr: %s (want %q)", code, tc.code, out, tc.out, errOut, tc.err)
 			}
 		})
+	}
+}
+
+// TestLogsUsesSpecJobID reads spec.jobID from the apiserver (envtest) when
+// --job-id is not given, so that the current task's pods are chosen.
+func TestLogsUsesSpecJobID(t *testing.T) {
+	ns := newNamespace(t)
+	createBuild(t, testutil.MakeIndexBuild("books", ns).JobID(3).Obj())
+	cs := fake.NewClientset(
+		childPod("books-2-build-0-a", "books", "2", "build", "0", 1),
+		childPod("books-3-build-0-a", "books", "3", "build", "0", 2),
+	)
+	var out, errb bytes.Buffer
+	envClients, err := ClientsFor(cfg, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake pods live in namespace "ns"; look there for them.
+	p := &Plugin{Out: &out, Err: &errb, Connect: func(KubeFlags) (*Clients, error) {
+		return &Clients{Client: envClients.Client, Clientset: cs, Namespace: ns}, nil
+	}}
+	if code := p.Run(context.Background(), []string{"logs", "books", "-n", ns, "--prefix"}); code != 1 || !strings.Contains(errb.String(), "jobID 3") {
+		t.Errorf("pods in another namespace are not the build's: %d %q %q", code, out.String(), errb.String())
+	}
+	for _, pod := range []*corev1.Pod{childPod("books-2-build-0-a", "books", "2", "build", "0", 1), childPod("books-3-build-0-a", "books", "3", "build", "0", 2)} {
+		pod.Namespace = ns
+		if err := cs.Tracker().Add(pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := p.Run(context.Background(), []string{"logs", "books", "-n", ns, "--prefix"}); code != 0 || out.String() != "[pod/books-3-build-0-a] fake logs\n" {
+		t.Errorf("spec.jobID 3: %d %q %q", code, out.String(), errb.String())
+	}
+	if code := p.Run(context.Background(), []string{"logs", "nope", "-n", ns}); code != 1 || !strings.Contains(errb.String(), "IndexBuild nope not found") {
+		t.Errorf("missing build: %d %q", code, errb.String())
 	}
 }
