@@ -355,3 +355,28 @@ func TestSplitCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestRedrawer(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj()
+	ib.Status.Phase = indexbuildv1alpha1.PhaseBuilding
+	var b bytes.Buffer
+	r := &redrawer{w: &b, inPlace: true}
+	r.show(ib)
+	r.show(ib) // unchanged: not drawn again
+	ib.Status.Partitions.Succeeded = 1
+	r.show(ib)
+	r.finish()
+	want := "\r\033[KBuilding   [--------------------] 0/2  active 0  failed 0" +
+		"\r\033[KBuilding   [##########----------] 1/2  active 0  failed 0\n"
+	if b.String() != want {
+		t.Errorf("in place: %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	r = &redrawer{w: &b}
+	r.show(ib)
+	r.show(ib)
+	r.finish()
+	if b.String() != "Building   [##########----------] 1/2  active 0  failed 0\n" {
+		t.Errorf("lines: %q", b.String())
+	}
+}
