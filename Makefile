@@ -76,9 +76,13 @@ bench: ## Benchmarks, printed as a table.
 ##@ Build
 
 .PHONY: build
-build: manifests generate vet ## Build the manager and the data-plane binary.
+build: manifests generate vet kubectl-plugin ## Build the manager, the data-plane binary and the kubectl plugin.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/indexbuild ./cmd/indexbuild
+
+.PHONY: kubectl-plugin
+kubectl-plugin: ## Build the kubectl plugin bin/kubectl-indexbuild (put it on PATH for `kubectl indexbuild`).
+	go build -o $(LOCALBIN)/kubectl-indexbuild ./cmd/kubectl-indexbuild
 
 .PHONY: run
 run: manifests generate ## Run the manager against the current kubeconfig.

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/indexbuild/indexbuild/internal/query"
+	"github.com/indexbuild/indexbuild/internal/querycmd"
 	"github.com/indexbuild/indexbuild/internal/retry"
-	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
 func init() {
@@ -40,7 +38,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&q.Match, "match", "", "fulltext query: rows with any of these terms, best first")
 	fs.IntVar(&q.Limit, "limit", 0, "at most this many match hits; 0 is all")
 	fs.StringVar(&output, "o", "text", "output: text or json")
-	args, bounds, err := cutRange(args)
+	args, bounds, err := querycmd.CutRange(args)
 	if err != nil {
 		return err
 	}
@@ -51,65 +49,11 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", retry.ErrInvalidInput, fs.Args())
 	}
-	modes := 0
-	for _, set := range []bool{len(q.Eq) > 0, q.Range != nil, q.Match != ""} {
-		if set {
-			modes++
-		}
-	}
-	if indexURI == "" || q.Element == 0 || modes != 1 {
+	if indexURI == "" {
 		return fmt.Errorf("%w: need --index, --element and exactly one of --eq, --range, --match", retry.ErrInvalidInput)
 	}
-	if output != "text" && output != "json" {
-		return fmt.Errorf("%w: -o must be text or json", retry.ErrInvalidInput)
-	}
-	out, err := storage.Open(ctx, indexURI)
-	if err != nil {
+	if err := querycmd.Validate(q, output); err != nil {
 		return err
 	}
-	defer out.Close()
-	tmp, err := os.MkdirTemp("", "indexbuild-query-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	ix, err := query.Open(ctx, out, tmp)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
-	elem, hits, err := ix.Run(ctx, q)
-	if err != nil {
-		return err
-	}
-	if output == "json" {
-		if hits == nil {
-			hits = []query.Hit{}
-		}
-		return json.NewEncoder(stdout).Encode(map[string]any{"element": elem, "hits": hits})
-	}
-	for _, h := range hits {
-		if q.Match != "" {
-			fmt.Fprintf(stdout, "%s\t%.6f\n", h.Handle, h.Score)
-		} else {
-			fmt.Fprintln(stdout, h.Handle)
-		}
-	}
-	return nil
-}
-
-// cutRange takes "--range LO HI" out of args before flag parsing, because
-// bounds such as -5 would otherwise parse as flags.
-func cutRange(args []string) ([]string, *[2]string, error) {
-	for i, a := range args {
-		if a != "--range" && a != "-range" {
-			continue
-		}
-		if i+2 >= len(args) {
-			return nil, nil, fmt.Errorf("%w: --range needs LO and HI", retry.ErrInvalidInput)
-		}
-		rest := append(append([]string{}, args[:i]...), args[i+3:]...)
-		return rest, &[2]string{args[i+1], args[i+2]}, nil
-	}
-	return args, nil, nil
+	return querycmd.Run(ctx, indexURI, q, output, stdout)
 }

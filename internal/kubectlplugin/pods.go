@@ -1,0 +1,149 @@
+package kubectlplugin
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/controller"
+)
+
+// LogTarget says which pods `logs` reads.
+type LogTarget struct {
+	Name  string
+	JobID int64
+	// Partition selects one build partition (the Job's completion index);
+	// nil is every partition.
+	Partition *int
+	// Finalize selects the finalize pod instead of workers.
+	Finalize bool
+}
+
+// Selector is the label selector of the target's pods: the IndexBuild's
+// name, the jobID and role labels every child Job's pods carry, and for a
+// partition the Indexed Job's completion-index label.
+func (t LogTarget) Selector() labels.Selector {
+	role := controller.RoleBuild
+	if t.Finalize {
+		role = controller.RoleFinalize
+	}
+	set := labels.Set{
+		controller.LabelBuildName: t.Name,
+		controller.LabelJobID:     strconv.FormatInt(t.JobID, 10),
+		controller.LabelRole:      role,
+	}
+	if t.Partition != nil && !t.Finalize {
+		set[batchv1.JobCompletionIndexAnnotation] = strconv.Itoa(*t.Partition)
+	}
+	return labels.SelectorFromSet(set)
+}
+
+// ChoosePods picks whose logs to show from the target's pods: with
+// allAttempts every pod, else the newest pod of each partition (the current
+// or last attempt; the finalize pod counts as one partition). Pods come out
+// by partition, then oldest first.
+func ChoosePods(pods []corev1.Pod, allAttempts bool) []corev1.Pod {
+	sorted := append([]corev1.Pod(nil), pods...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		pi, pj := podPartition(&sorted[i]), podPartition(&sorted[j])
+		if pi != pj {
+			return pi < pj
+		}
+		ti, tj := sorted[i].CreationTimestamp, sorted[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return sorted[i].Name < sorted[j].Name
+	})
+	if allAttempts {
+		return sorted
+	}
+	var out []corev1.Pod
+	for i := range sorted {
+		if len(out) > 0 && podPartition(&out[len(out)-1]) == podPartition(&sorted[i]) {
+			out[len(out)-1] = sorted[i]
+			continue
+		}
+		out = append(out, sorted[i])
+	}
+	return out
+}
+
+// podPartition is the pod's completion index, or -1 when it has none (the
+// finalize pod).
+func podPartition(p *corev1.Pod) int {
+	v, ok := p.Labels[batchv1.JobCompletionIndexAnnotation]
+	if !ok {
+		v, ok = p.Annotations[batchv1.JobCompletionIndexAnnotation]
+	}
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// LogContainer is the container whose logs a pod of the target holds.
+func (t LogTarget) LogContainer() string {
+	if t.Finalize {
+		return "finalize"
+	}
+	return "worker"
+}
+
+// NoPodsMessage explains an empty pod list.
+func (t LogTarget) NoPodsMessage(ns string) string {
+	what := "worker pods"
+	switch {
+	case t.Finalize:
+		what = "finalize pod"
+	case t.Partition != nil:
+		what = fmt.Sprintf("worker pod for partition %d", *t.Partition)
+	}
+	return fmt.Sprintf("no %s of IndexBuild %s/%s jobID %d (selector %s): not started yet, or removed with its Job",
+		what, ns, t.Name, t.JobID, t.Selector())
+}
+
+// IndexRoot is the URI `query` opens: the root of status.commit.markerURI
+// (the marker is metadata.json at the output root). When that root is
+// spec.output.uri without its query string (endpoint, region, ...), the
+// output URI is used as written, so that its storage parameters apply.
+func IndexRoot(ib *indexbuildv1alpha1.IndexBuild) (string, error) {
+	if ib.Status.Commit == nil || ib.Status.Commit.MarkerURI == "" {
+		phase := string(ib.Status.Phase)
+		if phase == "" {
+			phase = "not started"
+		}
+		return "", fmt.Errorf("IndexBuild %s has no committed index yet (phase %s); pass --index URI to query an output directly", ib.Name, phase)
+	}
+	marker := ib.Status.Commit.MarkerURI
+	mu, err := url.Parse(marker)
+	if err != nil {
+		return "", fmt.Errorf("status.commit.markerURI %q: %v", marker, err)
+	}
+	if !strings.HasSuffix(mu.Path, "/metadata.json") && mu.Path != "metadata.json" {
+		return "", fmt.Errorf("status.commit.markerURI %q does not name a metadata.json marker", marker)
+	}
+	mu.Path = strings.TrimSuffix(strings.TrimSuffix(mu.Path, "metadata.json"), "/")
+	mu.RawPath = ""
+	if ou, err := url.Parse(ib.Spec.Output.URI); err == nil && ou.Scheme == mu.Scheme && ou.Host == mu.Host &&
+		strings.TrimSuffix(ou.Path, "/") == mu.Path {
+		return ib.Spec.Output.URI, nil
+	}
+	if mu.RawQuery == "" {
+		if ou, err := url.Parse(ib.Spec.Output.URI); err == nil && ou.Scheme == mu.Scheme {
+			mu.RawQuery = ou.RawQuery
+		}
+	}
+	return mu.String(), nil
+}
