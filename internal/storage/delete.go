@@ -49,11 +49,14 @@ func deleteEach(ctx context.Context, b Bucket, keys []string, parallelism int) e
 	return errors.Join(errs...)
 }
 
-// s3Target is what a batch delete needs beyond the gocloud bucket.
+// s3Target is what batch deletes and copies need beyond the gocloud bucket.
 type s3Target struct {
 	client *s3.Client
 	bucket string
 	prefix string // the key prefix the URI path named, "" or ending in "/"
+	// plainCopy: Copy may send CopyObject itself (no encryption settings
+	// that gocloud's copy would add).
+	plainCopy bool
 }
 
 // s3MaxBatch is DeleteObjects' limit.

@@ -1,7 +1,10 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,7 +60,8 @@ func testContract(t *testing.T, b storage.Bucket) {
 		t.Errorf("Attributes size = %d", attrs.Size)
 	}
 
-	must(b.Copy(ctx, "c/copy", "a/two"))
+	_, err = b.Copy(ctx, "c/copy", "a/two")
+	must(err)
 	if got, err := storage.ReadAll(ctx, b, "c/copy"); err != nil || string(got) != "two!" {
 		t.Errorf("copy = %q, %v", got, err)
 	}
@@ -78,11 +82,61 @@ func testContract(t *testing.T, b storage.Bucket) {
 		"read":   func() error { _, err := storage.ReadAll(ctx, b, "b/three"); return err }(),
 		"stat":   func() error { _, err := b.Attributes(ctx, "b/three"); return err }(),
 		"delete": b.Delete(ctx, "b/three"),
-		"copy":   b.Copy(ctx, "x", "b/three"),
+		"copy":   func() error { _, err := b.Copy(ctx, "x", "b/three"); return err }(),
 	} {
 		if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRetryable) {
 			t.Errorf("%s of a missing object = %v, want only ErrNotFound", name, err)
 		}
+	}
+}
+
+// TestCopyReportsChecksums: every store here reports a checksum of the bytes
+// a Copy wrote, which must be the checksum of the content: SHA-256 where the
+// copy streams through this process (mem, file), the server's MD5 on S3.
+// Finalize checks copies with it instead of reading them back.
+func TestCopyReportsChecksums(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			b := s.Open(t)
+			ctx := context.Background()
+			for _, size := range []int{0, 1, 100 << 10, 1<<20 + 3} {
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i*7 + i>>9)
+				}
+				src, dst := fmt.Sprintf("staging/src%d", size), fmt.Sprintf("dir/dst%d", size)
+				if err := b.Write(ctx, src, bytes.NewReader(data)); err != nil {
+					t.Fatal(err)
+				}
+				// Over an existing, different object: the copy replaces it.
+				if err := b.Write(ctx, dst, strings.NewReader("old content")); err != nil {
+					t.Fatal(err)
+				}
+				c, err := b.Copy(ctx, dst, src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := storage.ReadAll(ctx, b, dst); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("size %d: copy holds %d bytes, %v", size, len(got), err)
+				}
+				wantSHA, wantMD5 := sha256.Sum256(data), md5.Sum(data)
+				if c.SHA256 == nil && c.MD5 == nil {
+					t.Fatalf("size %d: Copy reported no checksum: %+v", size, c)
+				}
+				if c.SHA256 != nil && !bytes.Equal(c.SHA256, wantSHA[:]) {
+					t.Errorf("size %d: Copy SHA-256 %x, content has %x", size, c.SHA256, wantSHA)
+				}
+				if c.MD5 != nil && !bytes.Equal(c.MD5, wantMD5[:]) {
+					t.Errorf("size %d: Copy MD5 %x, content has %x", size, c.MD5, wantMD5)
+				}
+				if c.Size != -1 && c.Size != int64(size) {
+					t.Errorf("size %d: Copy reports %d bytes", size, c.Size)
+				}
+			}
+			if left, err := b.List(ctx, "dir/"); err != nil || len(left) != 4 {
+				t.Errorf("List(dir/) after copies = %d objects, %v; want 4 (no temporaries)", len(left), err)
+			}
+		})
 	}
 }
 
