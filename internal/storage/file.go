@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
@@ -25,6 +27,9 @@ import (
 type fileBucket struct {
 	*blobBucket
 	dir string
+	// sidecars: the URI asked fileblob for ".attrs" files, which its own
+	// Copy copies along.
+	sidecars bool
 }
 
 func openFile(ctx context.Context, uri string, u *url.URL) (Bucket, error) {
@@ -45,12 +50,13 @@ func openFile(ctx context.Context, uri string, u *url.URL) (Bucket, error) {
 	if q.Get("metadata") == "" {
 		q.Set("metadata", "skip")
 	}
+	sidecars := q.Get("metadata") != "skip"
 	u.RawQuery = q.Encode()
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
 		return nil, classify("open", uri, err)
 	}
-	return &fileBucket{blobBucket: &blobBucket{uri: uri, b: b}, dir: dir}, nil
+	return &fileBucket{blobBucket: &blobBucket{uri: uri, b: b}, dir: dir, sidecars: sidecars}, nil
 }
 
 // Create writes r to a temporary file next to the target and link(2)s it to
@@ -81,15 +87,18 @@ func (b *fileBucket) Create(ctx context.Context, key string, r io.Reader) error 
 // the SHA-256 of what was written saves reading the copy back, and costs
 // one read and one write of the bytes, like a copy alone.
 func (b *fileBucket) Copy(ctx context.Context, dst, src string) (Copied, error) {
-	what := src + " -> " + dst
-	if !fs.ValidPath(dst) || !fs.ValidPath(src) {
-		return Copied{}, &Error{Op: "copy", Key: what, Kind: ErrPermanent, Err: fmt.Errorf("invalid key")}
+	if b.sidecars || !plainFileKey(dst) || !plainFileKey(src) {
+		return b.blobBucket.Copy(ctx, dst, src)
 	}
+	what := src + " -> " + dst
 	in, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(src)))
 	if err != nil {
 		return Copied{}, classify("copy", what, err)
 	}
 	defer in.Close()
+	if info, err := in.Stat(); err != nil || info.IsDir() {
+		return Copied{}, classify("copy", what, cmp.Or(err, fs.ErrNotExist))
+	}
 	path := filepath.Join(b.dir, filepath.FromSlash(dst))
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return Copied{}, classify("copy", what, err)
@@ -104,6 +113,13 @@ func (b *fileBucket) Copy(ctx context.Context, dst, src string) (Copied, error) 
 		return Copied{}, classify("copy", what, err)
 	}
 	return Copied{Size: n, SHA256: h.Sum(nil)}, nil
+}
+
+// plainFileKey reports whether fileblob stores key at the path it names
+// (it escapes control characters, "../", "//" and its own escape sequences,
+// and refuses its ".attrs" sidecar names).
+func plainFileKey(key string) bool {
+	return plainKey(key) && !strings.Contains(key, "__0x") && !strings.HasSuffix(key, ".attrs")
 }
 
 // writeTemp writes r to a new file named like fileblob's own temporaries
