@@ -220,32 +220,34 @@ func TestOpenPrefix(t *testing.T) {
 
 func TestDeleteAll(t *testing.T) {
 	for _, s := range storagetest.Stores() {
-		t.Run(s.Name, func(t *testing.T) {
-			b := s.Open(t)
-			ctx := context.Background()
-			var keys []string
-			for i := range 1205 { // more than one S3 batch
-				keys = append(keys, fmt.Sprintf("staging/k%04d", i))
-			}
-			for _, k := range keys[:1200] {
-				if err := b.Write(ctx, k, strings.NewReader("x")); err != nil {
+		for _, par := range []int{1, 8} { // one request per 1000 keys; parallel batches
+			t.Run(fmt.Sprintf("%s/parallelism=%d", s.Name, par), func(t *testing.T) {
+				b := s.Open(t)
+				ctx := context.Background()
+				var keys []string
+				for i := range 1205 { // more than one S3 batch
+					keys = append(keys, fmt.Sprintf("staging/k%04d", i))
+				}
+				for _, k := range keys[:1200] {
+					if err := b.Write(ctx, k, strings.NewReader("x")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := b.Write(ctx, "keep", strings.NewReader("x")); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if err := b.Write(ctx, "keep", strings.NewReader("x")); err != nil {
-				t.Fatal(err)
-			}
-			// The last five keys were never written: already gone is deleted.
-			if err := storage.DeleteAll(ctx, b, keys, 8); err != nil {
-				t.Fatal(err)
-			}
-			left, err := b.List(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(left) != 1 || left[0].Key != "keep" {
-				t.Fatalf("after DeleteAll: %d objects left, want only keep", len(left))
-			}
-		})
+				// The last five keys were never written: already gone is deleted.
+				if err := storage.DeleteAll(ctx, b, keys, par); err != nil {
+					t.Fatal(err)
+				}
+				left, err := b.List(ctx, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(left) != 1 || left[0].Key != "keep" {
+					t.Fatalf("after DeleteAll: %d objects left, want only keep", len(left))
+				}
+			})
+		}
 	}
 }
