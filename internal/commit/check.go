@@ -39,13 +39,13 @@ func checkCopy(s copyStep, c storage.Copied) (bool, error) {
 }
 
 // checkCopies checks, after all copies, that every final file has its
-// staged file's size and content, for copies checkCopy could not check (a
-// store reporting no checksum of a copy: gs://, azblob://, multipart S3
-// sources). One listing of the final names gives the
-// sizes (and, on S3, GCS, Azure and mem://, MD5s) of all of them at once,
-// instead of a request per file. Where the store reports an MD5 for both the
-// staged and the final file, comparing them is enough: the store hashed the
-// bytes it holds. Otherwise (file://) the final file is read back and its
+// staged file's size and content, for the copies checkCopy could not check
+// (no checksum reported for the copy: gs://, azblob://, S3 copies of
+// multipart sources, fileblob's own copies). One listing of the final names
+// gives the sizes (and, on S3, GCS, Azure and mem://, MD5s) of all of them
+// at once, instead of a request per file. Where the store reports an MD5 for
+// both the staged and the final file, comparing them is enough: the store
+// hashed the bytes it holds. Otherwise the final file is read back and its
 // SHA-256 compared with the one the worker recorded.
 func checkCopies(ctx context.Context, b storage.Bucket, steps []copyStep, parallelism int) error {
 	if len(steps) == 0 {

@@ -115,6 +115,15 @@ func (b *fileBucket) Copy(ctx context.Context, dst, src string) (Copied, error) 
 	return Copied{Size: n, SHA256: h.Sum(nil)}, nil
 }
 
+// Delete removes the file of key: one unlink, where fileblob's own Delete
+// also tries to remove a ".attrs" sidecar that is never written here.
+func (b *fileBucket) Delete(ctx context.Context, key string) error {
+	if b.sidecars || !plainFileKey(key) {
+		return b.blobBucket.Delete(ctx, key)
+	}
+	return classify("delete", key, os.Remove(filepath.Join(b.dir, filepath.FromSlash(key))))
+}
+
 // plainFileKey reports whether fileblob stores key at the path it names
 // (it escapes control characters, "../", "//" and its own escape sequences,
 // and refuses its ".attrs" sidecar names).
