@@ -57,7 +57,8 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 		bb.s3 = &s3Target{client: client, bucket: u.Host, prefix: prefix,
 			// With server-side encryption settings gocloud's own copy
 			// applies them; the ETag is no MD5 then anyway.
-			plainCopy: q.Get("ssetype") == "" && q.Get("kmskeyid") == ""}
+			// And for keys s3blob would escape, it escapes them.
+			plainCopy: q.Get("ssetype") == "" && q.Get("kmskeyid") == "" && (prefix == "" || plainKey(prefix+"x"))}
 	}
 	return bb, nil
 }

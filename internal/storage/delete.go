@@ -110,9 +110,9 @@ func (b *blobBucket) deleteBatch(ctx context.Context, keys []string, parallelism
 }
 
 // plainKey reports whether s3blob stores key as is (it escapes control
-// characters and "../").
+// characters, "../" and anything looking like its escapes, "__0x<hex>__").
 func plainKey(key string) bool {
-	if !fs.ValidPath(key) {
+	if !fs.ValidPath(key) || strings.Contains(key, "__0x") {
 		return false
 	}
 	for _, c := range key {

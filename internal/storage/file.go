@@ -128,7 +128,7 @@ func (b *fileBucket) Delete(ctx context.Context, key string) error {
 // (it escapes control characters, "../", "//" and its own escape sequences,
 // and refuses its ".attrs" sidecar names).
 func plainFileKey(key string) bool {
-	return plainKey(key) && !strings.Contains(key, "__0x") && !strings.HasSuffix(key, ".attrs")
+	return plainKey(key) && !strings.HasSuffix(key, ".attrs")
 }
 
 // writeTemp writes r to a new file named like fileblob's own temporaries
