@@ -251,3 +251,31 @@ func TestDeleteAll(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyKeysTheStoreEscapes: keys gocloud's drivers store escaped are
+// copied (and deleted) through gocloud, so they name the same objects as
+// for every other call.
+func TestCopyKeysTheStoreEscapes(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			b := s.Open(t)
+			ctx := context.Background()
+			src, dst := "odd/a__0x41__b", "odd/c__0x42__"
+			if err := b.Write(ctx, src, strings.NewReader("odd")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Copy(ctx, dst, src); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := storage.ReadAll(ctx, b, dst); err != nil || string(got) != "odd" {
+				t.Fatalf("copy = %q, %v", got, err)
+			}
+			if err := storage.DeleteAll(ctx, b, []string{src, dst}, 2); err != nil {
+				t.Fatal(err)
+			}
+			if left, err := b.List(ctx, "odd/"); err != nil || len(left) != 0 {
+				t.Fatalf("after DeleteAll: %v, %v", left, err)
+			}
+		})
+	}
+}
