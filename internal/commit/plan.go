@@ -36,9 +36,10 @@ type plan struct {
 // 0..N-1. It reads only; nothing is copied unless all of staging checks out.
 //
 // The listing, the manifest and the metadata of partitions 0..partitions-1
-// (the ones that must be there) are read at once, up to parallelism
-// metadata objects at a time: one round trip, not three. Metadata the
-// listing shows beyond those is read afterwards; it is corrupt staging.
+// (the ones that must be there; at most maxEagerMetas of them) are read at
+// once, up to parallelism metadata objects at a time: one round trip, not
+// three. Metadata the listing shows beyond those is read afterwards (beyond
+// partitions-1 it is corrupt staging).
 func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions, parallelism int) (plan, error) {
 	var (
 		wg          sync.WaitGroup
@@ -46,7 +47,7 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		listErr     error
 		manifest    taskmeta.Meta
 		manifestErr error
-		reads       = make([]metaRead, max(partitions, 0))
+		reads       = make([]metaRead, min(max(partitions, 0), maxEagerMetas))
 	)
 	for p := range reads {
 		reads[p].partition = p
@@ -59,10 +60,10 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		return plan{}, listErr
 	}
 	staged := make(map[string]storage.Attrs, len(objects))
-	var extra []int // listed metadata of partitions >= partitions
+	var extra []int // listed metadata not read yet
 	for _, o := range objects {
 		staged[o.Key] = o
-		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok && p >= partitions {
+		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok && p >= len(reads) {
 			extra = append(extra, p)
 		}
 	}
@@ -138,6 +139,11 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 	}
 	return pl, nil
 }
+
+// maxEagerMetas bounds the partition metadata read before the listing shows
+// it exists: a wrong partition count costs a failed finalize, not a flood of
+// reads.
+var maxEagerMetas = 4096 // a variable for tests
 
 // metaRead is the outcome of reading one partition's metadata.
 type metaRead struct {
