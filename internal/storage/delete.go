@@ -62,7 +62,7 @@ type s3Target struct {
 
 // s3MaxBatch is DeleteObjects' limit; s3MinBatch keeps a few keys from
 // being spread over several requests.
-const s3MaxBatch, s3MinBatch = 1000, 32
+const s3MaxBatch, s3MinBatch = 1000, 8
 
 // deleteBatch deletes keys with DeleteObjects requests, up to parallelism
 // of them at once: a server deletes the keys of one request one after the
