@@ -14,9 +14,10 @@ import (
 
 // checkCopy checks one copy against what the store reported of the bytes it
 // wrote: their SHA-256 against the one the worker recorded (copies streamed
-// through this process: file://, mem://), or the MD5 the store computed for
-// the copy against the one it lists for the source (S3). It returns false,
-// nil when the store reported nothing to check by; checkCopies checks those.
+// through this process: file://, mem://; S3 servers with additional
+// checksums), or else the MD5 the store computed for the copy against the
+// one it lists for the source (S3). It returns false, nil when the store
+// reported nothing to check by; checkCopies checks those.
 func checkCopy(s copyStep, c storage.Copied) (bool, error) {
 	if c.Size >= 0 && c.Size != s.final.Size {
 		return false, fmt.Errorf("copy %s -> %s: copied %d bytes, want %d", s.src.Path, s.final.Path, c.Size, s.final.Size)
@@ -26,7 +27,8 @@ func checkCopy(s copyStep, c storage.Copied) (bool, error) {
 		if sum := hex.EncodeToString(c.SHA256); sum != s.final.SHA256 {
 			return false, fmt.Errorf("copy %s -> %s: copied bytes have sha256 %s, want %s", s.src.Path, s.final.Path, sum, s.final.SHA256)
 		}
-		return c.Size >= 0, nil
+		// The recorded SHA-256 pins the content, its size included.
+		return true, nil
 	case c.MD5 != nil && s.srcMD5 != nil:
 		if !bytes.Equal(c.MD5, s.srcMD5) {
 			return false, fmt.Errorf("copy %s -> %s: MD5 of the copy differs from the source", s.src.Path, s.final.Path)

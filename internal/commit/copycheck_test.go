@@ -77,15 +77,16 @@ func TestFinalizeChecksCopies(t *testing.T) {
 
 // TestFinalizeRefusesCorruptStagedFile: a staged file whose bytes differ from
 // the SHA-256 its worker recorded, at the recorded size, is never committed
-// where the copy is hashed (file://, mem://) or read back (file:// without
-// copy checksums). Stores that report MD5s compare the copy with its source
-// instead, as before.
+// where the copy's SHA-256 is known (file://, mem://, S3 with additional
+// checksums) or the copy is read back (file:// without copy checksums).
+// Without copy checksums, stores that list MD5s compare the copy with its
+// source instead, as before.
 func TestFinalizeRefusesCorruptStagedFile(t *testing.T) {
-	for _, s := range []storagetest.Store{storagetest.Mem(), storagetest.File()} {
+	for _, s := range storagetest.Stores() {
 		for _, blind := range []bool{false, true} {
 			name := s.Name
 			if blind {
-				if s.Name == "mem" {
+				if s.Name != "file" {
 					continue // listed MD5s: copy against source
 				}
 				name += "/no-copy-checksums"

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -58,6 +59,8 @@ type s3Target struct {
 	// plainCopy: Copy may send CopyObject itself (no encryption settings
 	// that gocloud's copy would add).
 	plainCopy bool
+	// noCopyChecksum: the server refused a copy's checksum request once.
+	noCopyChecksum atomic.Bool
 }
 
 // s3MaxBatch is DeleteObjects' limit; s3MinBatch keeps a few keys from

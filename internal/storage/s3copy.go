@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -10,27 +12,66 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
 // s3Copy is the CopyObject gocloud's Copy sends, made directly to keep its
-// answer: the ETag of the new object, which for a plain (not multipart, not
-// KMS-encrypted) object is the MD5 the server computed of the bytes it
-// holds. Only for keys s3blob stores as is (plainKey).
+// answer, and asking the server for a SHA-256 of the copy (an S3
+// "additional checksum": the server hashes the bytes it writes; nothing is
+// transferred). It reports that SHA-256, and the ETag of the new object,
+// which for a plain (not multipart, not KMS-encrypted) object is the MD5 the
+// server computed. A server that refuses the checksum request is asked again
+// without it, and not asked again through this bucket. Only for keys s3blob
+// stores as is (plainKey).
 func (b *blobBucket) s3Copy(ctx context.Context, dst, src string) (Copied, error) {
-	out, err := b.s3.client.CopyObject(ctx, &s3.CopyObjectInput{
+	in := &s3.CopyObjectInput{
 		Bucket:     aws.String(b.s3.bucket),
 		CopySource: aws.String(url.QueryEscape(b.s3.bucket + "/" + b.s3.prefix + src)),
 		Key:        aws.String(b.s3.prefix + dst),
-	})
+	}
+	withSHA := !b.s3.noCopyChecksum.Load()
+	if withSHA {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
+	}
+	out, err := b.s3.client.CopyObject(ctx, in)
+	if err != nil && withSHA && refusesChecksum(err) {
+		b.s3.noCopyChecksum.Store(true)
+		in.ChecksumAlgorithm = ""
+		out, err = b.s3.client.CopyObject(ctx, in)
+	}
 	if err != nil {
 		return Copied{}, &Error{Op: "copy", Key: src + " -> " + dst, Kind: s3Kind(err), Err: err}
 	}
 	c := Copied{Size: -1}
-	if out.CopyObjectResult != nil {
-		c.MD5 = etagMD5(aws.ToString(out.CopyObjectResult.ETag))
+	if r := out.CopyObjectResult; r != nil {
+		c.MD5 = etagMD5(aws.ToString(r.ETag))
+		// A composite checksum ("<base64>-<parts>") is no SHA-256 of the
+		// content and does not decode to 32 bytes.
+		if sum, err := base64.StdEncoding.DecodeString(aws.ToString(r.ChecksumSHA256)); err == nil && len(sum) == sha256.Size {
+			c.SHA256 = sum
+		}
 	}
 	return c, nil
+}
+
+// refusesChecksum reports whether a CopyObject error may be a server's
+// refusal of the checksum request (S3-compatible stores without additional
+// checksums answer 400 or 501).
+func refusesChecksum(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "InvalidArgument", "InvalidRequest", "NotImplemented", "InvalidChecksum":
+			return true
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		c := re.HTTPStatusCode()
+		return c == http.StatusBadRequest || c == http.StatusNotImplemented
+	}
+	return false
 }
 
 // etagMD5 is the MD5 a plain S3 ETag ("<32 hex digits>", quoted) holds, nil

@@ -70,9 +70,9 @@ type Attrs struct {
 type Copied struct {
 	// Size is the number of bytes written, -1 when the store does not say.
 	Size int64
-	// SHA256 is the SHA-256 of the bytes written, when the copy streamed them
-	// through this process (file://, mem://) and hashed them on the way; nil
-	// for server-side copies.
+	// SHA256 is the SHA-256 of the bytes written: hashed on the way when the
+	// copy streamed them through this process (file://, mem://), computed by
+	// the server where it has additional checksums (S3); nil otherwise.
 	SHA256 []byte
 	// MD5 is the content MD5 the store computed for the new object (S3: the
 	// ETag CopyObject returns, when it is a plain MD5); nil otherwise.
