@@ -122,14 +122,14 @@ func (f *faultBucket) Create(ctx context.Context, key string, r io.Reader) error
 	return err
 }
 
-func (f *faultBucket) Copy(ctx context.Context, dst, src string) (storage.Copied, error) {
+func (f *faultBucket) Copy(ctx context.Context, dst, src string, opts storage.CopyOptions) (storage.Copied, error) {
 	if strings.HasPrefix(dst, staging.Prefix) || dst == commit.MarkerKey {
 		f.t.Errorf("finalize copied onto %s", dst)
 	}
 	if err := f.check("copy", dst); err != nil {
 		return storage.Copied{}, err
 	}
-	c, err := f.Bucket.Copy(ctx, dst, src)
+	c, err := f.Bucket.Copy(ctx, dst, src, opts)
 	if f.blindCopies {
 		c = storage.Copied{Size: -1}
 	}

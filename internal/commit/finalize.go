@@ -167,7 +167,9 @@ func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelis
 	}
 	err := forEach(ctx, parallelism, positions, func(ctx context.Context, i int) error {
 		s := steps[i]
-		c, err := b.Copy(ctx, s.final.Path, s.src.Path)
+		// Where the store lists no MD5 for the source (S3 multipart uploads)
+		// there is nothing cheaper to check the copy by than its SHA-256.
+		c, err := b.Copy(ctx, s.final.Path, s.src.Path, storage.CopyOptions{SHA256: s.srcMD5 == nil})
 		if err != nil {
 			return err
 		}

@@ -156,11 +156,11 @@ func (b *blobBucket) write(ctx context.Context, key string, r io.Reader, ifNotEx
 	return n, classify("write", key, w.Close())
 }
 
-func (b *blobBucket) Copy(ctx context.Context, dst, src string) (Copied, error) {
+func (b *blobBucket) Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error) {
 	what := src + " -> " + dst
 	switch {
 	case b.s3 != nil && b.s3.plainCopy && plainKey(dst) && plainKey(src):
-		return b.s3Copy(ctx, dst, src)
+		return b.s3Copy(ctx, dst, src, opts.SHA256)
 	case b.streamCopy:
 		return b.hashingCopy(ctx, dst, src)
 	}

@@ -86,9 +86,9 @@ func (b *fileBucket) Create(ctx context.Context, key string, r io.Reader) error 
 // copy. A filesystem has no checksums of its own to check a copy against;
 // the SHA-256 of what was written saves reading the copy back, and costs
 // one read and one write of the bytes, like a copy alone.
-func (b *fileBucket) Copy(ctx context.Context, dst, src string) (Copied, error) {
+func (b *fileBucket) Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error) {
 	if b.sidecars || !plainFileKey(dst) || !plainFileKey(src) {
-		return b.blobBucket.Copy(ctx, dst, src)
+		return b.blobBucket.Copy(ctx, dst, src, opts)
 	}
 	what := src + " -> " + dst
 	in, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(src)))

@@ -17,20 +17,20 @@ import (
 )
 
 // s3Copy is the CopyObject gocloud's Copy sends, made directly to keep its
-// answer, and asking the server for a SHA-256 of the copy (an S3
-// "additional checksum": the server hashes the bytes it writes; nothing is
-// transferred). It reports that SHA-256, and the ETag of the new object,
-// which for a plain (not multipart, not KMS-encrypted) object is the MD5 the
-// server computed. A server that refuses the checksum request is asked again
-// without it, and not asked again through this bucket. Only for keys s3blob
-// stores as is (plainKey).
-func (b *blobBucket) s3Copy(ctx context.Context, dst, src string) (Copied, error) {
+// answer: the ETag of the new object, which for a plain (not multipart, not
+// KMS-encrypted) object is the MD5 the server computed of the bytes it
+// holds. With withSHA it asks the server for the SHA-256 of the copy too (an
+// S3 "additional checksum": the server hashes the bytes it writes, nothing
+// crosses the network, but the copy takes longer). A server that refuses
+// that request is asked again without it, and not asked again through this
+// bucket. Only for keys s3blob stores as is (plainKey).
+func (b *blobBucket) s3Copy(ctx context.Context, dst, src string, withSHA bool) (Copied, error) {
 	in := &s3.CopyObjectInput{
 		Bucket:     aws.String(b.s3.bucket),
 		CopySource: aws.String(url.QueryEscape(b.s3.bucket + "/" + b.s3.prefix + src)),
 		Key:        aws.String(b.s3.prefix + dst),
 	}
-	withSHA := !b.s3.noCopyChecksum.Load()
+	withSHA = withSHA && !b.s3.noCopyChecksum.Load()
 	if withSHA {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
 	}

@@ -47,7 +47,7 @@ type Bucket interface {
 	Create(ctx context.Context, key string, r io.Reader) error
 	// Copy copies src to dst, server-side where the store can, replacing dst,
 	// and reports what the store knows of the bytes it wrote.
-	Copy(ctx context.Context, dst, src string) (Copied, error)
+	Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error)
 	// Delete removes an object; ErrNotFound if it is not there.
 	Delete(ctx context.Context, key string) error
 	Close() error
@@ -64,6 +64,14 @@ type Attrs struct {
 	ETag string
 }
 
+// CopyOptions tune one Copy.
+type CopyOptions struct {
+	// SHA256 asks a store that copies server-side for the SHA-256 of the
+	// copy where it can compute one (S3 additional checksums), at some cost
+	// to the copy. Copies streamed through this process report it anyway.
+	SHA256 bool
+}
+
 // Copied is what a Copy learnt about the object it wrote, so a caller can
 // check the copy without reading it back or listing it. Checksums the store
 // did not report are nil; callers check those copies some other way.
@@ -72,7 +80,8 @@ type Copied struct {
 	Size int64
 	// SHA256 is the SHA-256 of the bytes written: hashed on the way when the
 	// copy streamed them through this process (file://, mem://), computed by
-	// the server where it has additional checksums (S3); nil otherwise.
+	// the server when CopyOptions.SHA256 asked and it could (S3); nil
+	// otherwise.
 	SHA256 []byte
 	// MD5 is the content MD5 the store computed for the new object (S3: the
 	// ETag CopyObject returns, when it is a plain MD5); nil otherwise.

@@ -60,7 +60,7 @@ func testContract(t *testing.T, b storage.Bucket) {
 		t.Errorf("Attributes size = %d", attrs.Size)
 	}
 
-	_, err = b.Copy(ctx, "c/copy", "a/two")
+	_, err = b.Copy(ctx, "c/copy", "a/two", storage.CopyOptions{})
 	must(err)
 	if got, err := storage.ReadAll(ctx, b, "c/copy"); err != nil || string(got) != "two!" {
 		t.Errorf("copy = %q, %v", got, err)
@@ -82,7 +82,7 @@ func testContract(t *testing.T, b storage.Bucket) {
 		"read":   func() error { _, err := storage.ReadAll(ctx, b, "b/three"); return err }(),
 		"stat":   func() error { _, err := b.Attributes(ctx, "b/three"); return err }(),
 		"delete": b.Delete(ctx, "b/three"),
-		"copy":   func() error { _, err := b.Copy(ctx, "x", "b/three"); return err }(),
+		"copy":   func() error { _, err := b.Copy(ctx, "x", "b/three", storage.CopyOptions{}); return err }(),
 	} {
 		if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRetryable) {
 			t.Errorf("%s of a missing object = %v, want only ErrNotFound", name, err)
@@ -90,22 +90,23 @@ func testContract(t *testing.T, b storage.Bucket) {
 	}
 }
 
-// TestCopyReportsChecksums: every store here reports the SHA-256 of the
-// bytes a Copy wrote, which must be the content's: hashed on the way where
-// the copy streams through this process (mem, file), computed by the server
-// on S3 (which also reports its MD5). Finalize checks copies with it instead
-// of reading them back.
+// TestCopyReportsChecksums: every store here reports a checksum of the bytes
+// a Copy wrote, which must be the content's: the SHA-256, hashed on the way
+// where the copy streams through this process (mem, file); on S3 the
+// server's MD5, and the SHA-256 the server computes when asked. Finalize
+// checks copies with them instead of reading them back.
 func TestCopyReportsChecksums(t *testing.T) {
 	for _, s := range storagetest.Stores() {
 		t.Run(s.Name, func(t *testing.T) {
 			b := s.Open(t)
 			ctx := context.Background()
-			for _, size := range []int{0, 1, 100 << 10, 1<<20 + 3} {
+			for i, size := range []int{0, 1, 100 << 10, 1<<20 + 3, 0, 1, 100 << 10, 1<<20 + 3} {
+				askSHA := i >= 4
 				data := make([]byte, size)
 				for i := range data {
 					data[i] = byte(i*7 + i>>9)
 				}
-				src, dst := fmt.Sprintf("staging/src%d", size), fmt.Sprintf("dir/dst%d", size)
+				src, dst := fmt.Sprintf("staging/src%d", i), fmt.Sprintf("dir/dst%d", i)
 				if err := b.Write(ctx, src, bytes.NewReader(data)); err != nil {
 					t.Fatal(err)
 				}
@@ -113,7 +114,7 @@ func TestCopyReportsChecksums(t *testing.T) {
 				if err := b.Write(ctx, dst, strings.NewReader("old content")); err != nil {
 					t.Fatal(err)
 				}
-				c, err := b.Copy(ctx, dst, src)
+				c, err := b.Copy(ctx, dst, src, storage.CopyOptions{SHA256: askSHA})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -121,8 +122,8 @@ func TestCopyReportsChecksums(t *testing.T) {
 					t.Fatalf("size %d: copy holds %d bytes, %v", size, len(got), err)
 				}
 				wantSHA, wantMD5 := sha256.Sum256(data), md5.Sum(data)
-				if c.SHA256 == nil {
-					t.Fatalf("size %d: Copy reported no SHA-256: %+v", size, c)
+				if c.SHA256 == nil && (askSHA || c.MD5 == nil) {
+					t.Fatalf("size %d, SHA-256 asked for %v: Copy reported %+v", size, askSHA, c)
 				}
 				if c.SHA256 != nil && !bytes.Equal(c.SHA256, wantSHA[:]) {
 					t.Errorf("size %d: Copy SHA-256 %x, content has %x", size, c.SHA256, wantSHA)
@@ -134,8 +135,8 @@ func TestCopyReportsChecksums(t *testing.T) {
 					t.Errorf("size %d: Copy reports %d bytes", size, c.Size)
 				}
 			}
-			if left, err := b.List(ctx, "dir/"); err != nil || len(left) != 4 {
-				t.Errorf("List(dir/) after copies = %d objects, %v; want 4 (no temporaries)", len(left), err)
+			if left, err := b.List(ctx, "dir/"); err != nil || len(left) != 8 {
+				t.Errorf("List(dir/) after copies = %d objects, %v; want 8 (no temporaries)", len(left), err)
 			}
 		})
 	}
@@ -265,7 +266,7 @@ func TestCopyKeysTheStoreEscapes(t *testing.T) {
 			if err := b.Write(ctx, src, strings.NewReader("odd")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Copy(ctx, dst, src); err != nil {
+			if _, err := b.Copy(ctx, dst, src, storage.CopyOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := storage.ReadAll(ctx, b, dst); err != nil || string(got) != "odd" {
