@@ -26,6 +26,9 @@ type faultBucket struct {
 	fail   func(op, key string) bool // under mu
 	ops    int                       // mutations let through
 	marker int                       // markers created
+	// blindCopies hides what the store reports of a copy, like a store
+	// without copy checksums (gs://, azblob://).
+	blindCopies bool
 }
 
 func withFaults(t testing.TB, b storage.Bucket, fail func(op, key string) bool) *faultBucket {
@@ -119,14 +122,18 @@ func (f *faultBucket) Create(ctx context.Context, key string, r io.Reader) error
 	return err
 }
 
-func (f *faultBucket) Copy(ctx context.Context, dst, src string) error {
+func (f *faultBucket) Copy(ctx context.Context, dst, src string, opts storage.CopyOptions) (storage.Copied, error) {
 	if strings.HasPrefix(dst, staging.Prefix) || dst == commit.MarkerKey {
 		f.t.Errorf("finalize copied onto %s", dst)
 	}
 	if err := f.check("copy", dst); err != nil {
-		return err
+		return storage.Copied{}, err
 	}
-	return f.Bucket.Copy(ctx, dst, src)
+	c, err := f.Bucket.Copy(ctx, dst, src, opts)
+	if f.blindCopies {
+		c = storage.Copied{Size: -1}
+	}
+	return c, err
 }
 
 func (f *faultBucket) Delete(ctx context.Context, key string) error {

@@ -282,6 +282,29 @@ func otherJobBuild() taskmeta.Meta {
 	return m
 }
 
+// TestFinalizeReadsListedMetadataBeyondTheEagerOnes: partition metadata not
+// read ahead of the listing (beyond maxEagerMetas) is read once listed, and
+// a partition missing there is still reported.
+func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
+	defer commit.SetMaxEagerMetas(1)()
+	b := storagetest.Mem().Open(t)
+	defaultBuild.stage(t, b, task())
+	if _, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
+		t.Fatal(err)
+	}
+	assertCommitted(t, b, defaultBuild)
+
+	b = storagetest.Mem().Open(t)
+	defaultBuild.stage(t, b, task())
+	if err := b.Delete(ctx, staging.PartitionMetaKey(1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts())
+	if retry.ExitCode(err) != retry.ExitRetryable || !strings.Contains(err.Error(), "partitions [1] of 3") {
+		t.Fatalf("Finalize = %v, want partition 1 reported missing", err)
+	}
+}
+
 func TestFinalizeRefusesIncompleteStaging(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -292,6 +315,7 @@ func TestFinalizeRefusesIncompleteStaging(t *testing.T) {
 		{"partition metadata missing", 3, staging.PartitionMetaKey(2), retry.ExitRetryable},
 		{"staged file missing", 3, staging.PartFileKey(2, 4, staging.ExtIndex), retry.ExitRetryable},
 		{"other partition count", 4, "", retry.ExitInvalidInput},
+		{"fewer partitions than staged", 2, "", retry.ExitInvalidInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,13 @@ package commit
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -29,53 +33,81 @@ type plan struct {
 
 // makePlan lists staging/, checks the task manifest and every partition's
 // metadata against task, and maps the non-empty partitions densely onto
-// 0..N-1, reading up to parallelism partition metadata objects at once. It
-// reads only; nothing is copied unless all of staging checks out.
+// 0..N-1. It reads only; nothing is copied unless all of staging checks out.
+//
+// The listing, the manifest and the metadata of partitions 0..partitions-1
+// (the ones that must be there; at most maxEagerMetas of them) are read at
+// once, up to parallelism metadata objects at a time: one round trip, not
+// three. Metadata the listing shows beyond those is read afterwards (beyond
+// partitions-1 it is corrupt staging).
 func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partitions, parallelism int) (plan, error) {
-	objects, err := b.List(ctx, staging.Prefix)
-	if err != nil {
-		return plan{}, err
+	var (
+		wg          sync.WaitGroup
+		objects     []storage.Attrs
+		listErr     error
+		manifest    taskmeta.Meta
+		manifestErr error
+		reads       = make([]metaRead, min(max(partitions, 0), maxEagerMetas))
+	)
+	for p := range reads {
+		reads[p].partition = p
+	}
+	wg.Go(func() { objects, listErr = b.List(ctx, staging.Prefix) })
+	wg.Go(func() { manifest, manifestErr = staging.ReadTaskManifest(ctx, b) })
+	wg.Go(func() { readMetas(ctx, b, reads, parallelism) })
+	wg.Wait()
+	if listErr != nil {
+		return plan{}, listErr
 	}
 	staged := make(map[string]storage.Attrs, len(objects))
-	var metaPartitions []int
+	var extra []int // listed metadata not read yet
 	for _, o := range objects {
 		staged[o.Key] = o
-		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok {
-			metaPartitions = append(metaPartitions, p)
+		if p, ok := staging.ParsePartitionMetaKey(o.Key); ok && p >= len(reads) {
+			extra = append(extra, p)
 		}
 	}
-	if _, ok := staged[staging.TaskManifestKey]; ok {
-		recorded, err := staging.ReadTaskManifest(ctx, b)
-		if err != nil {
+	_, manifestListed := staged[staging.TaskManifestKey]
+	switch {
+	case manifestErr == nil:
+		if err := staging.CheckTask(staging.TaskManifestKey, b.URI(), manifest, task); err != nil {
 			return plan{}, err
 		}
-		if err := staging.CheckTask(staging.TaskManifestKey, b.URI(), recorded, task); err != nil {
-			return plan{}, err
+	case !errors.Is(manifestErr, storage.ErrNotFound):
+		return plan{}, manifestErr
+	case manifestListed:
+		// Listed, yet gone: a concurrent finalizer's cleanup, whose marker
+		// Finalize then finds.
+		return plan{}, manifestErr
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		more := make([]metaRead, len(extra))
+		for i, p := range extra {
+			more[i].partition = p
 		}
+		readMetas(ctx, b, more, parallelism)
+		reads = append(reads, more...)
 	}
 
-	slices.Sort(metaPartitions)
-	metas := make([]staging.PartitionMeta, len(metaPartitions))
-	positions := make([]int, len(metaPartitions))
-	for i := range positions {
-		positions[i] = i
-	}
-	err = forEach(ctx, parallelism, positions, func(ctx context.Context, i int) error {
-		p := metaPartitions[i]
-		m, exists, err := staging.ReadPartitionMeta(ctx, b, p)
-		if err != nil {
-			return err
-		}
-		if !exists {
+	var metas []staging.PartitionMeta
+	for _, r := range reads {
+		key := staging.PartitionMetaKey(r.partition)
+		_, listed := staged[key]
+		switch {
+		case r.err != nil:
+			return plan{}, r.err
+		case !r.exists && listed:
 			// Listed a moment ago: a concurrent finalizer's cleanup, whose
 			// marker Finalize then finds.
-			return fmt.Errorf("%s disappeared", staging.PartitionMetaKey(p))
+			return plan{}, fmt.Errorf("%s disappeared", key)
+		case !r.exists:
+			continue // checkComplete reports it missing
 		}
-		metas[i] = m
-		return staging.CheckTask(staging.PartitionMetaKey(p), b.URI(), m.Task, task)
-	})
-	if err != nil {
-		return plan{}, err
+		if err := staging.CheckTask(key, b.URI(), r.meta.Task, task); err != nil {
+			return plan{}, err
+		}
+		metas = append(metas, r.meta)
 	}
 	if err := checkComplete(metas, partitions); err != nil {
 		return plan{}, err
@@ -106,6 +138,35 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		}
 	}
 	return pl, nil
+}
+
+// maxEagerMetas bounds the partition metadata read before the listing shows
+// it exists: a wrong partition count costs a failed finalize, not a flood of
+// reads.
+var maxEagerMetas = 4096 // a variable for tests
+
+// metaRead is the outcome of reading one partition's metadata.
+type metaRead struct {
+	partition int
+	meta      staging.PartitionMeta
+	exists    bool
+	err       error
+}
+
+// readMetas reads the metadata of each reads[i].partition into reads[i], up
+// to parallelism at a time. Each outcome stays in its slot, so they are
+// judged in partition order whichever read finished first.
+func readMetas(ctx context.Context, b storage.Bucket, reads []metaRead, parallelism int) {
+	var g errgroup.Group
+	g.SetLimit(max(parallelism, 1))
+	for i := range reads {
+		g.Go(func() error {
+			r := &reads[i]
+			r.meta, r.exists, r.err = staging.ReadPartitionMeta(ctx, b, r.partition)
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // checkComplete requires metadata for exactly partitions 0..partitions-1,

@@ -45,8 +45,9 @@ type Bucket interface {
 	// Create stores r under key only if key does not exist yet, atomically:
 	// of concurrent Creates exactly one succeeds and the others get ErrExists.
 	Create(ctx context.Context, key string, r io.Reader) error
-	// Copy copies src to dst, server-side where the store can, replacing dst.
-	Copy(ctx context.Context, dst, src string) error
+	// Copy copies src to dst, server-side where the store can, replacing dst,
+	// and reports what the store knows of the bytes it wrote.
+	Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error)
 	// Delete removes an object; ErrNotFound if it is not there.
 	Delete(ctx context.Context, key string) error
 	Close() error
@@ -61,6 +62,30 @@ type Attrs struct {
 	MD5 []byte
 	// ETag is the store's entity tag, "" when it has none.
 	ETag string
+}
+
+// CopyOptions tune one Copy.
+type CopyOptions struct {
+	// SHA256 asks a store that copies server-side for the SHA-256 of the
+	// copy where it can compute one (S3 additional checksums), at some cost
+	// to the copy. Copies streamed through this process report it anyway.
+	SHA256 bool
+}
+
+// Copied is what a Copy learnt about the object it wrote, so a caller can
+// check the copy without reading it back or listing it. Checksums the store
+// did not report are nil; callers check those copies some other way.
+type Copied struct {
+	// Size is the number of bytes written, -1 when the store does not say.
+	Size int64
+	// SHA256 is the SHA-256 of the bytes written: hashed on the way when the
+	// copy streamed them through this process (file://, mem://), computed by
+	// the server when CopyOptions.SHA256 asked and it could (S3); nil
+	// otherwise.
+	SHA256 []byte
+	// MD5 is the content MD5 the store computed for the new object (S3: the
+	// ETag CopyObject returns, when it is a plain MD5); nil otherwise.
+	MD5 []byte
 }
 
 // ReadAll reads a whole object.

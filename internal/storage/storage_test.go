@@ -1,7 +1,10 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,7 +60,8 @@ func testContract(t *testing.T, b storage.Bucket) {
 		t.Errorf("Attributes size = %d", attrs.Size)
 	}
 
-	must(b.Copy(ctx, "c/copy", "a/two"))
+	_, err = b.Copy(ctx, "c/copy", "a/two", storage.CopyOptions{})
+	must(err)
 	if got, err := storage.ReadAll(ctx, b, "c/copy"); err != nil || string(got) != "two!" {
 		t.Errorf("copy = %q, %v", got, err)
 	}
@@ -78,11 +82,63 @@ func testContract(t *testing.T, b storage.Bucket) {
 		"read":   func() error { _, err := storage.ReadAll(ctx, b, "b/three"); return err }(),
 		"stat":   func() error { _, err := b.Attributes(ctx, "b/three"); return err }(),
 		"delete": b.Delete(ctx, "b/three"),
-		"copy":   b.Copy(ctx, "x", "b/three"),
+		"copy":   func() error { _, err := b.Copy(ctx, "x", "b/three", storage.CopyOptions{}); return err }(),
 	} {
 		if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRetryable) {
 			t.Errorf("%s of a missing object = %v, want only ErrNotFound", name, err)
 		}
+	}
+}
+
+// TestCopyReportsChecksums: every store here reports a checksum of the bytes
+// a Copy wrote, which must be the content's: the SHA-256, hashed on the way
+// where the copy streams through this process (mem, file); on S3 the
+// server's MD5, and the SHA-256 the server computes when asked. Finalize
+// checks copies with them instead of reading them back.
+func TestCopyReportsChecksums(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			b := s.Open(t)
+			ctx := context.Background()
+			for i, size := range []int{0, 1, 100 << 10, 1<<20 + 3, 0, 1, 100 << 10, 1<<20 + 3} {
+				askSHA := i >= 4
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i*7 + i>>9)
+				}
+				src, dst := fmt.Sprintf("staging/src%d", i), fmt.Sprintf("dir/dst%d", i)
+				if err := b.Write(ctx, src, bytes.NewReader(data)); err != nil {
+					t.Fatal(err)
+				}
+				// Over an existing, different object: the copy replaces it.
+				if err := b.Write(ctx, dst, strings.NewReader("old content")); err != nil {
+					t.Fatal(err)
+				}
+				c, err := b.Copy(ctx, dst, src, storage.CopyOptions{SHA256: askSHA})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := storage.ReadAll(ctx, b, dst); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("size %d: copy holds %d bytes, %v", size, len(got), err)
+				}
+				wantSHA, wantMD5 := sha256.Sum256(data), md5.Sum(data)
+				if c.SHA256 == nil && (askSHA || c.MD5 == nil) {
+					t.Fatalf("size %d, SHA-256 asked for %v: Copy reported %+v", size, askSHA, c)
+				}
+				if c.SHA256 != nil && !bytes.Equal(c.SHA256, wantSHA[:]) {
+					t.Errorf("size %d: Copy SHA-256 %x, content has %x", size, c.SHA256, wantSHA)
+				}
+				if c.MD5 != nil && !bytes.Equal(c.MD5, wantMD5[:]) {
+					t.Errorf("size %d: Copy MD5 %x, content has %x", size, c.MD5, wantMD5)
+				}
+				if c.Size != -1 && c.Size != int64(size) {
+					t.Errorf("size %d: Copy reports %d bytes", size, c.Size)
+				}
+			}
+			if left, err := b.List(ctx, "dir/"); err != nil || len(left) != 8 {
+				t.Errorf("List(dir/) after copies = %d objects, %v; want 8 (no temporaries)", len(left), err)
+			}
+		})
 	}
 }
 
@@ -166,31 +222,61 @@ func TestOpenPrefix(t *testing.T) {
 
 func TestDeleteAll(t *testing.T) {
 	for _, s := range storagetest.Stores() {
+		for _, par := range []int{1, 8} { // one request per 1000 keys; parallel batches
+			t.Run(fmt.Sprintf("%s/parallelism=%d", s.Name, par), func(t *testing.T) {
+				b := s.Open(t)
+				ctx := context.Background()
+				var keys []string
+				for i := range 1205 { // more than one S3 batch
+					keys = append(keys, fmt.Sprintf("staging/k%04d", i))
+				}
+				for _, k := range keys[:1200] {
+					if err := b.Write(ctx, k, strings.NewReader("x")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := b.Write(ctx, "keep", strings.NewReader("x")); err != nil {
+					t.Fatal(err)
+				}
+				// The last five keys were never written: already gone is deleted.
+				if err := storage.DeleteAll(ctx, b, keys, par); err != nil {
+					t.Fatal(err)
+				}
+				left, err := b.List(ctx, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(left) != 1 || left[0].Key != "keep" {
+					t.Fatalf("after DeleteAll: %d objects left, want only keep", len(left))
+				}
+			})
+		}
+	}
+}
+
+// TestCopyKeysTheStoreEscapes: keys gocloud's drivers store escaped are
+// copied (and deleted) through gocloud, so they name the same objects as
+// for every other call.
+func TestCopyKeysTheStoreEscapes(t *testing.T) {
+	for _, s := range storagetest.Stores() {
 		t.Run(s.Name, func(t *testing.T) {
 			b := s.Open(t)
 			ctx := context.Background()
-			var keys []string
-			for i := range 1205 { // more than one S3 batch
-				keys = append(keys, fmt.Sprintf("staging/k%04d", i))
-			}
-			for _, k := range keys[:1200] {
-				if err := b.Write(ctx, k, strings.NewReader("x")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := b.Write(ctx, "keep", strings.NewReader("x")); err != nil {
+			src, dst := "odd/a__0x41__b", "odd/c__0x42__"
+			if err := b.Write(ctx, src, strings.NewReader("odd")); err != nil {
 				t.Fatal(err)
 			}
-			// The last five keys were never written: already gone is deleted.
-			if err := storage.DeleteAll(ctx, b, keys, 8); err != nil {
+			if _, err := b.Copy(ctx, dst, src, storage.CopyOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			left, err := b.List(ctx, "")
-			if err != nil {
+			if got, err := storage.ReadAll(ctx, b, dst); err != nil || string(got) != "odd" {
+				t.Fatalf("copy = %q, %v", got, err)
+			}
+			if err := storage.DeleteAll(ctx, b, []string{src, dst}, 2); err != nil {
 				t.Fatal(err)
 			}
-			if len(left) != 1 || left[0].Key != "keep" {
-				t.Fatalf("after DeleteAll: %d objects left, want only keep", len(left))
+			if left, err := b.List(ctx, "odd/"); err != nil || len(left) != 0 {
+				t.Fatalf("after DeleteAll: %v, %v", left, err)
 			}
 		})
 	}
