@@ -24,8 +24,28 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: demo
-demo: ## Build the sample table's indexes end to end (workers, finalize, verify, query) on a file:// store.
+demo: ## Start the local cluster, deploy the operator, build the sample IndexBuilds and query the result.
 	hack/demo.sh
+
+.PHONY: demo-local
+demo-local: ## The data plane alone, no cluster: workers, finalize, verify and query on a file:// store.
+	hack/demo-local.sh
+
+.PHONY: dev-cluster
+dev-cluster: ## Start the local single-node cluster (docs/dev-cluster.md); prints its kubeconfig.
+	hack/dev-cluster.sh up
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop the local cluster and remove its state (.dev/cluster).
+	hack/dev-cluster.sh down
+
+.PHONY: dev-deploy
+dev-deploy: ## Rebuild and import the image into the local cluster and (re)deploy the operator there.
+	hack/dev-cluster.sh deploy
+
+.PHONY: test-e2e
+test-e2e: ## End-to-end tests on the local cluster (started and, unless E2E_KEEP_CLUSTER=1, torn down).
+	hack/e2e.sh
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the code markers.
