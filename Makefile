@@ -44,8 +44,8 @@ dev-deploy: ## Rebuild and import the image into the local cluster and (re)deplo
 	hack/dev-cluster.sh deploy
 
 .PHONY: test-e2e
-test-e2e: ## End-to-end tests on the local cluster (started and, unless E2E_KEEP_CLUSTER=1, torn down).
-	hack/e2e.sh
+test-e2e: ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1).
+	go test -tags e2e ./test/e2e/ -v -count=1 -timeout 60m -ginkgo.v $(E2E_FLAGS)
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the code markers.

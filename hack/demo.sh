@@ -15,8 +15,6 @@ SAMPLES=(books-index books-fulltext)
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "local cluster (make dev-cluster)"
-"${ROOT}/hack/dev-cluster.sh" up >/dev/null
 KUBECONFIG="$("${ROOT}/hack/dev-cluster.sh" kubeconfig)"
 export KUBECONFIG
 IB="${ROOT}/bin/linux/indexbuild" # built for the image by dev-cluster.sh; runs here too
@@ -33,8 +31,8 @@ hints() {
   exit 1
 }
 
-step "operator (make deploy IMG=indexbuild:dev)"
-"${ROOT}/hack/dev-cluster.sh" deploy || hints "deploying the operator failed"
+step "local cluster and operator (make dev-cluster, make deploy IMG=indexbuild:dev)"
+"${ROOT}/hack/dev-cluster.sh" deploy || hints "starting the cluster or deploying the operator failed"
 
 step "sample table -> file://${STORE}/tables/books"
 kubectl delete -k "${ROOT}/config/samples/" --ignore-not-found --wait=true >/dev/null

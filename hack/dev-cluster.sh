@@ -15,8 +15,8 @@
 #   down        stop everything this script started and remove .dev/cluster
 #   status      exit 0 when the cluster answers
 #   images      rebuild and import the project image (cluster must be up)
-#   deploy      images, then make deploy IMG=$IMG into this cluster and wait
-#               for the operator
+#   deploy      up, then make deploy IMG=$IMG into this cluster and wait for
+#               the operator
 #   kubeconfig  print the kubeconfig path
 set -euo pipefail
 
@@ -237,6 +237,11 @@ teardown_network() {
   iptables -t nat -F "${NAT_CHAIN}" 2>/dev/null || true
   iptables -t nat -X "${NAT_CHAIN}" 2>/dev/null || true
   ip link del "${BRIDGE}" 2>/dev/null || true
+  # The kubelet's canary chains (it checks with them whether iptables was flushed).
+  for t in mangle nat filter; do
+    iptables -t "${t}" -F KUBE-KUBELET-CANARY 2>/dev/null && iptables -t "${t}" -X KUBE-KUBELET-CANARY 2>/dev/null || true
+    ip6tables -t "${t}" -F KUBE-KUBELET-CANARY 2>/dev/null && ip6tables -t "${t}" -X KUBE-KUBELET-CANARY 2>/dev/null || true
+  done
 }
 
 # ---------------------------------------------------------------- components
@@ -298,7 +303,7 @@ start_control_plane() {
     --use-service-account-credentials=true \
     --service-account-private-key-file="${PKI}/sa.key" --root-ca-file="${PKI}/ca.crt" \
     --service-cluster-ip-range="${SERVICE_CIDR}" \
-    --controllers='*,-nodeipam,-cloud-node-lifecycle'
+    --controllers='*,-nodeipam'
   start kube-scheduler "${K8S_BIN}/kube-scheduler" \
     --kubeconfig="${DEV}/scheduler.kubeconfig" \
     --authentication-kubeconfig="${DEV}/scheduler.kubeconfig" \
@@ -437,12 +442,11 @@ down() {
   log "cluster removed"
 }
 
-# deploy: make deploy with the local image, then restart the manager when
+# deploy: make deploy with the image up() imported, then restart the manager when
 # the image's content changed (the tag stays the same, so the Deployment
 # alone would not notice).
 deploy() {
-  status || die "the cluster is not up: make dev-cluster"
-  import_images
+  up >/dev/null
   local digest
   digest="$(ctr_ images ls "name==$(full_ref "${IMG}")" | awk 'NR == 2 {print $3}')"
   KUBECONFIG="${KUBECONFIG_OUT}" make -C "${ROOT}" --no-print-directory deploy IMG="${IMG}" >/dev/null
