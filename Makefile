@@ -44,7 +44,7 @@ dev-deploy: ## Rebuild and import the image into the local cluster and (re)deplo
 	hack/dev-cluster.sh deploy
 
 .PHONY: test-e2e
-test-e2e: ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1).
+test-e2e: k8s-binaries ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1).
 	go test -tags e2e ./test/e2e/ -v -count=1 -timeout 60m -ginkgo.v $(E2E_FLAGS)
 
 .PHONY: manifests
@@ -109,6 +109,10 @@ undeploy: ## Remove the operator.
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd from upstream sources into bin/k8s/$(K8S_VERSION).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver
+
+.PHONY: k8s-binaries
+k8s-binaries: ## Build all the local cluster's Kubernetes binaries and etcd into bin/k8s/$(K8S_VERSION).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubelet
 
 .PHONY: s3-server
 s3-server: ## Build the S3-compatible test server (versitygw) into bin/ from the Go module proxy.

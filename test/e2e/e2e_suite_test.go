@@ -52,7 +52,7 @@ var _ = BeforeSuite(func() {
 	ib = filepath.Join(repoRoot, "bin", "linux", "indexbuild")
 
 	By("starting the local cluster and deploying the operator (hack/dev-cluster.sh deploy)")
-	run(15*time.Minute, filepath.Join(repoRoot, "hack", "dev-cluster.sh"), "deploy")
+	run(30*time.Minute, filepath.Join(repoRoot, "hack", "dev-cluster.sh"), "deploy")
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(repoRoot, ".dev", "cluster", "kubeconfig"))
 	Expect(err).NotTo(HaveOccurred())
