@@ -59,6 +59,8 @@ ensure_packages() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v ip >/dev/null || missing+=(iproute2)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} from Debian"
   [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"
