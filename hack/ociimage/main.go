@@ -125,7 +125,7 @@ func run(out, name string, entrypoint []string, user, arch string, files []strin
 			// containerd names the imported image after the first annotation;
 			// the second is the OCI layout's own tag.
 			Annotations: map[string]string{
-				"io.containerd.image.name":         name,
+				"io.containerd.image.name":          name,
 				"org.opencontainers.image.ref.name": tag,
 			},
 		}},
