@@ -421,13 +421,16 @@ up() {
 down() {
   [ -d "${DEV}" ] || { log "no cluster under ${DEV}"; return; }
   stop kubelet
-  # Containers first, while containerd can still stop them and their shims.
-  if running containerd; then
-    local sandboxes
-    sandboxes="$(ctr_ tasks ls -q 2>/dev/null || true)"
-    for id in ${sandboxes}; do ctr_ tasks kill -s SIGKILL "${id}" >/dev/null 2>&1 || true; done
+  # Containers first, through containerd, which also ends their shims. After
+  # a crash containerd is started again for that: it reconnects to the shims.
+  if [ -f "${DEV}/containerd/config.toml" ]; then
+    mkdir -p "${LOGS}" "${RUN}"
+    (start_containerd) || log "containerd did not start: containers may be left running"
+    local tasks
+    tasks="$(ctr_ tasks ls -q 2>/dev/null || true)"
+    for id in ${tasks}; do ctr_ tasks kill -s SIGKILL "${id}" >/dev/null 2>&1 || true; done
     sleep 1
-    for id in ${sandboxes}; do ctr_ tasks delete -f "${id}" >/dev/null 2>&1 || true; done
+    for id in ${tasks}; do ctr_ tasks delete -f "${id}" >/dev/null 2>&1 || true; done
   fi
   stop kube-scheduler
   stop kube-controller-manager
