@@ -31,9 +31,9 @@ type SecretReference struct {
 // SourceSpec says where the table to index lives.
 type SourceSpec struct {
 	// uri of the table root in object storage: the folder holding _table.json
-	// and the data files. Schemes: file://, s3://, gs://, azblob://, mem://.
+	// and the data files. Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.source.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob)://.+')",message="spec.source.uri must start with file://, s3://, gs:// or azblob:// and name a location"
 	URI string `json:"uri"`
 
 	// format of the data files.
@@ -50,9 +50,9 @@ type SourceSpec struct {
 type OutputSpec struct {
 	// uri of the index root in object storage. Workers write under
 	// <uri>/staging/; finalize commits <uri>/metadata.json last.
-	// Schemes: file://, s3://, gs://, azblob://, mem://.
+	// Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob|mem)://.+')",message="spec.output.uri must start with file://, s3://, gs://, azblob:// or mem:// and name a location"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob)://.+')",message="spec.output.uri must start with file://, s3://, gs:// or azblob:// and name a location"
 	URI string `json:"uri"`
 
 	// secretRef holds credentials for writing the output.
@@ -236,6 +236,7 @@ type IndexBuildStatus struct {
 	Phase Phase `json:"phase,omitempty"`
 
 	// observedGeneration is the spec generation this status describes.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -279,7 +280,11 @@ type IndexBuild struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   IndexBuildSpec   `json:"spec,omitempty"`
+	Spec IndexBuildSpec `json:"spec,omitempty"`
+	// status defaults to observedGeneration 0 so that kstatus readers (Flux,
+	// Argo CD, kubectl wait tooling) see a new IndexBuild as InProgress, not
+	// Current, before the operator has written its first status.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status IndexBuildStatus `json:"status,omitempty"`
 }
 

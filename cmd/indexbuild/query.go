@@ -77,6 +77,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	defer ix.Close()
 	elem, hits, err := ix.Run(ctx, q)
 	if err != nil {
 		return err

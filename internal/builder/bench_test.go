@@ -19,7 +19,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -91,6 +93,7 @@ func openBench(b *testing.B, dir string) storage.Bucket {
 func benchBuild(b *testing.B, task taskmeta.Meta) {
 	dir, n := benchTable(b)
 	src := openBench(b, dir)
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		out := openBench(b, b.TempDir())
 		_, err := builder.Build(context.Background(), builder.Config{Meta: task, Partitions: 1, Source: src, Output: out, TmpDir: b.TempDir()})
@@ -98,7 +101,7 @@ func benchBuild(b *testing.B, task taskmeta.Meta) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	report(b, n, cpu0)
 }
 
 func BenchmarkBuildIndex(b *testing.B)    { benchBuild(b, benchIndexTask) }
@@ -147,6 +150,7 @@ func BenchmarkFloorDecodeFulltext(b *testing.B) { benchDecode(b, benchFulltextTa
 
 func benchDecode(b *testing.B, task taskmeta.Meta) {
 	dir, n := benchTable(b)
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		var count int
 		scanAll(b, dir, columns(task), func(*rows.Record) { count++ })
@@ -154,7 +158,7 @@ func benchDecode(b *testing.B, task taskmeta.Meta) {
 			b.Fatalf("decoded %d rows, want %d", count, n)
 		}
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	report(b, n, cpu0)
 }
 
 // BenchmarkFloorSortWriteIndex is the index build without the worker:
@@ -162,6 +166,7 @@ func benchDecode(b *testing.B, task taskmeta.Meta) {
 // Pebble's writer. No staging, no spilling, no checksums.
 func BenchmarkFloorSortWriteIndex(b *testing.B) {
 	dir, n := benchTable(b)
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		// Keys and handles of idx_year and idx_author_title, the way the
 		// builder lays them out.
@@ -194,7 +199,7 @@ func BenchmarkFloorSortWriteIndex(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	report(b, n, cpu0)
 }
 
 // BenchmarkFloorBleveFulltext is the fulltext build without the worker:
@@ -202,6 +207,7 @@ func BenchmarkFloorSortWriteIndex(b *testing.B) {
 // packing, no staging.
 func BenchmarkFloorBleveFulltext(b *testing.B) {
 	dir, n := benchTable(b)
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		bb, err := bleve.NewBuilder(filepath.Join(b.TempDir(), "idx"), ftindex.Mapping([]string{"description"}), map[string]any{"batchSize": 10000})
 		if err != nil {
@@ -221,7 +227,7 @@ func BenchmarkFloorBleveFulltext(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	report(b, n, cpu0)
 }
 
 // BenchmarkWorkerRSS runs the real binary on the table and reports its peak
@@ -234,7 +240,7 @@ func BenchmarkWorkerRSS(b *testing.B) {
 	}
 	for _, task := range []taskmeta.Meta{benchIndexTask, benchFulltextTask} {
 		b.Run(task.ElementType, func(b *testing.B) {
-			var peak float64
+			var peak, cpu float64
 			for b.Loop() {
 				cmd := exec.Command(bin, "build", "--partitions=1", "--partition=0",
 					"--source=file://"+dir, "--output=file://"+b.TempDir(), "--tmp-dir="+b.TempDir(), "--termination-log=", "--progress-interval=1h",
@@ -252,11 +258,28 @@ func BenchmarkWorkerRSS(b *testing.B) {
 				}
 				mib, _ := strconv.ParseFloat(string(m[1]), 64)
 				peak = max(peak, mib)
+				cpu += (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 			}
 			b.ReportMetric(peak, "peak-RSS-MiB")
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 		})
 	}
+}
+
+// cpuSeconds is the user and system CPU time of this process so far. On a
+// shared machine it compares builds more fairly than wall-clock time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// report adds rows/s and CPU seconds per run to a benchmark that started
+// its clock (and CPU count) at cpu0.
+func report(b *testing.B, rows int, cpu0 float64) {
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 }
 
 var peakLine = regexp.MustCompile(`peak RSS ([0-9.]+) MiB`)

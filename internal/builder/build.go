@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
@@ -45,86 +44,108 @@ type Config struct {
 }
 
 // Build builds cfg's partition. It is idempotent: a partition whose staged
-// output is complete is not built again (the summary says AlreadyDone).
+// output is complete, or whose task is committed, is not built again (the
+// summary says AlreadyDone).
 func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 	start := time.Now()
 	sum := summary.Worker{Partition: cfg.Partition}
+	meta, done, err := build(ctx, cfg)
+	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if err != nil {
+		return sum, err
+	}
+	sum.Rows, sum.Bytes, sum.Files, sum.AlreadyDone = meta.Rows, meta.Bytes, len(meta.Files), done
+	if rss, ok := PeakRSS(); ok {
+		logf(cfg, "done, peak RSS %.1f MiB", float64(rss)/(1<<20))
+	}
+	return sum, nil
+}
+
+// build checks the task against the catalog and the output, then builds and
+// stages the partition unless that is done already (done = true).
+func build(ctx context.Context, cfg Config) (meta staging.PartitionMeta, done bool, err error) {
 	if err := cfg.Meta.Validate(); err != nil {
-		return sum, fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+		return meta, false, fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
 	if cfg.Partitions < 1 || cfg.Partition < 0 || cfg.Partition >= cfg.Partitions {
-		return sum, fmt.Errorf("%w: partition %d of %d out of range", retry.ErrInvalidInput, cfg.Partition, cfg.Partitions)
+		return meta, false, fmt.Errorf("%w: partition %d of %d out of range", retry.ErrInvalidInput, cfg.Partition, cfg.Partitions)
 	}
 	tbl, err := LoadTable(ctx, cfg.Source)
 	if err != nil {
-		return sum, err
+		return meta, false, err
 	}
+	// Resolve before touching the output: a stale task writes nothing.
 	elements, err := tbl.Resolve(cfg.Meta)
 	if err != nil {
-		return sum, err
+		return meta, false, err
 	}
 	// A committed output is done for every partition: a worker retried after
 	// finalize must not stage anything again (staging is gone by then).
 	if committed, err := isCommitted(ctx, cfg); err != nil || committed {
-		sum.AlreadyDone = committed
-		sum.ElapsedSeconds = time.Since(start).Seconds()
-		return sum, err
+		return meta, committed, err
 	}
 	if err := staging.EnsureTaskManifest(ctx, cfg.Output, cfg.Meta); err != nil {
-		return sum, err
+		return meta, false, err
 	}
-	if done, ok, err := alreadyDone(ctx, cfg); err != nil {
-		return sum, err
-	} else if ok {
-		sum.Rows, sum.Bytes, sum.Files, sum.AlreadyDone = done.Rows, done.Bytes, len(done.Files), true
-		sum.ElapsedSeconds = time.Since(start).Seconds()
-		return sum, nil
+	if meta, done, err := alreadyDone(ctx, cfg); err != nil || done {
+		return meta, done, err
 	}
+	sinks, rows, err := buildSinks(ctx, cfg, tbl, elements)
+	defer func() {
+		for _, s := range sinks {
+			s.close()
+		}
+	}()
+	if err != nil {
+		return meta, false, err
+	}
+	meta, err = stage(ctx, cfg, sinks, rows)
+	return meta, false, err
+}
 
+// buildSinks streams the partition's rows into one sink per element and
+// returns the sinks (to be closed by the caller, also on error) and the
+// number of rows.
+func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []table.Index) ([]*sink, int64, error) {
 	cols, sinkPos, pkPos := decodedColumns(tbl, elements)
-	var progress atomic.Int64
-	sc := &rows.Scanner{Open: bucketOpener{cfg.Source}, Columns: cols, Progress: &progress}
+	var c counters
+	sc := &rows.Scanner{Open: bucketOpener{cfg.Source}, Columns: cols, Progress: &c.read}
 	shares, total, err := planShare(ctx, cfg.Source, sc, cfg.SourceFormat, cfg.Partition, cfg.Partitions)
 	if err != nil {
-		return sum, err
+		return nil, 0, err
 	}
 	budget := cfg.SortBudget
 	if budget <= 0 {
 		budget = DefaultSortBudget
 	}
 	sinks := make([]*sink, 0, len(elements))
-	defer func() {
-		for _, s := range sinks {
-			s.close()
-		}
-	}()
 	for i, ix := range elements {
 		s, err := newSink(tbl, ix, sinkPos[i], cfg.TmpDir, budget/len(elements))
 		if err != nil {
-			return sum, err
+			return sinks, 0, err
 		}
 		sinks = append(sinks, s)
 	}
-
-	var nrows atomic.Int64
-	stop := reportProgress(cfg, &nrows, &progress, total, start)
+	stop := reportProgress(cfg, &c, total)
 	err = scanShares(ctx, sc, shares, tbl, pkPos, func(row []table.Value, handle string) error {
 		for _, s := range sinks {
 			if err := s.add(row, handle); err != nil {
 				return err
 			}
 		}
-		nrows.Add(1)
+		c.rows.Add(1)
 		return nil
 	})
 	stop()
-	if err != nil {
-		return sum, err
-	}
+	return sinks, c.rows.Load(), err
+}
 
+// stage writes every element's file and then the partition metadata, which
+// marks the partition complete.
+func stage(ctx context.Context, cfg Config, sinks []*sink, rows int64) (staging.PartitionMeta, error) {
 	meta := staging.PartitionMeta{
 		FormatVersion: staging.FormatVersion, Task: cfg.Meta,
-		Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: nrows.Load(),
+		Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: rows,
 		Files: []staging.File{},
 	}
 	// A partition without rows stages no files: finalize drops it from the
@@ -133,22 +154,14 @@ func Build(ctx context.Context, cfg Config) (summary.Worker, error) {
 		for _, s := range sinks {
 			f, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
 			if err != nil {
-				return sum, fmt.Errorf("element %d: %w", s.ix.ID, err)
+				return meta, fmt.Errorf("element %d: %w", s.ix.ID, err)
 			}
 			logf(cfg, "element %d staged, %d bytes", s.ix.ID, f.Size)
 			meta.Files = append(meta.Files, f)
 			meta.Bytes += f.Size
 		}
 	}
-	if err := staging.WritePartitionMeta(ctx, cfg.Output, meta); err != nil {
-		return sum, err
-	}
-	sum.Rows, sum.Bytes, sum.Files = meta.Rows, meta.Bytes, len(meta.Files)
-	sum.ElapsedSeconds = time.Since(start).Seconds()
-	if rss, ok := PeakRSS(); ok {
-		logf(cfg, "done, peak RSS %.1f MiB", float64(rss)/(1<<20))
-	}
-	return sum, nil
+	return meta, staging.WritePartitionMeta(ctx, cfg.Output, meta)
 }
 
 // isCommitted reports whether the output holds a commit marker of this task;

@@ -14,6 +14,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/gentable"
+	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
 	"github.com/indexbuild/indexbuild/internal/sstindex"
@@ -222,6 +223,37 @@ func TestFormatsGiveIdenticalIndexes(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s (gzip %v) entries differ from JSONL", opt.Format, opt.Gzip)
+		}
+	}
+}
+
+// TestFormatsGiveIdenticalFulltext builds the fulltext elements from each
+// format and compares the answers, scores included, of term queries.
+func TestFormatsGiveIdenticalFulltext(t *testing.T) {
+	queries := []query.Query{
+		{Element: gentable.FulltextDesc, Match: "winter harbor"},
+		{Element: gentable.FulltextTitle, Match: "Über straße 東京"},
+		{Element: gentable.FulltextDesc, Match: "MOUNTAIN", Limit: 5},
+	}
+	var want [][]query.Hit
+	for i, format := range []rows.Format{rows.JSONL, rows.CSV, rows.Parquet} {
+		src := generate(t, gentable.Options{Rows: 300, Seed: 5, Files: 2, Format: format, RowGroupRows: 50})
+		ix := buildAll(t, src, fulltextTask, 3)
+		for j, q := range queries {
+			_, hits, err := ix.Run(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				if len(hits) == 0 {
+					t.Fatalf("%q matches nothing: the comparison would prove little", q.Match)
+				}
+				want = append(want, hits)
+				continue
+			}
+			if !slices.Equal(hits, want[j]) {
+				t.Fatalf("%s: %q gives %v, JSONL gives %v", format, q.Match, hits, want[j])
+			}
 		}
 	}
 }

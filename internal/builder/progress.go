@@ -6,20 +6,28 @@ import (
 	"time"
 )
 
+// counters are what the scan of a partition has done so far.
+type counters struct {
+	rows atomic.Int64
+	read atomic.Int64 // input weight read, out of the partition's total
+}
+
 // reportProgress logs rows, rows/s and the share of the partition's input
 // read so far every cfg.ProgressEvery until the returned stop is called,
 // which logs a final line.
-func reportProgress(cfg Config, rows, read *atomic.Int64, total int64, start time.Time) (stop func()) {
+func reportProgress(cfg Config, c *counters, total int64) (stop func()) {
 	if cfg.Log == nil || cfg.ProgressEvery <= 0 {
 		return func() {}
 	}
+	start := time.Now()
 	line := func() {
 		elapsed := time.Since(start).Seconds()
 		pct := 100.0
 		if total > 0 {
-			pct = min(100, 100*float64(read.Load())/float64(total))
+			pct = min(100, 100*float64(c.read.Load())/float64(total))
 		}
-		logf(cfg, "%d rows, %.0f rows/s, %.1f%% of share read", rows.Load(), float64(rows.Load())/max(elapsed, 1e-9), pct)
+		n := c.rows.Load()
+		logf(cfg, "%d rows, %.0f rows/s, %.1f%% of share read", n, float64(n)/max(elapsed, 1e-9), pct)
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -63,6 +65,19 @@ var _ = Describe("IndexBuild admission", func() {
 			Expect(err).NotTo(HaveOccurred(), "%s: %s", sample, out)
 			Expect(string(out)).To(ContainSubstring("(server dry run)"))
 		}
+	})
+
+	It("shows a new IndexBuild as InProgress to kstatus before the operator wrote status", func() {
+		// Dry run: the object as the apiserver stores and serves it, with
+		// defaults, and no controller has touched it.
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(testutil.MakeIndexBuild("fresh", ns).Obj())
+		Expect(err).NotTo(HaveOccurred())
+		u := &unstructured.Unstructured{Object: obj}
+		Expect(k8sClient.Create(ctx, u, client.DryRunAll)).To(Succeed())
+		Expect(u.Object["status"]).To(HaveKeyWithValue("observedGeneration", BeNumerically("==", 0)))
+		res, err := kstatus.Compute(u)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Status).To(Equal(kstatus.InProgressStatus))
 	})
 
 	It("allows partitions and output to change only together with jobID", func() {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -58,9 +60,27 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	before := ib.DeepCopy()
 	err := r.reconcileTask(ctx, ib)
+	if errors.Is(err, errStaleCache) {
+		// Nothing was changed. Status-only updates do not trigger
+		// reconciles, so come back once the cache has caught up.
+		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
+	}
 	ib.Status.ObservedGeneration = ib.Generation
-	if perr := r.patchStatus(ctx, before, ib); perr != nil {
-		err = errors.Join(err, perr)
+	changed, perr := r.patchStatus(ctx, before, ib)
+	if perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	if changed {
+		if jobs, lerr := r.childJobs(ctx, ib); lerr == nil {
+			observeStoredStatus(before, ib, jobs)
+		}
+	}
+	if err == nil && ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+		// A failed task's running Jobs are stopped only once the verdict is
+		// stored: a Job whose annotation disagrees is the evidence of stale
+		// metadata, and deleting it first could lose the verdict to a
+		// failed status write.
+		err = r.stopUnfinishedJobs(ctx, ib)
 	}
 	// Errors are API trouble and retried with backoff; every outcome of the
 	// build itself, terminal ones included, ends without requeue: Job
@@ -76,7 +96,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	if isNewTask(ib) {
 		// A new jobID is a new task: the old task's Jobs go, whatever state
 		// they are in.
-		if err := r.deleteJobs(ctx, jobs, func(j *batchv1.Job) bool { return j.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) }); err != nil {
+		if err := r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return j.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) }); err != nil {
 			return err
 		}
 		recordTask(ib, metav1.Now())
@@ -88,7 +108,8 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 
 	// Nothing is resumed or adopted before its recorded metadata is checked.
 	if err := checkRecordedTask(ib); err != nil {
-		return r.failStale(ctx, ib, jobs, err)
+		r.failStale(ctx, ib, err)
+		return nil
 	}
 	if ib.Status.Phase == indexbuildv1alpha1.PhaseSucceeded {
 		return nil
@@ -99,7 +120,8 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 			continue
 		}
 		if err := checkChildJob(ib, job); err != nil {
-			return r.failStale(ctx, ib, jobs, err)
+			r.failStale(ctx, ib, err)
+			return nil
 		}
 		switch job.Labels[LabelRole] {
 		case RoleBuild:
@@ -118,7 +140,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 			return nil
 		}
 		if buildJob, err = r.createJob(ctx, ib, newBuildJob(ib, r.BuilderImage)); buildJob == nil {
-			return r.failOnConflict(ctx, ib, jobs, err)
+			return r.failOnConflict(ctx, ib, err)
 		}
 	}
 	status.partitions(partitionCounts(buildJob, ib.Spec.Partitions))
@@ -127,7 +149,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	case build.Failed:
 		return r.failFromJob(ctx, ib, buildJob, build)
 	case !build.Complete:
-		if err := r.syncSuspend(ctx, buildJob, ib.Spec.Suspend); err != nil {
+		if err := r.syncSuspend(ctx, ib, buildJob, ib.Spec.Suspend); err != nil {
 			return err
 		}
 		reason, msg := ReasonBuilding, fmt.Sprintf("%d of %d partitions built, %d running", ib.Status.Partitions.Succeeded, ib.Spec.Partitions, buildJob.Status.Active)
@@ -140,7 +162,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 
 	if finalizeJob == nil {
 		if finalizeJob, err = r.createJob(ctx, ib, newFinalizeJob(ib, r.BuilderImage)); finalizeJob == nil {
-			return r.failOnConflict(ctx, ib, jobs, err)
+			return r.failOnConflict(ctx, ib, err)
 		}
 	}
 	finalize := classifyJob(finalizeJob)
@@ -175,6 +197,9 @@ func (r *IndexBuildReconciler) childJobs(ctx context.Context, ib *indexbuildv1al
 // one is returned for the caller to check before it is used; a nil Job
 // comes with the reason.
 func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
+	if err := r.checkFresh(ctx, ib); err != nil {
+		return nil, err
+	}
 	err := r.Create(ctx, job)
 	if err == nil {
 		logf.FromContext(ctx).Info("created Job", "job", job.Name, "task", taskKey(ib))
@@ -196,11 +221,12 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 
 // failOnConflict ends a build whose Job could not be created or adopted:
 // stale metadata and foreign Jobs are terminal, anything else is retried.
-func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, err error) error {
+func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, err error) error {
 	var conflict *jobConflictError
 	switch {
 	case errors.Is(err, retry.ErrStaleMeta):
-		return r.failStale(ctx, ib, jobs, err)
+		r.failStale(ctx, ib, err)
+		return nil
 	case errors.As(err, &conflict):
 		newStatusWriter(ib).failed(ReasonJobConflict, err.Error())
 		return nil
@@ -209,13 +235,21 @@ func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuil
 	}
 }
 
-// failStale ends a task whose metadata went stale: its running Jobs are
-// stopped, the build is marked Failed with StaleMeta, and nothing requeues
-// it. Only a new spec.jobID moves on.
-func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, cause error) error {
+// failStale ends a task whose metadata went stale: the build is marked
+// Failed with StaleMeta (Reconcile then stops its running Jobs), and nothing
+// requeues it. Only a new spec.jobID moves on.
+func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, cause error) {
 	logf.FromContext(ctx).Info("stale task metadata, failing the task", "task", taskKey(ib), "reason", cause.Error())
 	newStatusWriter(ib).failed(retry.ReasonStaleMeta, cause.Error())
-	return r.deleteJobs(ctx, jobs, func(j *batchv1.Job) bool { return !classifyJob(j).finished() })
+}
+
+// stopUnfinishedJobs deletes the failed build's Jobs that still run.
+func (r *IndexBuildReconciler) stopUnfinishedJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+	jobs, err := r.childJobs(ctx, ib)
+	if err != nil {
+		return err
+	}
+	return r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return !classifyJob(j).finished() })
 }
 
 // failFromJob ends the build with the reason its Job failed for.
@@ -232,10 +266,17 @@ func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1
 }
 
 // deleteJobs deletes the Jobs that match, with their pods.
-func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, jobs []*batchv1.Job, match func(*batchv1.Job) bool) error {
+func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, match func(*batchv1.Job) bool) error {
+	checked := false
 	for _, job := range jobs {
 		if !match(job) || !job.DeletionTimestamp.IsZero() {
 			continue
+		}
+		if !checked {
+			if err := r.checkFresh(ctx, ib); err != nil {
+				return err
+			}
+			checked = true
 		}
 		err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -248,9 +289,12 @@ func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, jobs []*batchv1.J
 
 // syncSuspend mirrors spec.suspend onto the running build Job; the Job
 // controller stops its pods and keeps finished partitions.
-func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, job *batchv1.Job, suspend bool) error {
+func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, suspend bool) error {
 	if ptr.Deref(job.Spec.Suspend, false) == suspend {
 		return nil
+	}
+	if err := r.checkFresh(ctx, ib); err != nil {
+		return err
 	}
 	patch := client.MergeFrom(job.DeepCopy())
 	job.Spec.Suspend = ptr.To(suspend)
@@ -262,17 +306,19 @@ func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, job *batchv1.Job
 
 // patchStatus writes the status once, only when it changed, and records an
 // Event when the phase changed.
-func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *indexbuildv1alpha1.IndexBuild) error {
+func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *indexbuildv1alpha1.IndexBuild) (bool, error) {
 	if equality.Semantic.DeepEqual(before.Status, ib.Status) {
-		return nil
+		return false, nil
 	}
-	if err := r.Status().Patch(ctx, ib, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("patch status: %w", err)
+	// The optimistic lock keeps a reconcile that started from a stale
+	// cached copy from overwriting a newer status, e.g. Failed with Building.
+	if err := r.Status().Patch(ctx, ib, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("patch status: %w", err)
 	}
 	if before.Status.Phase != ib.Status.Phase {
 		r.recordPhaseEvent(ib)
 	}
-	return nil
+	return true, nil
 }
 
 func (r *IndexBuildReconciler) recordPhaseEvent(ib *indexbuildv1alpha1.IndexBuild) {
@@ -296,8 +342,34 @@ func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Co
 	return metav1.Condition{Type: condType}
 }
 
+// staleCacheRetry is how soon a reconcile that found its cached IndexBuild
+// out of date runs again.
+const staleCacheRetry = 200 * time.Millisecond
+
+// errStaleCache means the cached IndexBuild is older than the API's copy.
+var errStaleCache = errors.New("cached IndexBuild is older than the API's copy")
+
+// checkFresh guards every change to child Jobs: the controller acts only on
+// the newest IndexBuild. A reconcile triggered by a Job event can otherwise
+// read a cached copy from before the last status write, and, say, recreate
+// the Job of a build it has just failed. Creating, deleting and suspending
+// Jobs is rare, so the uncached read costs little.
+func (r *IndexBuildReconciler) checkFresh(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+	latest := &indexbuildv1alpha1.IndexBuild{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ib), latest); err != nil {
+		return fmt.Errorf("read IndexBuild: %w", err)
+	}
+	if latest.ResourceVersion != ib.ResourceVersion {
+		return errStaleCache
+	}
+	return nil
+}
+
 // SetupWithManager registers the controller with the manager.
 func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()}); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	return r.controllerBuilder(mgr).Complete(r)
 }
 

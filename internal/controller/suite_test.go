@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -30,13 +32,17 @@ import (
 // themselves, through the apiserver's validation of those transitions.
 
 var (
-	cfg         *rest.Config
-	k8sClient   client.WithWatch
-	testEnv     *envtest.Environment
-	ctx         context.Context
-	cancel      context.CancelFunc
-	reconciles  = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
-	builderName = "indexbuild:test"
+	cfg       *rest.Config
+	k8sClient client.WithWatch
+	// cachedClient is the manager's client, reading through its cache.
+	cachedClient client.Client
+	testEnv      *envtest.Environment
+	ctx          context.Context
+	cancel       context.CancelFunc
+	reconciles   = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
+	builderName  = "indexbuild:test"
+	// metricsAddr is where the test manager serves /metrics.
+	metricsAddr string
 )
 
 func TestControllers(t *testing.T) {
@@ -94,12 +100,14 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	metricsAddr = freeLoopbackAddr()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Metrics: metricsserver.Options{BindAddress: metricsAddr},
 		Cache:   cache.Options{ByObject: CacheByObject()},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	cachedClient = mgr.GetClient()
 	r := &IndexBuildReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
@@ -112,6 +120,7 @@ var _ = BeforeSuite(func() {
 		reconciles.record(req, res, err)
 		return res, err
 	})
+	Expect(ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()})).To(Succeed())
 	Expect(r.controllerBuilder(mgr).Complete(counting)).To(Succeed())
 
 	go func() {
@@ -126,3 +135,11 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// freeLoopbackAddr returns a loopback address with a port nothing listens on.
+func freeLoopbackAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer l.Close()
+	return l.Addr().String()
+}

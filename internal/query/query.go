@@ -44,18 +44,19 @@ type Query struct {
 type Hit = ftindex.Hit
 
 // Index is an opened committed index. Files are downloaded to a local
-// directory on first use.
+// directory on first use; Close releases what queries opened.
 type Index struct {
 	out   storage.Bucket
 	tmp   string
 	files map[int64][]string // element -> committed file keys
 	task  taskmeta.Meta      // what was built, from the marker
+	text  map[int64][]*ftindex.Partition
 }
 
 // FromFiles opens an index made of the given files (staged or committed);
 // Open is the way through the commit marker.
 func FromFiles(out storage.Bucket, files []staging.File, tmpDir string) *Index {
-	ix := &Index{out: out, tmp: tmpDir, files: map[int64][]string{}}
+	ix := &Index{out: out, tmp: tmpDir, files: map[int64][]string{}, text: map[int64][]*ftindex.Partition{}}
 	for _, f := range files {
 		ix.files[f.Element] = append(ix.files[f.Element], f.Path)
 	}
@@ -195,30 +196,47 @@ func bounds(e table.Element, q Query) ([]byte, []byte, error) {
 }
 
 func (ix *Index) match(ctx context.Context, local []string, q Query) (table.Element, []Hit, error) {
-	var parts []*ftindex.Partition
-	defer func() {
-		for _, p := range parts {
-			p.Close()
+	parts, ok := ix.text[q.Element]
+	if !ok {
+		for _, p := range local {
+			part, err := unpack(p, ix.tmp)
+			if err != nil {
+				closeAll(parts)
+				return table.Element{}, nil, err
+			}
+			parts = append(parts, part)
 		}
-	}()
-	for _, p := range local {
-		f, err := os.Open(p)
-		if err != nil {
-			return table.Element{}, nil, err
-		}
-		dir, err := os.MkdirTemp(ix.tmp, "fulltext-*")
-		if err != nil {
-			f.Close()
-			return table.Element{}, nil, err
-		}
-		part, err := ftindex.Unpack(f, dir)
-		f.Close()
-		if err != nil {
-			return table.Element{}, nil, err
-		}
-		parts = append(parts, part)
+		// Kept open for the next query: unpacking is the expensive part.
+		ix.text[q.Element] = parts
 	}
-	elem := parts[0].Stats.Element
 	hits, err := ftindex.Search(ctx, parts, q.Match, q.Limit)
-	return elem, hits, err
+	return parts[0].Stats.Element, hits, err
+}
+
+func unpack(path, tmp string) (*ftindex.Partition, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp(tmp, "fulltext-*")
+	if err != nil {
+		return nil, err
+	}
+	return ftindex.Unpack(f, dir)
+}
+
+// Close releases the opened fulltext indexes.
+func (ix *Index) Close() error {
+	for _, parts := range ix.text {
+		closeAll(parts)
+	}
+	clear(ix.text)
+	return nil
+}
+
+func closeAll(parts []*ftindex.Partition) {
+	for _, p := range parts {
+		p.Close()
+	}
 }

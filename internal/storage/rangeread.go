@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // RangeReader is implemented by buckets that read part of an object without
@@ -44,6 +45,11 @@ func (b *blobBucket) NewRangeReader(ctx context.Context, key string, offset, len
 	}
 	r, err := b.b.NewRangeReader(ctx, key, offset, length, nil)
 	if err != nil {
+		// S3 refuses a range that starts at the end (416); reading nothing
+		// there is what every other store and io.Reader semantics give.
+		if a, aerr := b.b.Attributes(ctx, key); aerr == nil && offset > 0 && offset >= a.Size {
+			return io.NopCloser(strings.NewReader("")), nil
+		}
 		return nil, classify("read", key, err)
 	}
 	return &reader{ReadCloser: r, key: key}, nil
