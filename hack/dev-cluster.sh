@@ -359,17 +359,18 @@ import_archive() {
 }
 
 build_images() {
-  local out="${ROOT}/dist/images" linux="${ROOT}/bin/linux"
+  local out="${ROOT}/dist/images" linux="${ROOT}/bin/linux" arch
+  arch="$(go env GOARCH)" # the node's architecture: the images run here
   mkdir -p "${out}" "${linux}"
   log "building the images (${IMG}, ${PAUSE_IMAGE})"
   (
     cd "${ROOT}"
-    export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
+    export CGO_ENABLED=0 GOOS=linux GOARCH="${arch}"
     go build -trimpath -ldflags=-s -o "${linux}/manager" ./cmd/manager
     go build -trimpath -ldflags=-s -o "${linux}/indexbuild" ./cmd/indexbuild
     go build -trimpath -ldflags=-s -o "${linux}/pause" ./hack/pause
   )
-  local ociimage=(go run "${ROOT}/hack/ociimage")
+  local ociimage=(go run "${ROOT}/hack/ociimage" -arch "${arch}")
   (cd "${ROOT}" && "${ociimage[@]}" -o "${out}/pause.tar" -name "${PAUSE_IMAGE}" -entrypoint /pause -user 65535 \
     "/pause=${linux}/pause") >/dev/null
   # One image for the manager and the data plane: its entrypoint is the data

@@ -113,7 +113,11 @@ func run(out, name string, entrypoint []string, user, arch string, files []strin
 		return err
 	}
 	manifestBlob := newBlob(manifest)
-	tag := name[strings.LastIndex(name, ":")+1:]
+	colon := strings.LastIndex(name, ":")
+	if colon < strings.LastIndex(name, "/") || colon < 0 {
+		return fmt.Errorf("image name %q has no tag", name)
+	}
+	tag := name[colon+1:]
 	index, err := json.Marshal(map[string]any{
 		"schemaVersion": 2,
 		"mediaType":     mediaTypeIndex,
