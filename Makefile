@@ -27,8 +27,28 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: demo
-demo: ## Build the sample table's indexes end to end (workers, finalize, verify, query) on a file:// store.
+demo: ## Start the local cluster, deploy the operator, build the sample IndexBuilds and query the result.
 	hack/demo.sh
+
+.PHONY: demo-local
+demo-local: ## The data plane alone, no cluster: workers, finalize, verify and query on a file:// store.
+	hack/demo-local.sh
+
+.PHONY: dev-cluster
+dev-cluster: ## Start the local single-node cluster (docs/dev-cluster.md); prints its kubeconfig.
+	hack/dev-cluster.sh up
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop the local cluster and remove its state (.dev/cluster).
+	hack/dev-cluster.sh down
+
+.PHONY: dev-deploy
+dev-deploy: ## Rebuild and import the image into the local cluster and (re)deploy the operator there.
+	hack/dev-cluster.sh deploy
+
+.PHONY: test-e2e
+test-e2e: k8s-binaries ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1).
+	go test -tags e2e ./test/e2e/ -v -count=1 -timeout 60m -ginkgo.v $(E2E_FLAGS)
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the code markers.
@@ -111,6 +131,10 @@ undeploy: ## Remove the operator.
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd from upstream sources into bin/k8s/$(K8S_VERSION).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver
+
+.PHONY: k8s-binaries
+k8s-binaries: ## Build all the local cluster's Kubernetes binaries and etcd into bin/k8s/$(K8S_VERSION).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubelet
 
 .PHONY: s3-server
 s3-server: ## Build the S3-compatible test server (versitygw) into bin/ from the Go module proxy.
