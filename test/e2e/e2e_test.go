@@ -36,6 +36,9 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			elementType: "fulltext", elementIDs: []int64{5, 6}, partitions: 4})
 
 		for _, name := range []string{"books-index", "books-ft"} {
+			By("kubectl wait --for=condition=Ready indexbuild/" + name)
+			run(6*time.Minute, "kubectl", "--kubeconfig", filepath.Join(repoRoot, ".dev", "cluster", "kubeconfig"),
+				"-n", env.ns, "wait", "--for=condition=Ready", "indexbuild/"+name, "--timeout=5m")
 			b := env.waitEnded(ctx, name)
 			expectSucceeded(b, rows)
 			By("indexbuild verify " + name)
