@@ -51,6 +51,9 @@ var _ = BeforeSuite(func() {
 	repoRoot = filepath.Join(filepath.Dir(file), "..", "..")
 	ib = filepath.Join(repoRoot, "bin", "linux", "indexbuild")
 
+	By("building the kubectl plugin into bin/ (kubectl finds kubectl-indexbuild on PATH)")
+	run(10*time.Minute, "go", "build", "-C", repoRoot, "-o", filepath.Join("bin", "kubectl-indexbuild"), "./cmd/kubectl-indexbuild")
+
 	By("starting the local cluster and deploying the operator (hack/dev-cluster.sh deploy)")
 	run(30*time.Minute, filepath.Join(repoRoot, "hack", "dev-cluster.sh"), "deploy")
 
@@ -82,4 +85,14 @@ func run(timeout time.Duration, name string, args ...string) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 	ExpectWithOffset(1, cmd.Run()).To(Succeed(), "%s %v", name, args)
+}
+
+// kubectlIndexbuild runs `kubectl indexbuild ARGS` against the local cluster,
+// the way a user runs the plugin, and returns its combined output and error.
+func kubectlIndexbuild(ctx context.Context, args ...string) (string, error) {
+	all := append([]string{"indexbuild", "--kubeconfig=" + filepath.Join(repoRoot, ".dev", "cluster", "kubeconfig")}, args...)
+	cmd := exec.CommandContext(ctx, "kubectl", all...)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(repoRoot, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

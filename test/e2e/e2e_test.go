@@ -35,6 +35,10 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 		env.create(ctx, buildSpec{name: "books-ft", table: "books", output: "books-ft",
 			elementType: "fulltext", elementIDs: []int64{5, 6}, partitions: 4})
 
+		By("kubectl indexbuild watch follows books-index to Succeeded with a progress bar")
+		out, err := kubectlIndexbuild(ctx, "-n", env.ns, "watch", "books-index", "--timeout", "5m")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(SatisfyAll(ContainSubstring("Succeeded"), ContainSubstring("[####################] 4/4")))
 		for _, name := range []string{"books-index", "books-ft"} {
 			By("kubectl wait --for=condition=Ready indexbuild/" + name)
 			run(6*time.Minute, "kubectl", "--kubeconfig", filepath.Join(repoRoot, ".dev", "cluster", "kubeconfig"),
@@ -45,6 +49,11 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			runIB("verify", "--output="+b.Spec.Output.URI)
 			Expect(env.jobs(ctx, name, controller.RoleFinalize)).To(HaveLen(1))
 		}
+
+		By("kubectl indexbuild logs shows one partition's worker log")
+		out, err = kubectlIndexbuild(ctx, "-n", env.ns, "logs", "books-index", "--partition", "1")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(SatisfyAll(ContainSubstring("partition 1/4"), Not(ContainSubstring("partition 2/4"))))
 
 		books := readBooks(env.path("books"))
 		By("a range query on idx_year answers the rows with those years")
