@@ -282,6 +282,8 @@ start_control_plane() {
     --unsafe-no-fsync # a throwaway cluster: fsync only slows it down
   wait_for etcd 60 curl -fsS "http://127.0.0.1:${ETCD_PORT}/health"
 
+  # The node's name does not resolve: logs and exec reach the kubelet by its
+  # InternalIP (--kubelet-preferred-address-types).
   start kube-apiserver "${K8S_BIN}/kube-apiserver" \
     --bind-address=127.0.0.1 --secure-port="${APISERVER_PORT}" --advertise-address="${NODE_IP}" \
     --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
@@ -290,6 +292,7 @@ start_control_plane() {
     --client-ca-file="${PKI}/ca.crt" \
     --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" \
     --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="${PKI}/sa.pub" --service-account-signing-key-file="${PKI}/sa.key" \
     --authorization-mode=Node,RBAC --allow-privileged=true \
