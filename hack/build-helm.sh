@@ -13,27 +13,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${ROOT}/bin/helm-v${HELM_VERSION}"
 
 log() { echo "build-helm: $*" >&2; }
+# shellcheck source=lib/go-tool.sh
+source "${ROOT}/hack/lib/go-tool.sh"
 
 if [ -x "${OUT}" ]; then
   echo "${OUT}"
   exit 0
 fi
 
-mkdir -p "${ROOT}/bin"
-workdir="$(mktemp -d)"
-trap 'rm -rf "${workdir}"' EXIT
-export GOFLAGS=-mod=mod CGO_ENABLED=0
-
 major="${HELM_VERSION%%.*}"
 log "building helm v${HELM_VERSION}"
-(
-  cd "${workdir}"
-  go mod init indexbuild.local/helm-build >/dev/null 2>&1
-  go get "helm.sh/helm/v${major}@v${HELM_VERSION}" >/dev/null 2>&1
-  go build -trimpath \
-    -ldflags="-s -w -X helm.sh/helm/v${major}/internal/version.version=v${HELM_VERSION}" \
-    -o "${OUT}.tmp" "helm.sh/helm/v${major}/cmd/helm"
-)
-mv "${OUT}.tmp" "${OUT}"
+build_go_tool "${OUT}" "helm.sh/helm/v${major}@v${HELM_VERSION}" "helm.sh/helm/v${major}/cmd/helm" \
+  "-s -w -X helm.sh/helm/v${major}/internal/version.version=v${HELM_VERSION}"
 log "built ${OUT}"
 echo "${OUT}"

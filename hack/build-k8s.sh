@@ -17,6 +17,8 @@ components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(etcd kube-apiserver)
 
 log() { echo "build-k8s: $*" >&2; }
+# shellcheck source=lib/go-tool.sh
+source "${ROOT}/hack/lib/go-tool.sh"
 mkdir -p "${OUT}"
 
 missing_k8s=()
@@ -37,14 +39,7 @@ export GOFLAGS=-mod=mod CGO_ENABLED=0
 
 if $need_etcd; then
   log "building etcd v${ETCD_VERSION}"
-  mkdir -p "${workdir}/etcd"
-  (
-    cd "${workdir}/etcd"
-    go mod init indexbuild.local/etcd-build >/dev/null 2>&1
-    go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" >/dev/null 2>&1
-    go build -trimpath -ldflags=-s -o "${OUT}/etcd.tmp" go.etcd.io/etcd/server/v3
-  )
-  mv "${OUT}/etcd.tmp" "${OUT}/etcd"
+  build_go_tool "${OUT}/etcd" "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" go.etcd.io/etcd/server/v3
 fi
 
 if [ ${#missing_k8s[@]} -gt 0 ]; then
