@@ -60,10 +60,10 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	before := ib.DeepCopy()
 	err := r.reconcileTask(ctx, ib)
-	if errors.Is(err, errStaleCache) {
+	if errors.Is(err, errCacheBehind) {
 		// Nothing was changed. Status-only updates do not trigger
 		// reconciles, so come back once the cache has caught up.
-		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
+		return ctrl.Result{RequeueAfter: cacheBehindRetry}, nil
 	}
 	ib.Status.ObservedGeneration = ib.Generation
 	changed, perr := r.patchStatus(ctx, before, ib)
@@ -342,12 +342,13 @@ func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Co
 	return metav1.Condition{Type: condType}
 }
 
-// staleCacheRetry is how soon a reconcile that found its cached IndexBuild
-// out of date runs again.
-const staleCacheRetry = 200 * time.Millisecond
+// cacheBehindRetry is how soon a reconcile that found its cached IndexBuild
+// behind the API's copy runs again.
+const cacheBehindRetry = 200 * time.Millisecond
 
-// errStaleCache means the cached IndexBuild is older than the API's copy.
-var errStaleCache = errors.New("cached IndexBuild is older than the API's copy")
+// errCacheBehind means the cached IndexBuild is older than the API's copy
+// (a cache freshness matter, not stale task metadata).
+var errCacheBehind = errors.New("cached IndexBuild is older than the API's copy")
 
 // checkFresh guards every change to child Jobs: the controller acts only on
 // the newest IndexBuild. A reconcile triggered by a Job event can otherwise
@@ -360,7 +361,7 @@ func (r *IndexBuildReconciler) checkFresh(ctx context.Context, ib *indexbuildv1a
 		return fmt.Errorf("read IndexBuild: %w", err)
 	}
 	if latest.ResourceVersion != ib.ResourceVersion {
-		return errStaleCache
+		return errCacheBehind
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,4 +70,33 @@ type jobConflictError struct{ job string }
 
 func (e *jobConflictError) Error() string {
 	return fmt.Sprintf("Job %s exists but is not controlled by this IndexBuild; delete it or change spec.jobID", e.job)
+}
+
+// specTaskMeta is the task metadata the spec asks for now.
+func specTaskMeta(ib *indexbuildv1alpha1.IndexBuild) taskmeta.Meta {
+	return taskmeta.Meta{
+		JobID:       ib.Spec.JobID,
+		SchemaID:    ib.Spec.SchemaID,
+		TableID:     ib.Spec.TableID,
+		ElementType: string(ib.Spec.ElementType),
+		ElementIDs:  append([]int64(nil), ib.Spec.ElementIDs...),
+	}
+}
+
+func taskKey(ib *indexbuildv1alpha1.IndexBuild) string {
+	return taskmeta.Key(ib.Namespace, ib.Name, ib.Spec.JobID)
+}
+
+// taskArgs are the task-metadata flags (taskmeta.RegisterFlags) plus the
+// partition count and output every data-plane subcommand takes.
+func taskArgs(ib *indexbuildv1alpha1.IndexBuild) []string {
+	return []string{
+		"--job-id=" + strconv.FormatInt(ib.Spec.JobID, 10),
+		"--schema-id=" + strconv.FormatInt(ib.Spec.SchemaID, 10),
+		"--table-id=" + strconv.FormatInt(ib.Spec.TableID, 10),
+		"--element-type=" + string(ib.Spec.ElementType),
+		"--element-ids=" + taskmeta.FormatIDs(ib.Spec.ElementIDs),
+		"--partitions=" + strconv.Itoa(int(ib.Spec.Partitions)),
+		"--output=" + ib.Spec.Output.URI,
+	}
 }

@@ -15,15 +15,15 @@ import (
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
-// staleIndexBuildClient serves one IndexBuild from an old snapshot, the way
+// laggingIndexBuildClient serves one IndexBuild from an old snapshot, the way
 // the manager's cache does for a moment after the controller's own status
 // write, and everything else as it is.
-type staleIndexBuildClient struct {
+type laggingIndexBuildClient struct {
 	client.Client
 	snapshot *indexbuildv1alpha1.IndexBuild
 }
 
-func (c staleIndexBuildClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+func (c laggingIndexBuildClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	if ib, ok := obj.(*indexbuildv1alpha1.IndexBuild); ok && key == client.ObjectKeyFromObject(c.snapshot) {
 		c.snapshot.DeepCopyInto(ib)
 		return nil
@@ -34,9 +34,9 @@ func (c staleIndexBuildClient) Get(ctx context.Context, key client.ObjectKey, ob
 // Regression: a reconcile triggered by the deletion of a failed build's Job
 // read the IndexBuild from a cache that had not seen the Failed status yet,
 // created a new build Job and overwrote Failed with Building.
-var _ = Describe("IndexBuild controller with a stale cache", func() {
+var _ = Describe("IndexBuild controller with a cache behind the API", func() {
 	It("changes no Job and keeps the terminal status when its cached copy is old", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-stale-cache-"}}
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-cache-behind-"}}
 		Expect(k8sClient.Create(ctx, n)).To(Succeed())
 		ib := testutil.MakeIndexBuild("lagging", n.Name).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
@@ -59,14 +59,14 @@ var _ = Describe("IndexBuild controller with a stale cache", func() {
 		}, timeout, interval).Should(Succeed())
 
 		lagging := &IndexBuildReconciler{
-			Client:       staleIndexBuildClient{Client: cachedClient, snapshot: snapshot},
+			Client:       laggingIndexBuildClient{Client: cachedClient, snapshot: snapshot},
 			APIReader:    k8sClient,
 			Scheme:       cachedClient.Scheme(),
 			BuilderImage: builderName,
 		}
 		res, err := lagging.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ib)})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(res.RequeueAfter).To(BeNumerically(">", 0), "a stale reconcile comes back once the cache caught up")
+		Expect(res.RequeueAfter).To(BeNumerically(">", 0), "a reconcile from a lagging cache comes back once the cache caught up")
 
 		var jobs batchv1.JobList
 		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(n.Name))).To(Succeed())
