@@ -114,7 +114,7 @@ type BuilderSpec struct {
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.uri == oldSelf.source.uri",message="spec.source.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.uri"
-// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.source.format) ? self.source.format : ”) == (has(oldSelf.source.format) ? oldSelf.source.format : ”)",message="spec.source.format can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.format"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.format == oldSelf.source.format",message="spec.source.format can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.format"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.builder) == has(oldSelf.builder) && (!has(self.builder) || self.builder == oldSelf.builder))",message="spec.builder can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".builder"
 type IndexBuildSpec struct {
 	// jobID identifies this build attempt. The task key is
