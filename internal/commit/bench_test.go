@@ -57,7 +57,7 @@ func benchFinalize(b *testing.B, s storagetest.Store, n int) {
 	partitions := n / perPartition
 	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 	stage := func(name string) (storage.Bucket, []staging.File) {
-		bk := storagetest.OpenURI(b, commit.ObjectURI(root.URI(), name))
+		bk := storagetest.OpenURI(b, storage.ObjectURI(root.URI(), name))
 		if err := staging.EnsureTaskManifest(ctx, bk, meta); err != nil {
 			b.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +200,7 @@ func alreadyCommitted(b storage.Bucket, m Marker, task taskmeta.Meta) (summary.C
 
 func commitSummary(b storage.Bucket, m Marker) summary.Commit {
 	return summary.Commit{
-		MarkerURI:   ObjectURI(b.URI(), MarkerKey),
+		MarkerURI:   storage.ObjectURI(b.URI(), MarkerKey),
 		Files:       len(m.Files),
 		Bytes:       m.Bytes,
 		Rows:        m.Rows,
@@ -232,16 +231,4 @@ func cleanup(ctx context.Context, b storage.Bucket, staged []string, parallelism
 			return
 		}
 	}
-}
-
-// ObjectURI is the URI of key inside the bucket rootURI names, for messages
-// and the commit summary (query parameters such as an S3 endpoint stay).
-func ObjectURI(rootURI, key string) string {
-	u, err := url.Parse(rootURI)
-	if err != nil {
-		return strings.TrimSuffix(rootURI, "/") + "/" + key
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + key
-	u.RawPath = ""
-	return u.String()
 }

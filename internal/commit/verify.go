@@ -39,7 +39,7 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	}
 	data, err := storage.ReadAll(ctx, b, MarkerKey)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Marker{}, &VerifyError{Problems: []string{fmt.Sprintf("no commit marker %s", ObjectURI(b.URI(), MarkerKey))}}
+		return Marker{}, &VerifyError{Problems: []string{fmt.Sprintf("no commit marker %s", storage.ObjectURI(b.URI(), MarkerKey))}}
 	}
 	if err != nil {
 		return Marker{}, err
