@@ -197,7 +197,7 @@ func OpenPublished(ctx context.Context, root storage.Bucket) (storage.Bucket, ou
 		return output.Version(root, p.JobID), p, nil
 	}
 	if _, err := root.Attributes(ctx, MarkerKey); err == nil {
-		return nil, output.Pointer{}, fmt.Errorf("%w: %s has %s at its root and no %s: it was committed by an older release; build it again into a new output",
+		return nil, output.Pointer{}, fmt.Errorf("%w: %s has %s at its root and no %s: it was committed by an older release; build it again (a finalize publishes a version beside it)",
 			ErrOldLayout, root.URI(), MarkerKey, output.PointerKey)
 	}
 	return nil, output.Pointer{}, &storage.Error{Op: "read", Key: output.PointerKey, Kind: storage.ErrNotFound,
