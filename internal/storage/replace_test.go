@@ -138,8 +138,17 @@ func TestSub(t *testing.T) {
 			v := storage.Sub(root, "versions/7/")
 			must(v.Write(ctx, "staging/a", strings.NewReader("aa")))
 			must(v.Create(ctx, "metadata.json", strings.NewReader("{}")))
-			if _, err := v.Copy(ctx, "part_0", "staging/a", storage.CopyOptions{}); err != nil {
+			c, err := v.Copy(ctx, "part_0", "staging/a", storage.CopyOptions{})
+			if err != nil {
 				t.Fatal(err)
+			}
+			// Through the Sub, S3 still copies server-side with CopyObject,
+			// whose answer carries the MD5; the others hash the stream.
+			if c.MD5 == nil && c.SHA256 == nil {
+				t.Errorf("copy through the Sub reported no checksum: %+v", c)
+			}
+			if s.Name == "s3" && c.MD5 == nil {
+				t.Errorf("S3 copy through the Sub was not a CopyObject: %+v", c)
 			}
 			must(v.Replace(ctx, "p", strings.NewReader("1"), storage.NoRevision))
 			list, err := v.List(ctx, "")
