@@ -2,7 +2,6 @@ package ftindex
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -232,6 +231,8 @@ type batch struct {
 	keys    []byte
 	posts   []post
 	rowEnd  []int // end of each row's posts
+	// distinct counts a row's terms in one field.
+	distinct termSet
 }
 
 type span struct{ start, end int }
@@ -263,6 +264,7 @@ func (b *batch) add(values []table.Value, handle string) {
 
 // analyze fills in the batch's terms with a.
 func (b *batch) analyze(a *analyzer, fields int) {
+	distinct := &b.distinct
 	b.lengths, b.keys, b.posts, b.rowEnd = b.lengths[:0], b.keys[:0], b.posts[:0], b.rowEnd[:0]
 	for row := range b.n {
 		for f := range fields {
@@ -271,18 +273,16 @@ func (b *batch) analyze(a *analyzer, fields int) {
 				b.lengths = append(b.lengths, 0)
 				continue
 			}
-			terms := a.analyze(string(b.text[sp.start:sp.end]))
+			terms := a.analyze(b.text[sp.start:sp.end])
 			b.lengths = append(b.lengths, uint32(len(terms)))
-			slices.SortFunc(terms, bytes.Compare)
-			for i := 0; i < len(terms); {
-				j := i + 1
-				for j < len(terms) && bytes.Equal(terms[j], terms[i]) {
-					j++
-				}
+			distinct.reset(len(terms))
+			for i, t := range terms {
+				distinct.add(t, a.hashes[i])
+			}
+			for i, t := range distinct.terms {
 				start := len(b.keys)
-				b.keys = append(append(b.keys, byte(f)), terms[i]...)
-				b.posts = append(b.posts, post{start, len(b.keys), uint32(j - i)})
-				i = j
+				b.keys = append(append(b.keys, byte(f)), t...)
+				b.posts = append(b.posts, post{start, len(b.keys), distinct.count[i]})
 			}
 		}
 		b.rowEnd = append(b.rowEnd, len(b.posts))
