@@ -63,7 +63,9 @@ func bm25(rowsOf [][]table.Value, cols []int, text string, k int) []query.Hit {
 			hits = append(hits, query.Hit{Handle: strconv.FormatInt(rowsOf[i][0].Int, 10), Score: s})
 		}
 	}
-	slices.SortFunc(hits, func(a, b query.Hit) int { return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Handle, b.Handle)) })
+	slices.SortFunc(hits, func(a, b query.Hit) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Handle, b.Handle))
+	})
 	return hits[:min(k, len(hits))]
 }
 
