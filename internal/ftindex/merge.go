@@ -51,7 +51,8 @@ type termSource struct {
 	// one of:
 	r    *bufio.Reader
 	keys []string
-	mem  map[string]*plist
+	mem  *postingLists
+	list *plist
 }
 
 func (s *termSource) next() (bool, error) {
@@ -61,8 +62,8 @@ func (s *termSource) next() (bool, error) {
 		}
 		k := s.keys[0]
 		s.keys = s.keys[1:]
-		pl := s.mem[k]
-		s.key, s.n, s.pairs = []byte(k), pl.n, pl.buf
+		s.list = s.mem.list(k)
+		s.key, s.n = []byte(k), int(s.list.n)
 		return true, nil
 	}
 	klen, err := binary.ReadUvarint(s.r)
@@ -124,8 +125,8 @@ func (a *accumulator) writePostings(sw *sstable.Writer) error {
 	for i, f := range a.runs {
 		sources = append(sources, &termSource{index: i, r: bufio.NewReaderSize(f, 64<<10)})
 	}
-	if len(a.lists) > 0 {
-		sources = append(sources, &termSource{index: len(a.runs), keys: a.sortedKeys(), mem: a.lists})
+	if !a.postings.empty() {
+		sources = append(sources, &termSource{index: len(a.runs), keys: a.postings.sortedKeys(), mem: a.postings})
 	}
 	h := make(sourceHeap, 0, len(sources))
 	for _, s := range sources {
@@ -151,7 +152,14 @@ func (a *accumulator) writePostings(sw *sstable.Writer) error {
 		}
 		enc.start([]byte(key), df)
 		for _, s := range same {
-			if err := enc.addPairs(s.pairs); err != nil {
+			enc.doc = 0 // every source's first gap counts from 0
+			var err error
+			if s.r != nil {
+				err = enc.addPairs(s.pairs)
+			} else {
+				err = s.mem.pieces(s.list, enc.addPairs)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -180,6 +188,7 @@ type chunkEncoder struct {
 	docs, freqs  []uint32
 	scratch, val []byte
 	gaps         [blockLen]uint32
+	doc          uint64 // the last doc added
 }
 
 func (e *chunkEncoder) start(key []byte, df int) {
@@ -189,9 +198,9 @@ func (e *chunkEncoder) start(key []byte, df int) {
 	e.docs, e.freqs = e.docs[:0], e.freqs[:0]
 }
 
-// addPairs appends uvarint (gap, freq) pairs whose first gap counts from 0.
+// addPairs appends uvarint (gap, freq) pairs; gaps count from e.doc.
 func (e *chunkEncoder) addPairs(pairs []byte) error {
-	var doc uint64
+	doc := e.doc
 	for len(pairs) > 0 {
 		gap, n := binary.Uvarint(pairs)
 		if n <= 0 {
@@ -203,6 +212,7 @@ func (e *chunkEncoder) addPairs(pairs []byte) error {
 		}
 		pairs = pairs[n+m:]
 		doc += gap
+		e.doc = doc
 		e.docs, e.freqs = append(e.docs, uint32(doc)), append(e.freqs, uint32(freq))
 		if len(e.docs) == chunkPostings {
 			if err := e.flush(); err != nil {

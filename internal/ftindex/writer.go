@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -21,9 +20,6 @@ const (
 	// batchDocs rows travel together from Add to an analyzer and on to the
 	// postings accumulator.
 	batchDocs = 1024
-	// termOverhead approximates what a distinct term costs the accumulator
-	// beyond its bytes (map entry, list header).
-	termOverhead = 96
 	// minBudget keeps runs from getting absurdly small.
 	minBudget = 64 << 10
 )
@@ -294,9 +290,7 @@ func (b *batch) analyze(a *analyzer, fields int) {
 type accumulator struct {
 	tmpDir     string
 	fields     int
-	budget     int
-	used       int
-	lists      map[string]*plist
+	postings   *postingLists
 	runs       []*os.File
 	handles    *spool
 	lengths    []*spool // per field
@@ -305,16 +299,8 @@ type accumulator struct {
 	buf        []byte
 }
 
-// plist is one term's postings since the last spill: (doc gap, freq)
-// uvarint pairs, the first gap counted from 0.
-type plist struct {
-	buf  []byte
-	last uint32
-	n    int
-}
-
 func newAccumulator(tmpDir string, fields, budget int) (*accumulator, error) {
-	a := &accumulator{tmpDir: tmpDir, fields: fields, budget: budget, lists: map[string]*plist{}, fieldTerms: make([]uint64, fields)}
+	a := &accumulator{tmpDir: tmpDir, fields: fields, postings: newPostingLists(budget), fieldTerms: make([]uint64, fields)}
 	var err error
 	if a.handles, err = newSpool(tmpDir); err != nil {
 		return nil, err
@@ -347,35 +333,15 @@ func (a *accumulator) add(b *batch) error {
 			a.lengths[f].w.Write(binary.AppendUvarint(a.buf[:0], uint64(l)))
 		}
 		for _, p := range b.posts[start:b.rowEnd[row]] {
-			key := b.keys[p.start:p.end]
-			pl := a.lists[string(key)]
-			if pl == nil {
-				pl = &plist{}
-				a.lists[string(key)] = pl
-				a.used += len(key) + termOverhead
+			for !a.postings.add(b.keys[p.start:p.end], doc, p.freq) {
+				if err := a.spill(); err != nil {
+					return err
+				}
 			}
-			c := cap(pl.buf)
-			pl.buf = binary.AppendUvarint(binary.AppendUvarint(pl.buf, uint64(doc-pl.last)), uint64(p.freq))
-			pl.last = doc
-			pl.n++
-			a.used += cap(pl.buf) - c
 		}
 		start = b.rowEnd[row]
 	}
-	if a.used > a.budget {
-		return a.spill()
-	}
 	return nil
-}
-
-// sortedKeys returns the in-memory terms in key order.
-func (a *accumulator) sortedKeys() []string {
-	keys := make([]string, 0, len(a.lists))
-	for k := range a.lists {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // spill writes the in-memory lists as a sorted run: per term uvarint key
@@ -388,14 +354,18 @@ func (a *accumulator) spill() error {
 	os.Remove(f.Name()) // the open handle keeps it; a crash leaves nothing
 	a.runs = append(a.runs, f)
 	bw := bufio.NewWriterSize(f, 256<<10)
-	for _, k := range a.sortedKeys() {
-		pl := a.lists[k]
+	write := func(b []byte) error {
+		_, err := bw.Write(b)
+		return err
+	}
+	for _, k := range a.postings.sortedKeys() {
+		pl := a.postings.list(k)
 		a.buf = binary.AppendUvarint(a.buf[:0], uint64(len(k)))
 		a.buf = append(a.buf, k...)
 		a.buf = binary.AppendUvarint(a.buf, uint64(pl.n))
-		a.buf = binary.AppendUvarint(a.buf, uint64(len(pl.buf)))
+		a.buf = binary.AppendUvarint(a.buf, uint64(pl.bytes))
 		bw.Write(a.buf)
-		bw.Write(pl.buf)
+		a.postings.pieces(pl, write)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("spill postings: %w", err)
@@ -403,7 +373,7 @@ func (a *accumulator) spill() error {
 	if _, err := f.Seek(0, 0); err != nil {
 		return err
 	}
-	a.lists, a.used = map[string]*plist{}, 0
+	a.postings.reset()
 	return nil
 }
 
@@ -419,7 +389,10 @@ func (a *accumulator) close() error {
 	for _, s := range a.lengths {
 		errs = append(errs, s.close())
 	}
-	a.handles, a.lengths, a.lists = nil, nil, nil
+	if a.postings != nil {
+		a.postings.release()
+	}
+	a.handles, a.lengths, a.postings = nil, nil, nil
 	return errors.Join(errs...)
 }
 
