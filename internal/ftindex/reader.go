@@ -12,9 +12,9 @@ import (
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/sstindex"
 )
 
 // Partition is one opened partition file of a fulltext element.
@@ -35,18 +35,8 @@ func Open(ctx context.Context, path string) (*Partition, error) {
 	if err := checkNotTar(path); err != nil {
 		return nil, err
 	}
-	f, err := vfs.Default.Open(path)
+	r, err := sstindex.OpenTable(ctx, path)
 	if err != nil {
-		return nil, err
-	}
-	readable, err := sstable.NewSimpleReadable(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	r, err := sstable.NewReader(ctx, readable, sstable.ReaderOptions{})
-	if err != nil {
-		readable.Close()
 		return nil, corrupt(path, err)
 	}
 	p := &Partition{path: path, r: r}
@@ -103,17 +93,7 @@ func (p *Partition) Close() error { return p.r.Close() }
 
 // scan calls fn for every key in [lower, upper).
 func (p *Partition) scan(lower, upper []byte, fn func(k, v []byte) error) error {
-	it, err := p.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
-	if err != nil {
-		return err
-	}
-	for kv := it.First(); kv != nil; kv = it.Next() {
-		if err := fn(kv.K.UserKey, kv.InPlaceValue()); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return it.Close()
+	return sstindex.ScanTable(p.r, lower, upper, fn)
 }
 
 // prefixEnd is the smallest key after every key that starts with prefix,
