@@ -244,3 +244,32 @@ func TestOldFormatRejected(t *testing.T) {
 		t.Fatalf("Open = %v, want a format error naming Bleve", err)
 	}
 }
+
+// TestEmptyPartitionAndAddAfterFinish: a file without rows opens and matches
+// nothing; a row added after Finish is an error, not a lost row.
+func TestEmptyPartitionAndAddAfterFinish(t *testing.T) {
+	w, err := NewWriter(t.TempDir(), element, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "empty.ft")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add([]table.Value{text("fox")}, "late"); err == nil {
+		t.Fatal("Add after Finish succeeded")
+	}
+	w.Close()
+	p, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if hits, err := Search(context.Background(), []*Partition{p}, "fox", 0); err != nil || len(hits) != 0 {
+		t.Fatalf("Search = %v, %v; want no hits", hits, err)
+	}
+}

@@ -103,6 +103,12 @@ func (w *Writer) start() {
 // handle. NULL values have no terms; a row whose values are all NULL is
 // still counted, so it weighs in the statistics but never matches.
 func (w *Writer) Add(values []table.Value, handle string) error {
+	if w.closed {
+		if w.acc.err != nil {
+			return w.acc.err
+		}
+		return fmt.Errorf("fulltext element %d: row added after Finish or Close", w.elem.ID)
+	}
 	if !w.started {
 		w.start()
 	}
@@ -145,10 +151,13 @@ func (w *Writer) fail() error {
 
 // stop ends the goroutines and waits for the accumulator.
 func (w *Writer) stop() {
-	if !w.started || w.closed {
+	if w.closed {
 		return
 	}
 	w.closed = true
+	if !w.started {
+		return
+	}
 	close(w.work)
 	close(w.ordered)
 	<-w.done
