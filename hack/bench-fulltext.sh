@@ -96,11 +96,11 @@ row() {
   done
   read -r iw ic ir < <(best "${WORK}"/m-"$2"-*[0-9])
   read -r sw sc sr s_imp s_build s_build_cpu < <(best "${WORK}"/s-"$2"-*[0-9])
-  printf '| %s | %.2f s wall, %.2f s CPU, %d MiB peak RSS, %s | .import %.2f s + %s %.2f s = %.2f s wall (%.2f s CPU, %.2f s CPU without .import), %d MiB peak RSS, %s | %.2f× time (%.2f× CPU), %.2f× of %s alone, %.2f× size |\n' \
+  printf '| %s | %.2f s wall, %.2f s CPU, %d MiB peak RSS, %s | .import %.2f s + %s %.2f s = %.2f s wall (%.2f s CPU, %.2f s CPU without .import), %d MiB peak RSS, %s | %.2f× time (%.2f× CPU), %.2f× of %s alone (%.2f× CPU), %.2f× size |\n' \
     "$1" "${iw}" "${ic}" $((ir / 1024)) "$(mib "${ib_size}")" \
     "${s_imp}" "$5" "${s_build}" "${sw}" "${sc}" "${s_build_cpu}" $((sr / 1024)) "$(mib "${sq_size}")" \
     "$(awk -v a="${iw}" -v b="${sw}" 'BEGIN {print a / b}')" "$(awk -v a="${ic}" -v b="${sc}" 'BEGIN {print a / b}')" \
-    "$(awk -v a="${iw}" -v b="${s_build}" 'BEGIN {print a / b}')" "$5" \
+    "$(awk -v a="${iw}" -v b="${s_build}" 'BEGIN {print a / b}')" "$5" "$(awk -v a="${ic}" -v b="${s_build_cpu}" 'BEGIN {print a / b}')" \
     "$(awk -v a="${ib_size}" -v b="${sq_size}" 'BEGIN {print a / b}')"
 }
 
