@@ -26,7 +26,6 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var opts commit.Options
 	taskmeta.RegisterFlags(fs, &opts.Task)
 	outputURI := fs.String("output", "", "URI of the index root in object storage (required)")
-	fs.IntVar(&opts.Partitions, "partitions", 0, "number of partitions the build ran with (required)")
 	fs.IntVar(&opts.CopyParallelism, "copy-parallelism", commit.DefaultCopyParallelism, "maximum concurrent copies")
 	termination := fs.String("termination-log", summary.DefaultTerminationPath, `file for the JSON summary ("" disables)`)
 	ownerFlag := fs.String("owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
@@ -34,6 +33,7 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if help, err := parseCommitFlags(fs, args); help || err != nil {
 		return err
 	}
+	opts.Partitions = opts.Task.Partitions
 	var err error
 	if opts.Owner, err = output.ParseOwner(*ownerFlag); err != nil {
 		return err

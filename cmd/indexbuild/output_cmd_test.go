@@ -37,13 +37,13 @@ func TestOutputLifecycleCommands(t *testing.T) {
 	uri := "file://" + outDir
 	src := "file://" + filepath.Join(dir, "src")
 	meta := func(job int64) taskmeta.Meta {
-		return taskmeta.Meta{JobID: job, SchemaID: 1, TableID: 42, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{5}}
+		return taskmeta.Meta{JobID: job, SchemaID: 1, TableID: 42, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{5}, Partitions: 2}
 	}
 	taskFlags := func(job string) []string {
-		return []string{"--job-id=" + job, "--schema-id=1", "--table-id=42", "--element-type=index", "--element-ids=5"}
+		return []string{"--job-id=" + job, "--schema-id=1", "--table-id=42", "--element-type=index", "--element-ids=5", "--partitions=2"}
 	}
 	finalize := func(job, owner string, extra ...string) (int, string, string) {
-		args := append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log=", "--owner=" + owner}, taskFlags(job)...)
+		args := append([]string{"finalize", "--output=" + uri, "--termination-log=", "--owner=" + owner}, taskFlags(job)...)
 		return runCmd(t, append(args, extra...)...)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -65,8 +65,8 @@ func TestOutputLifecycleCommands(t *testing.T) {
 	// Another IndexBuild: exit 5 naming the owner and the output, nothing written.
 	before := files(t, outDir)
 	for name, args := range map[string][]string{
-		"build":         append([]string{"build", "--partitions=1", "--partition=0", "--source=" + src, "--output=" + uri, "--termination-log=", "--owner=ns-b/books"}, taskFlags("8")...),
-		"finalize":      append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log=", "--owner=ns-b/books"}, taskFlags("8")...),
+		"build":         append([]string{"build", "--partition=0", "--source=" + src, "--output=" + uri, "--termination-log=", "--owner=ns-b/books"}, taskFlags("8")...),
+		"finalize":      append([]string{"finalize", "--output=" + uri, "--termination-log=", "--owner=ns-b/books"}, taskFlags("8")...),
 		"delete-output": {"delete-output", "--output=" + uri, "--owner=ns-b/books"},
 	} {
 		code, _, errOut := runCmd(t, args...)
@@ -94,8 +94,8 @@ func TestOutputLifecycleCommands(t *testing.T) {
 
 	// An older task's worker and finalize are superseded: exit 3.
 	for name, args := range map[string][]string{
-		"build":    append([]string{"build", "--partitions=1", "--partition=0", "--source=" + src, "--output=" + uri, "--termination-log=", "--owner=ns-a/books"}, taskFlags("7")...),
-		"finalize": append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log=", "--owner=ns-a/books"}, taskFlags("7")...),
+		"build":    append([]string{"build", "--partition=0", "--source=" + src, "--output=" + uri, "--termination-log=", "--owner=ns-a/books"}, taskFlags("7")...),
+		"finalize": append([]string{"finalize", "--output=" + uri, "--termination-log=", "--owner=ns-a/books"}, taskFlags("7")...),
 	} {
 		code, _, errOut := runCmd(t, args...)
 		if code != retry.ExitStaleMeta || !strings.Contains(errOut, "publishes job 8, newer than this task's job 7: change spec.jobID to a value above 8") {

@@ -13,6 +13,7 @@ import (
 const (
 	containerWorker   = "worker"
 	containerFinalize = "finalize"
+	containerCleanup  = "cleanup"
 )
 
 // podRecipe is the pod every child Job runs: one container with the builder
