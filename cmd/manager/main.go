@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -37,6 +38,10 @@ func main() {
 		secureMetrics        bool
 		builderImage         string
 		watchNamespace       string
+		concurrency          int
+		apiQPS               float64
+		apiBurst             int
+		progressInterval     time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; \"0\" disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -44,6 +49,11 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "serve metrics over HTTPS")
 	flag.StringVar(&builderImage, "builder-image", envOr("INDEXBUILD_BUILDER_IMAGE", "indexbuild:dev"), "default worker and finalize image (spec.builder.image overrides it)")
 	flag.StringVar(&watchNamespace, "watch-namespace", os.Getenv("WATCH_NAMESPACE"), "namespace to watch; empty watches all")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 10, "IndexBuilds reconciled at once")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "queries per second to the API server, sustained")
+	flag.IntVar(&apiBurst, "kube-api-burst", 200, "queries to the API server in a burst above --kube-api-qps")
+	flag.DurationVar(&progressInterval, "status-progress-interval", controller.DefaultProgressInterval,
+		"least time between two status writes of a build whose progress alone changed (phase changes are written at once); 0 writes every change")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -53,7 +63,9 @@ func main() {
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = float32(apiQPS), apiBurst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme: scheme,
 		Metrics: metricsserver.Options{
 			BindAddress:   metricsAddr,
@@ -76,6 +88,9 @@ func main() {
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
 		BuilderImage: builderImage,
+
+		MaxConcurrentReconciles: concurrency,
+		ProgressInterval:        progressInterval,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "IndexBuild")
 		os.Exit(1)
@@ -88,7 +103,8 @@ func main() {
 		setupLog.Error(err, "unable to set up ready check")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace)
+	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace,
+		"maxConcurrentReconciles", concurrency, "kubeAPIQPS", apiQPS, "kubeAPIBurst", apiBurst, "statusProgressInterval", progressInterval)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
