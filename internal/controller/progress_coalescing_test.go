@@ -1,13 +1,22 @@
 package controller
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/indexset"
+	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
 func building(succeeded, active int32, reason string) *indexbuildv1alpha1.IndexBuildStatus {
@@ -77,3 +86,51 @@ func TestProgressCoalescerWait(t *testing.T) {
 		t.Fatalf("interval 0 turns coalescing off: wait %s", got)
 	}
 }
+
+var _ = Describe("Progress-only status writes", func() {
+	It("are written at most once per interval, and trail the Job by at most that", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-progress-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		const partitions = 40
+		ib := testutil.MakeIndexBuild("many", n.Name).Partitions(partitions).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		build := waitForJob(n.Name, "many-1-build")
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+		}, timeout, interval).Should(Succeed())
+
+		// Every stored write of the IndexBuild is one watch event.
+		w, err := k8sClient.Watch(ctx, &indexbuildv1alpha1.IndexBuildList{}, client.InNamespace(n.Name))
+		Expect(err).NotTo(HaveOccurred())
+		defer w.Stop()
+		var writes atomic.Int32
+		go func() {
+			for e := range w.ResultChan() {
+				if e.Type == watch.Modified {
+					writes.Add(1)
+				}
+			}
+		}()
+
+		// The Job controller reports partitions one by one, one fewer than
+		// all: each is a change of progress alone.
+		start := time.Now()
+		for done := 1; done < partitions; done++ {
+			updateJobStatus(build, func(j *batchv1.Job) { testutil.JobRunning(j, partitions-int32(done), indexset.FirstN(done)) })
+			time.Sleep(20 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Partitions.Succeeded).To(BeEquivalentTo(partitions - 1))
+		}, suiteProgressInterval+timeout, interval).Should(Succeed(), "the last progress is written once the interval is up")
+		Expect(int(writes.Load())).To(BeNumerically("<=", int(elapsed/suiteProgressInterval)+2),
+			"%d progress changes in %s, interval %s: %d writes", partitions-1, elapsed, suiteProgressInterval, writes.Load())
+
+		// The phase change goes out at once, however recent the last write.
+		updateJobStatus(build, testutil.JobSucceeded)
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFinalizing))
+		}, timeout, interval).Should(Succeed())
+		Expect(getIndexBuild(Default, ib).Status.Progress).To(Equal("40/40"))
+	})
+})

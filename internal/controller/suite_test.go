@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -43,6 +44,8 @@ var (
 	builderName  = "indexbuild:test"
 	// metricsAddr is where the test manager serves /metrics.
 	metricsAddr string
+	// suiteProgressInterval is the test manager's --status-progress-interval.
+	suiteProgressInterval = time.Second
 )
 
 func TestControllers(t *testing.T) {
@@ -114,6 +117,9 @@ var _ = BeforeSuite(func() {
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
 		BuilderImage: builderName,
+
+		MaxConcurrentReconciles: 4,
+		ProgressInterval:        suiteProgressInterval,
 	}
 	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
