@@ -461,6 +461,10 @@ deploy() {
   KUBECONFIG="${KUBECONFIG_OUT}" make -C "${ROOT}" --no-print-directory deploy IMG="${IMG}" >/dev/null
   kubectl_ -n indexbuild-system patch deployment indexbuild-controller-manager --type=merge \
     -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"indexbuild.dev/image-digest\":\"${digest}\"}}}}}" >/dev/null
+  # The local cluster lets file:// stores be hostPaths under /var/lib/indexbuild
+  # (config/default allows none).
+  kubectl_ -n indexbuild-system set env deployment/indexbuild-controller-manager \
+    INDEXBUILD_FILE_STORE_ROOTS=/var/lib/indexbuild >/dev/null
   log "waiting for the operator to roll out"
   kubectl_ -n indexbuild-system rollout status deployment/indexbuild-controller-manager --timeout=180s >&2 || {
     log "the operator did not become ready; look at:"

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -17,6 +18,7 @@ import (
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
+	"github.com/indexbuild/indexbuild/internal/fileroots"
 )
 
 var (
@@ -37,6 +39,7 @@ func main() {
 		secureMetrics        bool
 		builderImage         string
 		watchNamespace       string
+		fileStoreRoots       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; \"0\" disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -44,10 +47,17 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "serve metrics over HTTPS")
 	flag.StringVar(&builderImage, "builder-image", envOr("INDEXBUILD_BUILDER_IMAGE", "indexbuild:dev"), "default worker and finalize image (spec.builder.image overrides it)")
 	flag.StringVar(&watchNamespace, "watch-namespace", os.Getenv("WATCH_NAMESPACE"), "namespace to watch; empty watches all")
+	flag.StringVar(&fileStoreRoots, strings.TrimPrefix(controller.FileStoreRootsFlag, "--"), os.Getenv("INDEXBUILD_FILE_STORE_ROOTS"),
+		"comma-separated node paths under which file:// stores may be hostPath volumes; empty allows none (stores on a persistentVolumeClaim are always allowed)")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	roots, err := fileroots.Parse(fileStoreRoots)
+	if err != nil {
+		setupLog.Error(err, "invalid "+controller.FileStoreRootsFlag)
+		os.Exit(1)
+	}
 
 	cacheOpts := cache.Options{ByObject: controller.CacheByObject()}
 	if watchNamespace != "" {
@@ -71,11 +81,12 @@ func main() {
 		os.Exit(1)
 	}
 	if err := (&controller.IndexBuildReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Scheme:       mgr.GetScheme(),
-		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
-		BuilderImage: builderImage,
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
+		BuilderImage:   builderImage,
+		FileStoreRoots: roots,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "IndexBuild")
 		os.Exit(1)
@@ -88,7 +99,7 @@ func main() {
 		setupLog.Error(err, "unable to set up ready check")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace)
+	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace, "fileStoreRoots", roots)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)

@@ -39,6 +39,9 @@ type IndexBuildReconciler struct {
 	// BuilderImage is the worker and finalize image when spec.builder does
 	// not name one.
 	BuilderImage string
+	// FileStoreRoots are the node paths under which file:// stores may be
+	// hostPaths (--file-store-roots); none by default.
+	FileStoreRoots []string
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch
@@ -112,6 +115,10 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 		return nil
 	}
 	if ib.Status.Phase == indexbuildv1alpha1.PhaseSucceeded {
+		return nil
+	}
+	if err := checkFileStores(ib, r.FileStoreRoots); err != nil {
+		newStatusWriter(ib).failed(ReasonFileStoreNotAllowed, err.Error())
 		return nil
 	}
 	var buildJob, finalizeJob *batchv1.Job
