@@ -85,10 +85,16 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// failed status write.
 		err = r.stopUnfinishedJobs(ctx, ib)
 	}
-	// Errors are API trouble and retried with backoff; every outcome of the
-	// build itself, terminal ones included, ends without requeue: Job
-	// events and spec changes bring the next reconcile.
-	return ctrl.Result{}, err
+	if err == nil && isTerminal(ib.Status.Phase) {
+		err = r.removeExpiredJobs(ctx, ib, time.Now())
+	}
+	// Errors are API trouble and retried with backoff. Outcomes of the
+	// build come back only for what time alone changes (requeueAfter);
+	// otherwise Job events and spec changes bring the next reconcile.
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, ib)}, nil
 }
 
 func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
@@ -119,6 +125,10 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	}
 	if err := checkFileStores(ib, r.FileStoreRoots); err != nil {
 		newStatusWriter(ib).failed(ReasonFileStoreNotAllowed, err.Error())
+		return nil
+	}
+	if msg, exceeded := checkDeadline(ib, time.Now()); exceeded {
+		newStatusWriter(ib).failed(ReasonDeadlineExceeded, msg)
 		return nil
 	}
 	var buildJob, finalizeJob *batchv1.Job
@@ -164,7 +174,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 			reason = ReasonSuspended
 		}
 		status.inProgress(indexbuildv1alpha1.PhaseBuilding, reason, msg)
-		return nil
+		return r.reportPodTrouble(ctx, ib, buildJob)
 	}
 
 	if finalizeJob == nil {
@@ -178,7 +188,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 		return r.failFromJob(ctx, ib, finalizeJob, finalize)
 	case !finalize.Complete:
 		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "committing "+ib.Spec.Output.URI)
-		return nil
+		return r.reportPodTrouble(ctx, ib, finalizeJob)
 	}
 	status.succeeded(r.commitFromFinalize(ctx, ib, finalizeJob))
 	return nil
@@ -324,6 +334,8 @@ func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *inde
 	}
 	if before.Status.Phase != ib.Status.Phase {
 		r.recordPhaseEvent(ib)
+	} else {
+		r.recordPodTroubleEvent(before, ib)
 	}
 	return true, nil
 }

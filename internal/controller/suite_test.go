@@ -41,6 +41,9 @@ var (
 	cancel       context.CancelFunc
 	reconciles   = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
 	builderName  = "indexbuild:test"
+	// testFileStoreRoot is the one root the test manager allows for
+	// hostPath file:// stores.
+	testFileStoreRoot = "/var/lib/indexbuild"
 	// metricsAddr is where the test manager serves /metrics.
 	metricsAddr string
 )
@@ -109,11 +112,12 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	cachedClient = mgr.GetClient()
 	r := &IndexBuildReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Scheme:       mgr.GetScheme(),
-		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
-		BuilderImage: builderName,
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
+		BuilderImage:   builderName,
+		FileStoreRoots: []string{testFileStoreRoot},
 	}
 	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
