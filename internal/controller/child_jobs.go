@@ -105,5 +105,6 @@ func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container, image strin
 			Template:         podRecipe(ib, role, container, image, args, labels),
 		},
 	}
+	addQueueLabels(ib, job)
 	return job
 }

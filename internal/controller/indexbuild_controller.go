@@ -172,6 +172,8 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 		reason, msg := ReasonBuilding, fmt.Sprintf("%d of %d partitions built, %d running", ib.Status.Partitions.Succeeded, ib.Spec.Partitions, buildJob.Status.Active)
 		if ib.Spec.Suspend {
 			reason = ReasonSuspended
+		} else if queued, ok := queuedMessage(buildJob); ok {
+			reason, msg = ReasonQueued, msg+"; "+queued
 		}
 		status.inProgress(indexbuildv1alpha1.PhaseBuilding, reason, msg)
 		return r.reportPodTrouble(ctx, ib, buildJob)
@@ -187,7 +189,11 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	case finalize.Failed:
 		return r.failFromJob(ctx, ib, finalizeJob, finalize)
 	case !finalize.Complete:
-		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "committing "+ib.Spec.Output.URI)
+		reason, msg := ReasonFinalizing, "committing "+ib.Spec.Output.URI
+		if queued, ok := queuedMessage(finalizeJob); ok {
+			reason, msg = ReasonQueued, msg+"; "+queued
+		}
+		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, reason, msg)
 		return r.reportPodTrouble(ctx, ib, finalizeJob)
 	}
 	status.succeeded(r.commitFromFinalize(ctx, ib, finalizeJob))
@@ -307,7 +313,7 @@ func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1a
 // syncSuspend mirrors spec.suspend onto the running build Job; the Job
 // controller stops its pods and keeps finished partitions.
 func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, suspend bool) error {
-	if ptr.Deref(job.Spec.Suspend, false) == suspend {
+	if ptr.Deref(job.Spec.Suspend, false) == suspend || queueName(job) != "" {
 		return nil
 	}
 	if err := r.checkFresh(ctx, ib); err != nil {
