@@ -104,7 +104,10 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	metricsAddr = freeLoopbackAddr()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The manager's requests are recorded for the RBAC check (rbac_test.go).
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(apiRequests.wrap)
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: metricsAddr},
 		Cache:   cache.Options{ByObject: CacheByObject()},
@@ -135,6 +138,7 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	cancel()
+	checkRBAC()
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
