@@ -45,7 +45,7 @@ type IndexBuildReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch
-// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=get;patch
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -111,13 +111,7 @@ func TestWaitingForPods(t *testing.T) {
 // status) and expect the build to say why nothing runs.
 var _ = Describe("Why nothing runs", func() {
 	var ns string
-	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-health-", Labels: map[string]string{
-			"pod-security.kubernetes.io/enforce": "restricted",
-		}}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
-		ns = n.Name
-	})
+	BeforeEach(func() { ns = restrictedNamespace("ib-health-") })
 
 	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
 		GinkgoHelper()

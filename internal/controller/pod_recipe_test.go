@@ -160,13 +160,7 @@ func TestPodSettingsReachEveryRole(t *testing.T) {
 // does not, and the apiserver's message says why.
 var _ = Describe("Pod recipe under Pod Security", func() {
 	var ns string
-	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-restricted-", Labels: map[string]string{
-			"pod-security.kubernetes.io/enforce": "restricted",
-		}}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
-		ns = n.Name
-	})
+	BeforeEach(func() { ns = restrictedNamespace("ib-restricted-") })
 
 	It("admits worker and finalize pods of object-store and claim-backed builds", func() {
 		for _, ib := range []*indexbuildv1alpha1.IndexBuild{
@@ -188,3 +182,14 @@ var _ = Describe("Pod recipe under Pod Security", func() {
 		Expect(err).To(MatchError(SatisfyAll(ContainSubstring("violates PodSecurity"), ContainSubstring("hostPath"))))
 	})
 })
+
+// restrictedNamespace creates a namespace that enforces the restricted Pod
+// Security level and returns its name.
+func restrictedNamespace(prefix string) string {
+	GinkgoHelper()
+	n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted",
+	}}}
+	Expect(k8sClient.Create(ctx, n)).To(Succeed())
+	return n.Name
+}

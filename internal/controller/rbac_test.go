@@ -104,6 +104,11 @@ func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
 		if rule, ok := requestRule(req.Method, req.URL.Path, req.URL.Query().Get("watch") == "true"); ok {
 			l.mu.Lock()
 			l.used[rule] = true
+			if rule.verb == "watch" {
+				// An informer's watch starts from its initial list, streamed
+				// (sendInitialEvents) where the server can, else a list.
+				l.used[apiRule{resource: rule.resource, verb: "list"}] = true
+			}
 			l.mu.Unlock()
 		}
 		return rt.RoundTrip(req)

@@ -87,6 +87,19 @@ func (e *testEnv) get(ctx context.Context, name string) *ibv1.IndexBuild {
 	return b
 }
 
+// twoPartitions is an index build of element 1 of the spec's books table
+// into out, in two partitions, on the node's store (hostPath).
+func (e *testEnv) twoPartitions(name string) *ibv1.IndexBuild {
+	return &ibv1.IndexBuild{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
+		Spec: ibv1.IndexBuildSpec{
+			JobID: 1, SchemaID: schemaID, TableID: tableID, ElementType: "index", ElementIDs: []int64{1}, Partitions: 2,
+			Source: ibv1.SourceSpec{URI: e.uri("books"), Format: "jsonl"},
+			Output: ibv1.OutputSpec{URI: e.uri("out")},
+		},
+	}
+}
+
 var _ = Describe("Pods that real clusters accept", func() {
 	It("builds on a claim-backed file:// store in a namespace that enforces restricted Pod Security", func(ctx SpecContext) {
 		env := newTestEnv(ctx)
@@ -122,16 +135,9 @@ var _ = Describe("Pods that real clusters accept", func() {
 	It("shows an image that cannot be pulled in kubectl get ib, then ends DeadlineExceeded", func(ctx SpecContext) {
 		env := newTestEnv(ctx)
 		env.genTable("books", 100, 1)
-		b := &ibv1.IndexBuild{
-			ObjectMeta: metav1.ObjectMeta{Name: "nopull", Namespace: env.ns},
-			Spec: ibv1.IndexBuildSpec{
-				JobID: 1, SchemaID: schemaID, TableID: tableID, ElementType: "index", ElementIDs: []int64{1}, Partitions: 2,
-				Source:                ibv1.SourceSpec{URI: env.uri("books"), Format: "jsonl"},
-				Output:                ibv1.OutputSpec{URI: env.uri("out")},
-				Builder:               &ibv1.BuilderSpec{Image: "registry.invalid/indexbuild/nope:1"},
-				ActiveDeadlineSeconds: ptr.To[int64](90),
-			},
-		}
+		b := env.twoPartitions("nopull")
+		b.Spec.Builder = &ibv1.BuilderSpec{Image: "registry.invalid/indexbuild/nope:1"}
+		b.Spec.ActiveDeadlineSeconds = ptr.To[int64](90)
 		Expect(k.Create(ctx, b)).To(Succeed())
 		start := time.Now()
 
@@ -206,21 +212,14 @@ spec:
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
 		}
-		b := &ibv1.IndexBuild{
-			ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: env.ns},
-			Spec: ibv1.IndexBuildSpec{
-				JobID: 1, SchemaID: schemaID, TableID: tableID, ElementType: "index", ElementIDs: []int64{1}, Partitions: 2,
-				Source: ibv1.SourceSpec{URI: env.uri("books"), Format: "jsonl"},
-				Output: ibv1.OutputSpec{URI: env.uri("out")},
-				Pod: &ibv1.PodSettings{
-					ServiceAccountName: "indexer",
-					NodeSelector:       map[string]string{corev1.LabelHostname: hostname},
-					Labels:             map[string]string{"team": "search"},
-				},
-				Worker:                  &ibv1.WorkerSpec{Resources: resources},
-				TTLSecondsAfterFinished: ptr.To[int32](3600),
-			},
+		b := env.twoPartitions("settings")
+		b.Spec.Pod = &ibv1.PodSettings{
+			ServiceAccountName: "indexer",
+			NodeSelector:       map[string]string{corev1.LabelHostname: hostname},
+			Labels:             map[string]string{"team": "search"},
 		}
+		b.Spec.Worker = &ibv1.WorkerSpec{Resources: resources}
+		b.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
 		Expect(k.Create(ctx, b)).To(Succeed())
 		got := env.waitEnded(ctx, b.Name)
 		Expect(got.Status.Phase).To(Equal(ibv1.PhaseSucceeded), describe(got))
