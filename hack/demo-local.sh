@@ -29,12 +29,12 @@ cp -r "${ROOT}/hack/sample-data/books" "${DEMO}/tables/books"
 # build_index NAME TYPE ELEMENTS PARTITIONS
 build_index() {
   local name=$1 type=$2 elements=$3 partitions=$4
-  local task=(--job-id=1 --schema-id=1 --table-id=100 --element-type="${type}" --element-ids="${elements}" --partitions="${partitions}")
+  local task=(--job-id=1 --schema-id=1 --table-id=100 --element-type="${type}" --element-ids="${elements}" --partitions="${partitions}"
+    --source="file://${DEMO}/tables/books" --source-format=jsonl)
   local out="file://${DEMO}/indexes/${name}"
   step "${name}: ${partitions} workers (${type} elements ${elements})"
   for ((p = 0; p < partitions; p++)); do
-    "${IB}" build "${task[@]}" --partition="${p}" --source="file://${DEMO}/tables/books" --source-format=jsonl \
-      --output="${out}" --termination-log= --progress-interval=0 || fail "worker for partition ${p} of ${name}" $?
+    "${IB}" build "${task[@]}" --partition="${p}" --output="${out}" --termination-log= --progress-interval=0 || fail "worker for partition ${p} of ${name}" $?
   done
   step "${name}: finalize"
   "${IB}" finalize "${task[@]}" --output="${out}" --termination-log= || fail "finalize of ${name}" $?

@@ -64,12 +64,26 @@ type PersistentVolumeClaimReference struct {
 	ClaimName string `json:"claimName"`
 }
 
+// DeletionPolicy says what happens to the output when its IndexBuild is
+// deleted, like a PersistentVolume's reclaim policy.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain leaves the output (every version) in place.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyDelete removes the output before the IndexBuild goes.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+)
+
 // OutputSpec says where the committed index goes.
 // +kubebuilder:validation:XValidation:rule="!has(self.persistentVolumeClaim) || self.uri.startsWith('file://')",message="spec.output.persistentVolumeClaim needs a file:// uri",fieldPath=".persistentVolumeClaim"
 type OutputSpec struct {
-	// uri of the index root in object storage. Workers write under
-	// <uri>/staging/; finalize commits <uri>/metadata.json last.
-	// Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
+	// uri of the index root in object storage. The root belongs to one
+	// IndexBuild (namespace/name, recorded in <uri>/_owner.json). Each task
+	// (jobID) stages and commits its own version under
+	// <uri>/versions/<jobID>/; <uri>/current.json names the version readers
+	// open. Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|s3|gs|azblob)://.+')",message="spec.output.uri must start with file://, s3://, gs:// or azblob:// and name a location"
 	URI string `json:"uri"`
@@ -83,6 +97,22 @@ type OutputSpec struct {
 	// every node share it.
 	// +optional
 	PersistentVolumeClaim *PersistentVolumeClaimReference `json:"persistentVolumeClaim,omitempty"`
+
+	// keepVersions is how many committed versions stay after a new one is
+	// published, the published one included; older versions and the
+	// staging of failed or superseded tasks are removed.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=2
+	// +optional
+	KeepVersions int32 `json:"keepVersions,omitempty"`
+
+	// deletionPolicy: Retain (default) keeps the output when the IndexBuild
+	// is deleted; Delete removes every version of it first, with a cleanup
+	// pod that uses the output's credentials.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
 
 // PodSettings are what every pod of the build (workers, finalize) gets.
@@ -179,13 +209,18 @@ type BuilderSpec struct {
 	Command []string `json:"command,omitempty"`
 }
 
-// IndexBuildSpec is what to build. jobID, schemaID, tableID, elementType
-// and elementIDs are the task metadata: changing jobID starts a new task;
-// changing any of the others under the same jobID fails the build with
-// StaleMeta.
+// IndexBuildSpec is what to build. Every input of the build is task
+// metadata: jobID, schemaID, tableID, elementType, elementIDs, source.uri,
+// source.format, partitions and builder. Changing jobID starts a new task.
+// Under the same jobID, a change to source, partitions, builder or
+// output.uri is refused at admission, and a change to schemaID, tableID,
+// elementType or elementIDs fails the build with StaleMeta.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
-// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID",fieldPath=".partitions"
-// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID",fieldPath=".output.uri"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.uri == oldSelf.source.uri",message="spec.source.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.uri"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.format == oldSelf.source.format",message="spec.source.format can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.format"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.builder) == has(oldSelf.builder) && (!has(self.builder) || self.builder == oldSelf.builder))",message="spec.builder can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".builder"
 type IndexBuildSpec struct {
 	// jobID identifies this build attempt. The task key is
 	// <namespace>/<name>/<jobID>. Change it to start a new task, for example
@@ -315,7 +350,15 @@ const (
 	ConditionSuspended = "Suspended"
 )
 
-// TaskStatus is the task as it was recorded when it started.
+// TaskSource is the source a task reads, without its credentials (which are
+// not task metadata).
+type TaskSource struct {
+	URI    string       `json:"uri"`
+	Format SourceFormat `json:"format,omitempty"`
+}
+
+// TaskStatus is the task as it was recorded when it started: its task
+// metadata, compared with the spec before anything is resumed.
 type TaskStatus struct {
 	// key is <namespace>/<name>/<jobID>.
 	Key         string      `json:"key"`
@@ -325,6 +368,14 @@ type TaskStatus struct {
 	ElementType ElementType `json:"elementType"`
 	// +listType=atomic
 	ElementIDs []int64 `json:"elementIDs"`
+	// source is spec.source without its secretRef.
+	Source TaskSource `json:"source"`
+	// partitions is spec.partitions.
+	Partitions int32 `json:"partitions"`
+	// builder is spec.builder as written (absent: the operator's default
+	// image).
+	// +optional
+	Builder *BuilderSpec `json:"builder,omitempty"`
 	// startTime is when the task was recorded.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -348,7 +399,12 @@ type PartitionCounts struct {
 
 // CommitStatus summarises the committed index.
 type CommitStatus struct {
-	// markerURI is the commit marker (metadata.json at the output root).
+	// version is the committed version of the output (versions/<jobID>/),
+	// the one the output's pointer names once this build succeeded.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// markerURI is the version's commit marker
+	// (<output>/versions/<jobID>/metadata.json).
 	MarkerURI string `json:"markerURI"`
 	// files committed (marker-listed) files.
 	Files int32 `json:"files"`
@@ -403,7 +459,9 @@ type IndexBuildStatus struct {
 
 // IndexBuild runs a distributed index build: one worker per partition, then
 // a finalize step that commits the index through a single marker object.
+// The name is a label value on the build's Jobs and pods, hence its limit.
 // +kubebuilder:object:root=true
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it labels the build's Jobs and pods"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ib,categories=all
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

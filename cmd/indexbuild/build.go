@@ -22,9 +22,7 @@ func init() { register("build", "build one partition of an index (the reference 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		cfg          builder.Config
-		sourceURI    string
 		outputURI    string
-		format       string
 		termination  string
 		defaultIndex = 0
 	)
@@ -39,9 +37,6 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	taskmeta.RegisterFlags(fs, &cfg.Meta)
 	fs.IntVar(&cfg.Partition, "partition", defaultIndex, "partition to build (default $JOB_COMPLETION_INDEX)")
-	fs.IntVar(&cfg.Partitions, "partitions", 1, "number of partitions")
-	fs.StringVar(&sourceURI, "source", "", "URI of the table (holds _table.json and data files)")
-	fs.StringVar(&format, "source-format", "", "jsonl, csv or parquet; empty: by file extension")
 	fs.StringVar(&outputURI, "output", "", "URI of the index output root")
 	fs.StringVar(&termination, "termination-log", summary.DefaultTerminationPath, "file for the summary termination message; empty disables")
 	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for sort runs and element files (default: system temp)")
@@ -50,11 +45,13 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
+	cfg.Partitions = cfg.Meta.Partitions
+	sourceURI := cfg.Meta.Source
 	if sourceURI == "" || outputURI == "" {
 		return fmt.Errorf("%w: --source and --output are required", retry.ErrInvalidInput)
 	}
 	var err error
-	if cfg.SourceFormat, err = rows.ParseFormat(format); err != nil {
+	if cfg.SourceFormat, err = rows.ParseFormat(cfg.Meta.SourceFormat); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
 	cfg.Log = stderr

@@ -20,12 +20,13 @@ func TestBuildFinalizeQueryCommands(t *testing.T) {
 	if code, _, stderr := runCmd(t, "gen-table", "--rows=300", "--files=2", "--format=csv", "--out="+src); code != 0 {
 		t.Fatalf("gen-table: %d %s", code, stderr)
 	}
-	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,3"}
+	// Workers and finalize get the same task flags, as the operator passes them.
+	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,3", "--partitions=3", "--source=" + src}
 	termination := filepath.Join(dir, "termination-log")
 	var rows int64
 	for p := range 3 {
 		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(p))
-		args := append([]string{"build", "--partitions=3", "--source=" + src, "--output=" + out, "--termination-log=" + termination}, task...)
+		args := append([]string{"build", "--output=" + out, "--termination-log=" + termination}, task...)
 		code, stdout, stderr := runCmd(t, args...)
 		if code != 0 {
 			t.Fatalf("build partition %d: exit %d\n%s", p, code, stderr)
@@ -46,7 +47,7 @@ func TestBuildFinalizeQueryCommands(t *testing.T) {
 	if rows != 300 {
 		t.Fatalf("partitions built %d rows, want 300", rows)
 	}
-	if code, _, stderr := runCmd(t, append([]string{"finalize", "--partitions=3", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
+	if code, _, stderr := runCmd(t, append([]string{"finalize", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
 		t.Fatalf("finalize: %d %s", code, stderr)
 	}
 	code, stdout, stderr := runCmd(t, "query", "--index="+out, "--element=3", "--range", "-10", "10.5", "-o", "json")

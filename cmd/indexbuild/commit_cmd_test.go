@@ -52,11 +52,11 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 func TestFinalizeAndVerifyCommands(t *testing.T) {
 	dir := t.TempDir()
 	uri := "file://" + filepath.Join(dir, "out")
-	meta := taskmeta.Meta{JobID: 7, SchemaID: 1, TableID: 42, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{5}}
+	meta := taskmeta.Meta{JobID: 7, SchemaID: 1, TableID: 42, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{5}, Partitions: 2}
 	stageOutput(t, uri, meta)
 	termination := filepath.Join(dir, "termination-log")
-	taskFlags := []string{"--job-id=7", "--schema-id=1", "--table-id=42", "--element-type=index", "--element-ids=5"}
-	finalize := append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log=" + termination}, taskFlags...)
+	taskFlags := meta.Args()
+	finalize := append([]string{"finalize", "--output=" + uri, "--termination-log=" + termination}, taskFlags...)
 
 	code, out, errOut := runCmd(t, finalize...)
 	if code != 0 {

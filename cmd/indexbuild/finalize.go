@@ -25,12 +25,12 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var opts commit.Options
 	taskmeta.RegisterFlags(fs, &opts.Task)
 	output := fs.String("output", "", "URI of the index root in object storage (required)")
-	fs.IntVar(&opts.Partitions, "partitions", 0, "number of partitions the build ran with (required)")
 	fs.IntVar(&opts.CopyParallelism, "copy-parallelism", commit.DefaultCopyParallelism, "maximum concurrent copies")
 	termination := fs.String("termination-log", summary.DefaultTerminationPath, `file for the JSON summary ("" disables)`)
 	if help, err := parseCommitFlags(fs, args); help || err != nil {
 		return err
 	}
+	opts.Partitions = opts.Task.Partitions
 	if err := opts.Task.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}

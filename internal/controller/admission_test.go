@@ -10,6 +10,7 @@ import (
 	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,7 +81,7 @@ var _ = Describe("IndexBuild admission", func() {
 		Expect(res.Status).To(Equal(kstatus.InProgressStatus))
 	})
 
-	It("allows partitions and output to change only together with jobID", func() {
+	It("allows every build input but the IDs to change only together with jobID", func() {
 		ib := testutil.MakeIndexBuild("immutable", ns).Suspend(true).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		for _, tc := range []struct {
@@ -89,6 +90,11 @@ var _ = Describe("IndexBuild admission", func() {
 		}{
 			{"spec.partitions", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Partitions = 8 }},
 			{"spec.output.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.URI = "s3://elsewhere/idx" }},
+			{"spec.source.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.URI = "s3://tables/books-v2" }},
+			{"spec.source.format", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.Format = "csv" }},
+			{"spec.builder", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Builder = &indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2"}
+			}},
 		} {
 			// Eventually: the controller's status writes may bump the
 			// resourceVersion between Get and Update.
@@ -98,11 +104,28 @@ var _ = Describe("IndexBuild admission", func() {
 				tc.edit(got)
 				err := k8sClient.Update(ctx, got, client.DryRunAll)
 				g.Expect(err).To(HaveOccurred())
-				g.Expect(err.Error()).To(ContainSubstring(tc.field + " can only change together with spec.jobID"))
+				g.Expect(err.Error()).To(ContainSubstring(tc.field + " can only change together with spec.jobID: change spec.jobID to start a new task"))
 				got.Spec.JobID++
 				g.Expect(k8sClient.Update(ctx, got, client.DryRunAll)).To(Succeed())
 			}, timeout, interval).Should(Succeed())
 		}
+	})
+})
+
+var _ = Describe("IndexBuild names", func() {
+	It("builds under the longest name admission allows, with Job names and labels in their limits", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-names-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		name := strings.Repeat("n", 63)
+		ib := testutil.MakeIndexBuild(name, n.Name).JobID(1234567890123).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var jobs batchv1.JobList
+			g.Expect(k8sClient.List(ctx, &jobs, client.InNamespace(n.Name), client.MatchingLabels{LabelBuildName: name})).To(Succeed())
+			g.Expect(jobs.Items).To(HaveLen(1))
+			g.Expect(len(jobs.Items[0].Name)).To(BeNumerically("<=", maxJobNameLength))
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+		}, timeout, interval).Should(Succeed())
 	})
 })
 

@@ -11,10 +11,6 @@ import (
 // partition index reaches the worker as JOB_COMPLETION_INDEX.
 func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
 	args := append([]string{"build"}, taskArgs(ib)...)
-	args = append(args, "--source="+ib.Spec.Source.URI)
-	if ib.Spec.Source.Format != "" {
-		args = append(args, "--source-format="+string(ib.Spec.Source.Format))
-	}
 	job := newChildJob(ib, RoleBuild, containerWorker, image, args)
 	partitions := ib.Spec.Partitions
 	parallelism := partitions

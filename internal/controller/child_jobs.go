@@ -30,6 +30,9 @@ const (
 const (
 	RoleBuild    = "build"
 	RoleFinalize = "finalize"
+	// RoleCleanup deletes the output of an IndexBuild deleted with
+	// deletionPolicy Delete.
+	RoleCleanup = "cleanup"
 )
 
 // Job and pod names must stay within 63 characters (pod hostnames of an

@@ -26,7 +26,10 @@ func TestNewFinalizeJob(t *testing.T) {
 	if c.Args[0] != "finalize" || !slices.Contains(c.Args, "--output=s3://indexes/books") || !slices.Contains(c.Args, "--partitions=4") {
 		t.Fatalf("args %v", c.Args)
 	}
-	if slices.ContainsFunc(c.Args, func(a string) bool { return len(a) > 8 && a[:9] == "--source=" }) {
-		t.Fatalf("finalize does not read the source: %v", c.Args)
+	// Finalize compares the staged task manifest with the whole task, so it
+	// gets the same task flags as the workers, source and builder included.
+	build := newBuildJob(ib, "indexbuild:dev").Spec.Template.Spec.Containers[0].Args
+	if !slices.Equal(c.Args[1:], build[1:]) {
+		t.Fatalf("finalize task flags %v differ from the workers' %v", c.Args[1:], build[1:])
 	}
 }

@@ -44,29 +44,42 @@ type IndexBuildReconciler struct {
 	FileStoreRoots []string
 }
 
-// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/finalizers,verbs=update
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one IndexBuild along Pending → Building → Finalizing →
-// Succeeded/Failed and writes its status with at most one patch.
+// Succeeded/Failed, or through its deletion policy once deleted, and writes
+// its status with at most one patch.
 func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ib := &indexbuildv1alpha1.IndexBuild{}
 	if err := r.Get(ctx, req.NamespacedName, ib); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !ib.DeletionTimestamp.IsZero() {
-		// Owner references take the Jobs and their pods with it.
-		return ctrl.Result{}, nil
+	if err := r.syncOutputFinalizer(ctx, ib); err != nil {
+		return ctrl.Result{}, err
 	}
 	before := ib.DeepCopy()
-	err := r.reconcileTask(ctx, ib)
-	if errors.Is(err, errCacheBehind) {
+	var err error
+	if ib.DeletionTimestamp.IsZero() {
+		err = r.reconcileTask(ctx, ib)
+	} else {
+		err = r.reconcileDeletion(ctx, ib)
+	}
+	var result ctrl.Result
+	var wait *waitingError
+	switch {
+	case errors.Is(err, errReleased):
+		return ctrl.Result{}, nil // the object is going: nothing to write
+	case errors.Is(err, errCacheBehind):
 		// Nothing was changed. Status-only updates do not trigger
 		// reconciles, so come back once the cache has caught up.
 		return ctrl.Result{RequeueAfter: cacheBehindRetry}, nil
+	case errors.As(err, &wait):
+		result.RequeueAfter, err = wait.delay, nil
 	}
 	ib.Status.ObservedGeneration = ib.Generation
 	changed, perr := r.patchStatus(ctx, before, ib)
@@ -78,24 +91,36 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			observeStoredStatus(before, ib, jobs)
 		}
 	}
-	if err == nil && ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+	if err == nil && ib.Status.Phase == indexbuildv1alpha1.PhaseFailed && ib.DeletionTimestamp.IsZero() {
 		// A failed task's running Jobs are stopped only once the verdict is
 		// stored: a Job whose annotation disagrees is the evidence of stale
 		// metadata, and deleting it first could lose the verdict to a
 		// failed status write.
 		err = r.stopUnfinishedJobs(ctx, ib)
 	}
-	if err == nil && isTerminal(ib.Status.Phase) {
+	if err == nil && isTerminal(ib.Status.Phase) && ib.DeletionTimestamp.IsZero() {
 		err = r.removeExpiredJobs(ctx, ib, time.Now())
 	}
-	// Errors are API trouble and retried with backoff. Outcomes of the
-	// build come back only for what time alone changes (requeueAfter);
-	// otherwise Job events and spec changes bring the next reconcile.
-	if err != nil {
-		return ctrl.Result{}, err
+	// Errors are API trouble and retried with backoff; Job events and spec
+	// changes bring the next reconcile. Waits (for Jobs of a previous
+	// object, for a cleanup) look again after their delay, and so does
+	// what time alone changes (requeueAfter: pods that do not run,
+	// deadlines, TTL).
+	if err == nil && ib.DeletionTimestamp.IsZero() {
+		result.RequeueAfter = soonest(result.RequeueAfter, r.requeueAfter(ctx, ib))
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, ib)}, nil
+	return result, err
 }
+
+// waitingError is a reconcile that did what it could and waits for
+// something outside it (pods stopping, a garbage collector) that may bring
+// no event of its own; its status is written and it looks again after delay.
+type waitingError struct{ delay time.Duration }
+
+func (e *waitingError) Error() string { return fmt.Sprintf("waiting, looking again in %s", e.delay) }
+
+// errReleased: the finalizer is removed and the IndexBuild is going.
+var errReleased = errors.New("IndexBuild released for deletion")
 
 func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
 	jobs, err := r.childJobs(ctx, ib)
@@ -105,7 +130,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	if isNewTask(ib) {
 		// A new jobID is a new task: the old task's Jobs go, whatever state
 		// they are in.
-		if err := r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return j.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) }); err != nil {
+		if err := r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return j.Labels[LabelJobID] != fmt.Sprint(ib.Spec.JobID) }, metav1.DeletePropagationBackground); err != nil {
 			return err
 		}
 		recordTask(ib, metav1.Now())
@@ -236,6 +261,9 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, existing); err != nil {
 		return nil, fmt.Errorf("get existing Job %s: %w", job.Name, err)
 	}
+	if leftByPrevious(ib, existing) {
+		return nil, &previousJobError{job: existing.Name}
+	}
 	if err := checkChildJob(ib, existing); err != nil {
 		return nil, err
 	}
@@ -243,13 +271,18 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 }
 
 // failOnConflict ends a build whose Job could not be created or adopted:
-// stale metadata and foreign Jobs are terminal, anything else is retried.
+// stale metadata and foreign Jobs are terminal, a previous object's Job is
+// waited out, anything else is retried.
 func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, err error) error {
 	var conflict *jobConflictError
+	var previous *previousJobError
 	switch {
 	case errors.Is(err, retry.ErrStaleMeta):
 		r.failStale(ctx, ib, err)
 		return nil
+	case errors.As(err, &previous):
+		newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhasePending, ReasonPreviousJobs, err.Error())
+		return &waitingError{delay: previousJobsPollInterval}
 	case errors.As(err, &conflict):
 		newStatusWriter(ib).failed(ReasonJobConflict, err.Error())
 		return nil
@@ -272,7 +305,7 @@ func (r *IndexBuildReconciler) stopUnfinishedJobs(ctx context.Context, ib *index
 	if err != nil {
 		return err
 	}
-	return r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return !classifyJob(j).finished() })
+	return r.deleteJobs(ctx, ib, jobs, func(j *batchv1.Job) bool { return !classifyJob(j).finished() }, metav1.DeletePropagationBackground)
 }
 
 // failFromJob ends the build with the reason its Job failed for.
@@ -289,7 +322,7 @@ func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1
 }
 
 // deleteJobs deletes the Jobs that match, with their pods.
-func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, match func(*batchv1.Job) bool) error {
+func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, match func(*batchv1.Job) bool, propagation metav1.DeletionPropagation) error {
 	checked := false
 	for _, job := range jobs {
 		if !match(job) || !job.DeletionTimestamp.IsZero() {
@@ -301,7 +334,7 @@ func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1a
 			}
 			checked = true
 		}
-		err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		err := r.Delete(ctx, job, client.PropagationPolicy(propagation))
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete Job %s: %w", job.Name, err)
 		}
@@ -347,15 +380,24 @@ func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *inde
 }
 
 func (r *IndexBuildReconciler) recordPhaseEvent(ib *indexbuildv1alpha1.IndexBuild) {
-	if r.Recorder == nil {
-		return
-	}
 	ready := findCondition(ib, indexbuildv1alpha1.ConditionReady)
 	eventType := corev1.EventTypeNormal
 	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
 		eventType = corev1.EventTypeWarning
 	}
-	r.Recorder.Eventf(ib, nil, eventType, ready.Reason, string(ib.Status.Phase), "%s: %s", ib.Status.Phase, ready.Message)
+	r.event(ib, eventType, ready.Reason, string(ib.Status.Phase)+": "+ready.Message)
+}
+
+// event records an Event on the IndexBuild; the action is the reason.
+func (r *IndexBuildReconciler) event(ib *indexbuildv1alpha1.IndexBuild, eventType, reason, message string) {
+	if r.Recorder == nil {
+		return
+	}
+	action := string(ib.Status.Phase)
+	if action == "" {
+		action = reason
+	}
+	r.Recorder.Eventf(ib, nil, eventType, reason, action, "%s", message)
 }
 
 func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Condition {

@@ -289,6 +289,38 @@ var _ = Describe("IndexBuild controller", func() {
 		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(oldBuild), &batchv1.Job{}))).To(BeTrue())
 	})
 
+	It("rebuilds in place: a new jobID after a success builds a new task and keeps the published commit until it commits", func() {
+		ib := testutil.MakeIndexBuild("inplace", ns).Partitions(1).Builder("example.com/builder:1", "/bin/build").Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		updateJobStatus(waitForJob(ns, "inplace-1-build"), testutil.JobSucceeded)
+		finalize := waitForJob(ns, "inplace-1-finalize")
+		terminatedPod(finalize, "inplace-1-finalize-a", 0, mustJSON(summary.Commit{MarkerURI: "s3://indexes/inplace/versions/1/metadata.json", Files: 1, Rows: 10}))
+		updateJobStatus(finalize, testutil.JobSucceeded)
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseSucceeded))
+		}, timeout, interval).Should(Succeed())
+
+		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) {
+			ib.Spec.JobID = 2
+			ib.Spec.ElementIDs = []int64{1, 2}
+			ib.Spec.Source.URI = "s3://tables/books-v2"
+			ib.Spec.Builder.Image = "example.com/builder:2"
+		})
+		build := waitForJob(ns, "inplace-2-build")
+		Expect(build.Spec.Template.Spec.Containers[0].Args).To(ContainElements(
+			"--job-id=2", "--element-ids=1,2", "--source=s3://tables/books-v2", "--builder-image=example.com/builder:2", `--builder-command=["/bin/build"]`))
+		Eventually(func(g Gomega) {
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+			g.Expect(got.Status.Task.Key).To(Equal(ns + "/inplace/2"))
+			g.Expect(got.Status.Task.Source).To(Equal(indexbuildv1alpha1.TaskSource{URI: "s3://tables/books-v2", Format: "jsonl"}))
+			g.Expect(got.Status.Task.Partitions).To(Equal(int32(1)))
+			g.Expect(got.Status.Task.Builder).To(Equal(&indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2", Command: []string{"/bin/build"}}))
+			g.Expect(got.Status.Commit).NotTo(BeNil(), "the published version is still what readers get")
+			g.Expect(got.Status.Commit.MarkerURI).To(Equal("s3://indexes/inplace/versions/1/metadata.json"))
+		}, timeout, interval).Should(Succeed())
+	})
+
 	It("removes a running old task's Jobs when jobID changes mid-build", func() {
 		ib := testutil.MakeIndexBuild("restart", ns).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())

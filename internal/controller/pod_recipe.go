@@ -16,6 +16,7 @@ import (
 const (
 	containerWorker   = "worker"
 	containerFinalize = "finalize"
+	containerCleanup  = "cleanup"
 )
 
 // Pods run as this user and group when no hostPath store needs root (the

@@ -12,18 +12,19 @@ import (
 // no event would bring the reconcile that acts on them.
 func (r *IndexBuildReconciler) requeueAfter(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) time.Duration {
 	now := time.Now()
-	var soonest time.Duration
-	consider := func(d time.Duration) {
-		if d > 0 && (soonest == 0 || d < soonest) {
-			soonest = d
-		}
-	}
-	consider(deadlineCheckAfter(ib, now))
-	consider(ttlCheckAfter(ib, now))
+	after := soonest(deadlineCheckAfter(ib, now), ttlCheckAfter(ib, now))
 	if !isTerminal(ib.Status.Phase) {
 		if jobs, err := r.childJobs(ctx, ib); err == nil {
-			consider(podCheckAfter(jobs))
+			after = soonest(after, podCheckAfter(jobs))
 		}
 	}
-	return soonest
+	return after
+}
+
+// soonest is the sooner of two requeue delays, where 0 means none.
+func soonest(a, b time.Duration) time.Duration {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }

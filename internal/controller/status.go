@@ -23,6 +23,9 @@ const (
 	ReasonTaskMetaOK   = "TaskMetaMatches"
 	ReasonNotSuspended = "NotSuspended"
 	ReasonJobConflict  = "JobConflict"
+	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
+	// (kubectl replace --force, a restore) are still going away.
+	ReasonPreviousJobs = "WaitingForPreviousJobs"
 )
 
 // statusWriter sets phase and conditions together, so the kstatus trio
@@ -76,6 +79,22 @@ func (w statusWriter) failed(reason, message string) {
 	if !meta.IsStatusConditionTrue(w.status.Conditions, indexbuildv1alpha1.ConditionCommitted) {
 		w.set(indexbuildv1alpha1.ConditionCommitted, metav1.ConditionFalse, reason, "")
 	}
+}
+
+// deleting marks an IndexBuild whose output the operator is deleting
+// (deletionPolicy Delete).
+func (w statusWriter) deleting(reason, message string) {
+	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+}
+
+// cleanupFailed marks a deletion whose cleanup pod could not delete the
+// output; the IndexBuild stays until it can, or until the policy is Retain.
+func (w statusWriter) cleanupFailed(message string) {
+	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonOutputCleanupFailed, message)
+	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, ReasonOutputCleanupFailed, "")
+	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, ReasonOutputCleanupFailed, message)
 }
 
 // succeeded marks a committed build.

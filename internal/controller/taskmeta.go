@@ -2,7 +2,7 @@ package controller
 
 import (
 	"fmt"
-	"strconv"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,7 +13,8 @@ import (
 )
 
 // recordTask starts a new task: the spec's task metadata goes into
-// status.task and everything the previous task reported is reset.
+// status.task and the previous task's conditions are reset. status.commit
+// stays: it names the version readers still get until this task publishes.
 func recordTask(ib *indexbuildv1alpha1.IndexBuild, now metav1.Time) {
 	m := specTaskMeta(ib)
 	ib.Status.Task = &indexbuildv1alpha1.TaskStatus{
@@ -23,9 +24,11 @@ func recordTask(ib *indexbuildv1alpha1.IndexBuild, now metav1.Time) {
 		TableID:     m.TableID,
 		ElementType: indexbuildv1alpha1.ElementType(m.ElementType),
 		ElementIDs:  m.ElementIDs,
+		Source:      indexbuildv1alpha1.TaskSource{URI: m.Source, Format: indexbuildv1alpha1.SourceFormat(m.SourceFormat)},
+		Partitions:  int32(m.Partitions),
+		Builder:     ib.Spec.Builder.DeepCopy(),
 		StartTime:   &now,
 	}
-	ib.Status.Commit = nil
 	ib.Status.Conditions = nil
 }
 
@@ -41,7 +44,9 @@ func checkRecordedTask(ib *indexbuildv1alpha1.IndexBuild) error {
 	recorded := taskmeta.Meta{
 		JobID: t.JobID, SchemaID: t.SchemaID, TableID: t.TableID,
 		ElementType: string(t.ElementType), ElementIDs: t.ElementIDs,
+		Source: t.Source.URI, SourceFormat: string(t.Source.Format), Partitions: int(t.Partitions),
 	}
+	recorded.BuilderImage, recorded.BuilderCommand = builderMeta(t.Builder)
 	return taskmeta.Check("status.task", taskKey(ib), recorded, specTaskMeta(ib))
 }
 
@@ -72,15 +77,57 @@ func (e *jobConflictError) Error() string {
 	return fmt.Sprintf("Job %s exists but is not controlled by this IndexBuild; delete it or change spec.jobID", e.job)
 }
 
-// specTaskMeta is the task metadata the spec asks for now.
-func specTaskMeta(ib *indexbuildv1alpha1.IndexBuild) taskmeta.Meta {
-	return taskmeta.Meta{
-		JobID:       ib.Spec.JobID,
-		SchemaID:    ib.Spec.SchemaID,
-		TableID:     ib.Spec.TableID,
-		ElementType: string(ib.Spec.ElementType),
-		ElementIDs:  append([]int64(nil), ib.Spec.ElementIDs...),
+// previousJobError is a Job with a child's name that a deleted IndexBuild
+// of the same name left (kubectl replace --force, a restore from backup):
+// being deleted, or still controlled by the old object's UID until the
+// garbage collector removes it. It is waited out, never adopted.
+type previousJobError struct{ job string }
+
+func (e *previousJobError) Error() string {
+	return fmt.Sprintf("waiting for Job %s of a previous IndexBuild with this name to be deleted", e.job)
+}
+
+// previousJobsPollInterval is how often a build waiting for a previous
+// object's Jobs looks again; their deletion usually brings an event first.
+const previousJobsPollInterval = 2 * time.Second
+
+// leftByPrevious reports whether job belongs to a previous incarnation of
+// ib: it is being deleted, or its controller is an IndexBuild of the same
+// name with another UID.
+func leftByPrevious(ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) bool {
+	if metav1.IsControlledBy(job, ib) {
+		return false
 	}
+	if !job.DeletionTimestamp.IsZero() {
+		return true
+	}
+	ref := metav1.GetControllerOf(job)
+	return ref != nil && ref.Kind == "IndexBuild" && ref.APIVersion == indexbuildv1alpha1.GroupVersion.String() &&
+		ref.Name == ib.Name && ref.UID != ib.UID
+}
+
+// specTaskMeta is the task metadata the spec asks for now: every input of
+// the build, credentials and pod settings excepted.
+func specTaskMeta(ib *indexbuildv1alpha1.IndexBuild) taskmeta.Meta {
+	m := taskmeta.Meta{
+		JobID:        ib.Spec.JobID,
+		SchemaID:     ib.Spec.SchemaID,
+		TableID:      ib.Spec.TableID,
+		ElementType:  string(ib.Spec.ElementType),
+		ElementIDs:   append([]int64(nil), ib.Spec.ElementIDs...),
+		Source:       ib.Spec.Source.URI,
+		SourceFormat: string(ib.Spec.Source.Format),
+		Partitions:   int(ib.Spec.Partitions),
+	}
+	m.BuilderImage, m.BuilderCommand = builderMeta(ib.Spec.Builder)
+	return m
+}
+
+func builderMeta(b *indexbuildv1alpha1.BuilderSpec) (image string, command []string) {
+	if b == nil {
+		return "", nil
+	}
+	return b.Image, append([]string(nil), b.Command...)
 }
 
 func taskKey(ib *indexbuildv1alpha1.IndexBuild) string {
@@ -88,15 +135,8 @@ func taskKey(ib *indexbuildv1alpha1.IndexBuild) string {
 }
 
 // taskArgs are the task-metadata flags (taskmeta.RegisterFlags) plus the
-// partition count and output every data-plane subcommand takes.
+// output every data-plane subcommand takes: workers and finalize compare
+// the very same task with what the output recorded.
 func taskArgs(ib *indexbuildv1alpha1.IndexBuild) []string {
-	return []string{
-		"--job-id=" + strconv.FormatInt(ib.Spec.JobID, 10),
-		"--schema-id=" + strconv.FormatInt(ib.Spec.SchemaID, 10),
-		"--table-id=" + strconv.FormatInt(ib.Spec.TableID, 10),
-		"--element-type=" + string(ib.Spec.ElementType),
-		"--element-ids=" + taskmeta.FormatIDs(ib.Spec.ElementIDs),
-		"--partitions=" + strconv.Itoa(int(ib.Spec.Partitions)),
-		"--output=" + ib.Spec.Output.URI,
-	}
+	return append(specTaskMeta(ib).Args(), "--output="+ib.Spec.Output.URI)
 }

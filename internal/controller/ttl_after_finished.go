@@ -5,6 +5,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
@@ -40,5 +41,5 @@ func (r *IndexBuildReconciler) removeExpiredJobs(ctx context.Context, ib *indexb
 	if err != nil {
 		return err
 	}
-	return r.deleteJobs(ctx, ib, jobs, func(*batchv1.Job) bool { return true })
+	return r.deleteJobs(ctx, ib, jobs, func(*batchv1.Job) bool { return true }, metav1.DeletePropagationBackground)
 }

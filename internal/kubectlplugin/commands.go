@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,11 +288,15 @@ func WriteRetryExplanation(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, d Ret
 	fmt.Fprintf(w, "Retry: %s spec.jobID %d -> %d.\n", verb, oldJobID, ib.Spec.JobID)
 	fmt.Fprintf(w, "A new task %s/%s/%d starts: the operator deletes the jobID %d Jobs, records the task, and runs every partition (%d) and finalize again.\n",
 		ib.Namespace, ib.Name, ib.Spec.JobID, oldJobID, ib.Spec.Partitions)
-	if ib.Spec.Output.URI != oldOutput {
+	switch {
+	case ib.Spec.Output.URI != oldOutput:
 		fmt.Fprintf(w, "Output moves to %s.\n", ib.Spec.Output.URI)
-	} else if oldCommit != nil {
-		fmt.Fprintf(w, "Warning: %s already holds a committed index (%s) of the old task; finalize refuses to replace another task's marker (StaleMeta). Use --output-uri to commit elsewhere.\n",
-			oldOutput, oldCommit.MarkerURI)
+	case oldCommit != nil:
+		fmt.Fprintf(w, "The new task commits its own version under %s/versions/%d/ and publishes it once it succeeds; until then readers keep the committed version (%s).\n",
+			strings.TrimSuffix(oldOutput, "/"), ib.Spec.JobID, oldCommit.MarkerURI)
+	default:
+		fmt.Fprintf(w, "The new task commits its own version under %s/versions/%d/; nothing a failed task staged is reused.\n",
+			strings.TrimSuffix(oldOutput, "/"), ib.Spec.JobID)
 	}
 	if !dryRun {
 		fmt.Fprintf(w, "Follow it with: kubectl indexbuild watch %s -n %s\n", ib.Name, ib.Namespace)

@@ -340,14 +340,20 @@ func TestRetryCommand(t *testing.T) {
 		t.Errorf("after forced retry: %+v", got.Spec)
 	}
 
-	// A failed build whose output holds another task's commit: warned.
+	// A failed build on an output that holds a committed version: the new
+	// task commits beside it, on the same output, and readers keep the old
+	// version until the new one is published.
 	setStatus(t, ib, func(st *indexbuildv1alpha1.IndexBuildStatus) {
-		succeededStatus("s3://indexes/books-v2/metadata.json")(st)
+		succeededStatus("s3://indexes/books-v2/versions/12/metadata.json")(st)
 		failedStatus("StaleMeta", "tableID changed")(st)
 	})
 	code, out, _ = run(t, "retry", "books", "-n", ns)
-	if code != 0 || !strings.Contains(out, "Warning: s3://indexes/books-v2 already holds a committed index") {
+	if code != 0 || !strings.Contains(out, "commits its own version under s3://indexes/books-v2/versions/13/") ||
+		!strings.Contains(out, "readers keep the committed version (s3://indexes/books-v2/versions/12/metadata.json)") {
 		t.Errorf("retry over a commit: %d\n%s", code, out)
+	}
+	if got := getIB(t, ns, "books"); got.Spec.JobID != 13 || got.Spec.Output.URI != "s3://indexes/books-v2" {
+		t.Errorf("retry over a commit moved the output or missed the jobID: %+v", got.Spec)
 	}
 }
 

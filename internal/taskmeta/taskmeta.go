@@ -22,14 +22,26 @@ const (
 	ElementTypeFulltext = "fulltext"
 )
 
-// Meta is the identity of a task: what is being built, for which table, in
-// which build attempt.
+// Meta is the identity of a task: everything that changes the bytes it
+// builds — which elements of which table, from which source, in how many
+// partitions, by which builder, in which build attempt. Two runs with equal
+// Meta build the same index; anything else is another task.
 type Meta struct {
 	JobID       int64   `json:"jobID"`
 	SchemaID    int64   `json:"schemaID"`
 	TableID     int64   `json:"tableID"`
 	ElementType string  `json:"elementType"`
 	ElementIDs  []int64 `json:"elementIDs"`
+	// Source is the table's URI and SourceFormat its data files' format.
+	Source       string `json:"source,omitempty"`
+	SourceFormat string `json:"sourceFormat,omitempty"`
+	// Partitions is the task's partition count.
+	Partitions int `json:"partitions,omitempty"`
+	// BuilderImage and BuilderCommand are spec.builder as written: an empty
+	// image is the operator's default, which an operator upgrade may change
+	// without making running tasks stale.
+	BuilderImage   string   `json:"builderImage,omitempty"`
+	BuilderCommand []string `json:"builderCommand,omitempty"`
 }
 
 // Key derives the task key from the IndexBuild's namespace, name and jobID.
@@ -51,6 +63,9 @@ func (m Meta) Validate() error {
 	}
 	if m.ElementType != ElementTypeIndex && m.ElementType != ElementTypeFulltext {
 		problems = append(problems, fmt.Sprintf("elementType must be %q or %q, got %q", ElementTypeIndex, ElementTypeFulltext, m.ElementType))
+	}
+	if m.Partitions < 0 {
+		problems = append(problems, fmt.Sprintf("partitions must not be negative, got %d", m.Partitions))
 	}
 	if len(m.ElementIDs) == 0 {
 		problems = append(problems, "elementIDs must not be empty")
@@ -92,26 +107,46 @@ func (e *MismatchError) Is(target error) bool { return target == retry.ErrStaleM
 
 // Check compares a recorded copy of the task metadata against the current
 // one and returns a *MismatchError for the first field that differs, in the
-// order jobID, schemaID, tableID, elementType, elementIDs. elementIDs compare
-// as sets: the same elements listed in another order are the same task.
+// order of Fields. elementIDs compare as sets: the same elements listed in
+// another order are the same task.
 func Check(source, taskKey string, recorded, current Meta) error {
-	mismatch := func(field, rec, cur string) error {
-		return &MismatchError{Source: source, Field: field, Recorded: rec, Current: cur, TaskKey: taskKey, JobID: current.JobID}
-	}
-	itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
-	switch {
-	case recorded.JobID != current.JobID:
-		return mismatch("jobID", itoa(recorded.JobID), itoa(current.JobID))
-	case recorded.SchemaID != current.SchemaID:
-		return mismatch("schemaID", itoa(recorded.SchemaID), itoa(current.SchemaID))
-	case recorded.TableID != current.TableID:
-		return mismatch("tableID", itoa(recorded.TableID), itoa(current.TableID))
-	case recorded.ElementType != current.ElementType:
-		return mismatch("elementType", strconv.Quote(recorded.ElementType), strconv.Quote(current.ElementType))
-	case !slices.Equal(sortedIDs(recorded.ElementIDs), sortedIDs(current.ElementIDs)):
-		return mismatch("elementIDs", formatIDs(recorded.ElementIDs), formatIDs(current.ElementIDs))
+	for _, f := range Fields {
+		rec, cur := f.render(recorded), f.render(current)
+		if rec != cur {
+			return &MismatchError{Source: source, Field: f.Name, Recorded: rec, Current: cur, TaskKey: taskKey, JobID: current.JobID}
+		}
 	}
 	return nil
+}
+
+// Field is one compared field of Meta, named as in the IndexBuild spec.
+type Field struct {
+	Name string
+	// render gives the field's value in the form messages show and Check
+	// compares: two values are the same task iff they render the same.
+	render func(Meta) string
+}
+
+// Fields are the task-metadata fields in the order Check compares them.
+var Fields = []Field{
+	{"jobID", func(m Meta) string { return strconv.FormatInt(m.JobID, 10) }},
+	{"schemaID", func(m Meta) string { return strconv.FormatInt(m.SchemaID, 10) }},
+	{"tableID", func(m Meta) string { return strconv.FormatInt(m.TableID, 10) }},
+	{"elementType", func(m Meta) string { return strconv.Quote(m.ElementType) }},
+	{"elementIDs", func(m Meta) string { return formatIDs(sortedIDs(m.ElementIDs)) }},
+	{"source.uri", func(m Meta) string { return strconv.Quote(m.Source) }},
+	{"source.format", func(m Meta) string { return strconv.Quote(m.SourceFormat) }},
+	{"partitions", func(m Meta) string { return strconv.Itoa(m.Partitions) }},
+	{"builder.image", func(m Meta) string { return strconv.Quote(m.BuilderImage) }},
+	{"builder.command", func(m Meta) string { return quoteAll(m.BuilderCommand) }},
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
 }
 
 // Encode renders the metadata as compact JSON, the form stored in Job

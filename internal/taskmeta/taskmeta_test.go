@@ -11,7 +11,10 @@ import (
 )
 
 func base() Meta {
-	return Meta{JobID: 100, SchemaID: 2, TableID: 30, ElementType: ElementTypeIndex, ElementIDs: []int64{5, 6}}
+	return Meta{
+		JobID: 100, SchemaID: 2, TableID: 30, ElementType: ElementTypeIndex, ElementIDs: []int64{5, 6},
+		Source: "s3://tables/books", SourceFormat: "jsonl", Partitions: 4,
+	}
 }
 
 func with(f func(*Meta)) Meta {
@@ -37,6 +40,11 @@ func TestValidateTaskMeta(t *testing.T) {
 		{name: "element replaced", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5, 7} }), field: "elementIDs", want: []string{"[5,6]", "[5,7]"}},
 		{name: "element added", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5, 6, 7} }), field: "elementIDs", want: []string{"[5,6]", "[5,6,7]"}},
 		{name: "element removed", recorded: base(), current: with(func(m *Meta) { m.ElementIDs = []int64{5} }), field: "elementIDs", want: []string{"[5,6]", "[5]"}},
+		{name: "source URI", recorded: base(), current: with(func(m *Meta) { m.Source = "s3://tables/books-v2" }), field: "source.uri", want: []string{`"s3://tables/books"`, `"s3://tables/books-v2"`}},
+		{name: "source format", recorded: base(), current: with(func(m *Meta) { m.SourceFormat = "csv" }), field: "source.format", want: []string{`"jsonl"`, `"csv"`}},
+		{name: "partitions", recorded: base(), current: with(func(m *Meta) { m.Partitions = 8 }), field: "partitions", want: []string{"is 4", "is 8"}},
+		{name: "builder image", recorded: base(), current: with(func(m *Meta) { m.BuilderImage = "example.com/builder:2" }), field: "builder.image", want: []string{`is ""`, `"example.com/builder:2"`}},
+		{name: "builder command", recorded: with(func(m *Meta) { m.BuilderCommand = []string{"/bin/build"} }), current: with(func(m *Meta) { m.BuilderCommand = []string{"/bin/build", "--fast"} }), field: "builder.command", want: []string{`["/bin/build"]`, `["/bin/build","--fast"]`}},
 		{name: "first differing field wins", recorded: base(), current: with(func(m *Meta) { m.TableID = 31; m.ElementIDs = []int64{9} }), field: "tableID"},
 	}
 	for _, tt := range tests {
@@ -124,7 +132,8 @@ func TestRegisterFlags(t *testing.T) {
 	var m Meta
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	RegisterFlags(fs, &m)
-	args := []string{"--job-id=100", "--schema-id=2", "--table-id=30", "--element-type=index", "--element-ids=5, 6"}
+	args := []string{"--job-id=100", "--schema-id=2", "--table-id=30", "--element-type=index", "--element-ids=5, 6",
+		"--source=s3://tables/books", "--source-format=jsonl", "--partitions=4"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +142,31 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	if err := fs.Parse([]string{"--element-ids=5,x"}); err == nil {
 		t.Fatal("non-numeric element ID accepted")
+	}
+	if err := fs.Parse([]string{"--builder-command=/bin/sh,-c"}); err == nil {
+		t.Fatal("a builder command that is not a JSON array was accepted")
+	}
+}
+
+// Args is what the operator passes; RegisterFlags must read back the very
+// same task, including a command whose arguments hold commas and quotes.
+func TestArgsRoundTrip(t *testing.T) {
+	for _, m := range []Meta{
+		base(),
+		with(func(m *Meta) {
+			m.BuilderImage = "example.com/builder:2"
+			m.BuilderCommand = []string{"/bin/sh", "-c", `exec build --tag="a,b"`}
+		}),
+		with(func(m *Meta) { m.Source, m.SourceFormat = "", "" }),
+	} {
+		var got Meta
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		RegisterFlags(fs, &got)
+		if err := fs.Parse(m.Args()); err != nil {
+			t.Fatalf("parse %q: %v", m.Args(), err)
+		}
+		if err := Check("args", "k", m, got); err != nil {
+			t.Errorf("Args %q read back differently: %v", m.Args(), err)
+		}
 	}
 }

@@ -73,6 +73,18 @@ func (w *IndexBuildWrapper) SourceSecret(name string) *IndexBuildWrapper {
 	w.Spec.Source.SecretRef = &indexbuildv1alpha1.SecretReference{Name: name}
 	return w
 }
+func (w *IndexBuildWrapper) OutputSecret(name string) *IndexBuildWrapper {
+	w.Spec.Output.SecretRef = &indexbuildv1alpha1.SecretReference{Name: name}
+	return w
+}
+func (w *IndexBuildWrapper) DeletionPolicy(p indexbuildv1alpha1.DeletionPolicy) *IndexBuildWrapper {
+	w.Spec.Output.DeletionPolicy = p
+	return w
+}
+func (w *IndexBuildWrapper) KeepVersions(n int32) *IndexBuildWrapper {
+	w.Spec.Output.KeepVersions = n
+	return w
+}
 func (w *IndexBuildWrapper) BackoffLimitPerPartition(n int32) *IndexBuildWrapper {
 	w.Spec.BackoffLimitPerPartition = ptr.To(n)
 	return w

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,6 +89,12 @@ type buildSpec struct {
 	partitions          int32
 	parallelism         int32
 	finalizeBackoff     int32
+	keepVersions        int32
+	deletionPolicy      ibv1.DeletionPolicy
+	suspend             bool
+	// sourceURI and outputURI, when set, replace the URIs of table and
+	// output in the spec's own directory (e.g. another spec's output).
+	sourceURI, outputURI string
 }
 
 func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
@@ -102,9 +109,11 @@ func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
 			TableID:     tableID,
 			ElementType: s.elementType,
 			ElementIDs:  s.elementIDs,
-			Source:      ibv1.SourceSpec{URI: e.uri(s.table), Format: "jsonl"},
-			Output:      ibv1.OutputSpec{URI: e.uri(s.output)},
-			Partitions:  s.partitions,
+			Source:      ibv1.SourceSpec{URI: cmp.Or(s.sourceURI, e.uri(s.table)), Format: "jsonl"},
+			Output: ibv1.OutputSpec{URI: cmp.Or(s.outputURI, e.uri(s.output)),
+				KeepVersions: s.keepVersions, DeletionPolicy: s.deletionPolicy},
+			Partitions: s.partitions,
+			Suspend:    s.suspend,
 		},
 	}
 	if s.parallelism > 0 {
@@ -115,6 +124,40 @@ func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
 	}
 	Expect(k.Create(ctx, b)).To(Succeed())
 	return b
+}
+
+// bumpJobID starts a new task of the build, as `kubectl indexbuild retry`
+// or a GitOps commit does: spec.jobID + 1, with edit's changes.
+func (e *testEnv) bumpJobID(ctx context.Context, name string, edit func(*ibv1.IndexBuild)) {
+	Eventually(func() error {
+		b := &ibv1.IndexBuild{}
+		if err := k.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: name}, b); err != nil {
+			return err
+		}
+		b.Spec.JobID++
+		if edit != nil {
+			edit(b)
+		}
+		return k.Update(ctx, b)
+	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	// The status describes the new generation before waitEnded may trust it.
+	Eventually(func(g Gomega) {
+		b := &ibv1.IndexBuild{}
+		g.Expect(k.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: name}, b)).To(Succeed())
+		g.Expect(b.Status.ObservedGeneration).To(Equal(b.Generation))
+		g.Expect(b.Status.Task.JobID).To(Equal(b.Spec.JobID))
+	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+}
+
+// kubeconfig is the local cluster's admin kubeconfig, for kubectl.
+func kubeconfig() string { return filepath.Join(repoRoot, ".dev", "cluster", "kubeconfig") }
+
+func podNames(pods []corev1.Pod) []string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = p.Name
+	}
+	return names
 }
 
 // waitEnded waits for the build to end (Succeeded or Failed) and returns it.
@@ -143,7 +186,7 @@ func expectSucceeded(b *ibv1.IndexBuild, rows int64) {
 	ExpectWithOffset(1, b.Status.Phase).To(Equal(ibv1.PhaseSucceeded), describe(b))
 	c := b.Status.Commit
 	ExpectWithOffset(1, c).NotTo(BeNil(), describe(b))
-	ExpectWithOffset(1, c.MarkerURI).To(Equal(b.Spec.Output.URI + "/metadata.json"))
+	ExpectWithOffset(1, c.MarkerURI).To(Equal(fmt.Sprintf("%s/versions/%d/metadata.json", b.Spec.Output.URI, b.Spec.JobID)))
 	ExpectWithOffset(1, c.Rows).To(Equal(rows))
 	ExpectWithOffset(1, c.Files).To(BeEquivalentTo(int(b.Spec.Partitions) * len(b.Spec.ElementIDs)))
 	ExpectWithOffset(1, c.Bytes).To(BeNumerically(">", 0))

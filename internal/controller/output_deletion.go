@@ -1,0 +1,138 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+)
+
+// FinalizerOutputCleanup holds an IndexBuild whose spec.output.deletionPolicy
+// is Delete until a cleanup pod has removed its output. The operator has no
+// store credentials of its own, so the pod runs with the build's.
+const FinalizerOutputCleanup = "indexbuild.dev/output-cleanup"
+
+// Reasons of the deletion path.
+const (
+	ReasonDeletingOutput      = "DeletingOutput"
+	ReasonOutputCleanupFailed = "OutputCleanupFailed"
+)
+
+// deletionPollInterval is how often a deletion that waits for pods to stop
+// or for the cleanup Job looks again (Job events usually come first).
+const deletionPollInterval = 2 * time.Second
+
+// syncOutputFinalizer holds the finalizer exactly while deletionPolicy is
+// Delete, so that deleting a Retain build never waits for the operator.
+// Once the object is being deleted, reconcileDeletion owns the finalizer.
+func (r *IndexBuildReconciler) syncOutputFinalizer(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+	want := ib.Spec.Output.DeletionPolicy == indexbuildv1alpha1.DeletionPolicyDelete
+	if !ib.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(ib, FinalizerOutputCleanup) == want {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(ib.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if want {
+		controllerutil.AddFinalizer(ib, FinalizerOutputCleanup)
+	} else {
+		controllerutil.RemoveFinalizer(ib, FinalizerOutputCleanup)
+	}
+	if err := r.Patch(ctx, ib, patch); err != nil {
+		return fmt.Errorf("set finalizer %s=%v: %w", FinalizerOutputCleanup, want, err)
+	}
+	return nil
+}
+
+// reconcileDeletion runs the Delete policy of a deleted IndexBuild: stop the
+// task's pods (a worker still running could write after the cleanup), run
+// the cleanup Job, and release the object once the output is gone. A
+// cleanup that fails is reported and retried, never skipped: to give up on
+// the output, set spec.output.deletionPolicy to Retain.
+func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+	if !controllerutil.ContainsFinalizer(ib, FinalizerOutputCleanup) {
+		return nil // Retain: owner references take the Jobs with it
+	}
+	if ib.Spec.Output.DeletionPolicy != indexbuildv1alpha1.DeletionPolicyDelete {
+		return r.releaseDeleted(ctx, ib, "deletionPolicy is Retain: output kept")
+	}
+	jobs, err := r.childJobs(ctx, ib)
+	if err != nil {
+		return err
+	}
+	var cleanup *batchv1.Job
+	var running []*batchv1.Job
+	for _, job := range jobs {
+		if job.Labels[LabelRole] == RoleCleanup {
+			if job.Labels[LabelJobID] == fmt.Sprint(ib.Spec.JobID) {
+				cleanup = job
+			}
+			continue
+		}
+		running = append(running, job)
+	}
+	status := newStatusWriter(ib)
+	if len(running) > 0 {
+		// Foreground: a Job goes only once its pods are gone, so its absence
+		// means no worker or finalize can still write.
+		if err := r.deleteJobs(ctx, ib, running, func(*batchv1.Job) bool { return true }, metav1.DeletePropagationForeground); err != nil {
+			return err
+		}
+		status.deleting(ReasonDeletingOutput, fmt.Sprintf("stopping %d Job(s) before deleting %s", len(running), ib.Spec.Output.URI))
+		return &waitingError{delay: deletionPollInterval}
+	}
+	if cleanup == nil {
+		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.BuilderImage)); cleanup == nil {
+			return err
+		}
+	}
+	out := classifyJob(cleanup)
+	switch {
+	case out.Complete:
+		return r.releaseDeleted(ctx, ib, "output "+ib.Spec.Output.URI+" deleted")
+	case out.Failed:
+		msg := describeFailure(ib, cleanup, out, "") + fmt.Sprintf("; %s still holds the output. Fix the cause and delete Job %s to try again, or set spec.output.deletionPolicy to Retain to keep the output and let the IndexBuild go", ib.Spec.Output.URI, cleanup.Name)
+		if findCondition(ib, indexbuildv1alpha1.ConditionStalled).Reason != ReasonOutputCleanupFailed {
+			r.event(ib, corev1.EventTypeWarning, ReasonOutputCleanupFailed, msg)
+		}
+		status.cleanupFailed(msg)
+		return nil // a deleted Job or a spec change brings the next reconcile
+	default:
+		status.deleting(ReasonDeletingOutput, "deleting "+ib.Spec.Output.URI+" (Job "+cleanup.Name+")")
+		return &waitingError{delay: deletionPollInterval}
+	}
+}
+
+// releaseDeleted removes the finalizer; the API server then deletes the
+// IndexBuild and the garbage collector its Jobs.
+func (r *IndexBuildReconciler) releaseDeleted(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, why string) error {
+	patch := client.MergeFrom(ib.DeepCopy())
+	controllerutil.RemoveFinalizer(ib, FinalizerOutputCleanup)
+	if err := r.Patch(ctx, ib, patch); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("remove finalizer %s: %w", FinalizerOutputCleanup, err))
+	}
+	logf.FromContext(ctx).Info("released deleted IndexBuild", "reason", why)
+	return errReleased
+}
+
+// newCleanupJob is the single-pod Job that runs `indexbuild delete-output`:
+// it removes the output's versions, pointer and ownership record, and
+// refuses an output another IndexBuild owns.
+func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+	args := []string{"delete-output", "--output=" + ib.Spec.Output.URI, "--owner=" + ownerArg(ib)}
+	job := newChildJob(ib, RoleCleanup, containerCleanup, image, args)
+	job.Spec.Completions = ptr.To[int32](1)
+	job.Spec.Parallelism = ptr.To[int32](1)
+	job.Spec.BackoffLimit = ptr.To[int32](3)
+	return job
+}
+
+// ownerArg names the IndexBuild that owns its output root.
+func ownerArg(ib *indexbuildv1alpha1.IndexBuild) string { return ib.Namespace + "/" + ib.Name }
