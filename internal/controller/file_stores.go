@@ -15,6 +15,11 @@ const ReasonFileStoreNotAllowed = "FileStoreNotAllowed"
 // FileStoreRootsFlag is the manager flag that lists the allowed roots.
 const FileStoreRootsFlag = "--file-store-roots"
 
+// fileStoreError is a file:// store the operator will not mount.
+type fileStoreError struct{ msg string }
+
+func (e *fileStoreError) Error() string { return e.msg }
+
 // checkFileStores refuses file:// stores that would mount a node path the
 // admin did not allow: the pods of a namespace user must not reach
 // /etc or any other path on the node. A store on a PersistentVolumeClaim
@@ -33,7 +38,7 @@ func checkFileStores(ib *indexbuildv1alpha1.IndexBuild, roots []string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s.uri: %w", s.field, err)
+			return &fileStoreError{fmt.Sprintf("%s.uri: %v", s.field, err)}
 		}
 		if s.claim != nil {
 			continue
@@ -43,8 +48,8 @@ func checkFileStores(ib *indexbuildv1alpha1.IndexBuild, roots []string) error {
 			if len(roots) > 0 {
 				allowed = strings.Join(roots, ",")
 			}
-			return fmt.Errorf("%s.uri %s: a hostPath store %w (manager flag %s=%s); name a %s.persistentVolumeClaim or ask the cluster admin to allow the path",
-				s.field, s.uri, err, FileStoreRootsFlag, allowed, s.field)
+			return &fileStoreError{fmt.Sprintf("%s.uri %s: a hostPath store %v (manager flag %s=%s); name a %s.persistentVolumeClaim or ask the cluster admin to allow the path",
+				s.field, s.uri, err, FileStoreRootsFlag, allowed, s.field)}
 		}
 	}
 	return nil

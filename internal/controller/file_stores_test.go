@@ -9,11 +9,11 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/fileroots"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -50,8 +50,9 @@ func TestCheckFileStores(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("checkFileStores = %v, want an error containing %q", err, tc.wantErr)
 			}
-			if strings.Contains(tc.wantErr, "outside") && !errors.Is(err, fileroots.ErrNotAllowed) {
-				t.Errorf("error does not wrap fileroots.ErrNotAllowed: %v", err)
+			var refused *fileStoreError
+			if !errors.As(err, &refused) {
+				t.Errorf("error is not a fileStoreError: %v", err)
 			}
 		})
 	}
@@ -76,5 +77,34 @@ var _ = Describe("file:// stores outside the allowed roots", func() {
 		var jobs batchv1.JobList
 		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(n.Name))).To(Succeed())
 		Expect(jobs.Items).To(BeEmpty())
+	})
+
+	It("get no cleanup pod either when deleted with deletionPolicy Delete", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-roots-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ib := testutil.MakeIndexBuild("wipe-etc", n.Name).OutputURI("file:///etc/indexbuild-test").
+			DeletionPolicy(indexbuildv1alpha1.DeletionPolicyDelete).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
+			g.Expect(got.Finalizers).To(ContainElement(FinalizerOutputCleanup))
+		}, timeout, interval).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, ib)).To(Succeed())
+		Eventually(func(g Gomega) {
+			stalled := findCondition(getIndexBuild(g, ib), indexbuildv1alpha1.ConditionStalled)
+			g.Expect(stalled.Reason).To(Equal(ReasonOutputCleanupFailed))
+			g.Expect(stalled.Message).To(SatisfyAll(ContainSubstring(FileStoreRootsFlag), ContainSubstring("deletionPolicy to Retain")))
+		}, timeout, interval).Should(Succeed())
+		var jobs batchv1.JobList
+		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(n.Name))).To(Succeed())
+		Expect(jobs.Items).To(BeEmpty())
+
+		By("letting it go once the policy is Retain")
+		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.DeletionPolicy = indexbuildv1alpha1.DeletionPolicyRetain })
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), &indexbuildv1alpha1.IndexBuild{}))
+		}, timeout, interval).Should(BeTrue())
 	})
 })

@@ -245,6 +245,11 @@ func (r *IndexBuildReconciler) childJobs(ctx context.Context, ib *indexbuildv1al
 // one is returned for the caller to check before it is used; a nil Job
 // comes with the reason.
 func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
+	// Every Job, whatever its role, mounts the build's stores: none may
+	// reach a node path the admin did not allow.
+	if err := checkFileStores(ib, r.FileStoreRoots); err != nil {
+		return nil, err
+	}
 	if err := r.checkFresh(ctx, ib); err != nil {
 		return nil, err
 	}

@@ -127,6 +127,11 @@ var unobservedRules = map[apiRule]string{
 	// The events.k8s.io recorder patches an Event to count a repeat (an
 	// EventSeries) only when the same Event recurs.
 	{resource: "events.k8s.io/events", verb: "patch"}: "event series",
+	// Where the OwnerReferencesPermissionEnforcement admission plugin runs
+	// (OpenShift), creating a Job whose owner reference blocks the
+	// IndexBuild's deletion takes update on its finalizers; the envtest
+	// apiserver does not run that plugin, and it is no request of its own.
+	{resource: "indexbuild.dev/indexbuilds/finalizers", verb: "update"}: "blockOwnerDeletion",
 }
 
 // generatedRules reads config/rbac/role.yaml.
