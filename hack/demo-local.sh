@@ -50,4 +50,4 @@ step "query books-index: books from 2000 to 2002 (element 1, idx_year)"
 step "query books-fulltext: 'garden river' (element 5, ft_description), best 5"
 "${IB}" query --index="file://${DEMO}/indexes/books-fulltext" --element=5 --match "garden river" --limit=5 || fail "match query" $?
 
-step "done: committed indexes under ${DEMO}/indexes (metadata.json is each commit marker)"
+step "done: committed indexes under ${DEMO}/indexes (current.json names the published version, versions/<jobID>/metadata.json its commit marker)"

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -24,6 +26,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg          builder.Config
 		outputURI    string
 		termination  string
+		ownerFlag    string
 		defaultIndex = 0
 	)
 	if s := os.Getenv("JOB_COMPLETION_INDEX"); s != "" {
@@ -38,6 +41,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	taskmeta.RegisterFlags(fs, &cfg.Meta)
 	fs.IntVar(&cfg.Partition, "partition", defaultIndex, "partition to build (default $JOB_COMPLETION_INDEX)")
 	fs.StringVar(&outputURI, "output", "", "URI of the index output root")
+	fs.StringVar(&ownerFlag, "owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
 	fs.StringVar(&termination, "termination-log", summary.DefaultTerminationPath, "file for the summary termination message; empty disables")
 	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for sort runs and element files (default: system temp)")
 	fs.IntVar(&cfg.SortBudget, "sort-memory", builder.DefaultSortBudget, "bytes of sort buffer before spilling runs to disk")
@@ -54,8 +58,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.SourceFormat, err = rows.ParseFormat(cfg.Meta.SourceFormat); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
+	owner, err := output.ParseOwner(ownerFlag)
+	if err != nil {
+		return err
+	}
 	cfg.Log = stderr
-	sum, err := buildPartition(ctx, cfg, sourceURI, outputURI)
+	sum, err := buildPartition(ctx, cfg, sourceURI, outputURI, owner)
 	if err != nil {
 		sum.Error = err.Error()
 	}
@@ -65,7 +73,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func buildPartition(ctx context.Context, cfg builder.Config, sourceURI, outputURI string) (summary.Worker, error) {
+// buildPartition builds into the task's version of the output root, after
+// commit.OpenTask's ownership and superseded checks.
+func buildPartition(ctx context.Context, cfg builder.Config, sourceURI, outputURI string, owner output.Owner) (summary.Worker, error) {
 	src, err := storage.Open(ctx, sourceURI)
 	if err != nil {
 		return summary.Worker{Partition: cfg.Partition}, err
@@ -76,6 +86,10 @@ func buildPartition(ctx context.Context, cfg builder.Config, sourceURI, outputUR
 		return summary.Worker{Partition: cfg.Partition}, err
 	}
 	defer out.Close()
-	cfg.Source, cfg.Output = src, out
+	version, err := commit.OpenTask(ctx, out, cfg.Meta, owner)
+	if err != nil {
+		return summary.Worker{Partition: cfg.Partition}, err
+	}
+	cfg.Source, cfg.Output = src, version
 	return builder.Build(ctx, cfg)
 }

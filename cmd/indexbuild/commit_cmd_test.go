@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -15,15 +16,17 @@ import (
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
-// stageOutput stages two partitions (the second empty) the way workers do.
+// stageOutput stages two partitions (the second empty) the way workers do,
+// in meta's version of the output root.
 func stageOutput(t *testing.T, uri string, meta taskmeta.Meta) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := storage.Open(ctx, uri)
+	root, err := storage.Open(ctx, uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer root.Close()
+	b := output.Version(root, meta.JobID)
 	if err := staging.EnsureTaskManifest(ctx, b, meta); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +69,8 @@ func TestFinalizeAndVerifyCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Files != 1 || sum.Partitions != 1 || sum.Rows != 6 || sum.AlreadyCommitted || !strings.HasSuffix(sum.MarkerURI, "/out/metadata.json") {
+	if sum.Files != 1 || sum.Partitions != 1 || sum.Rows != 6 || sum.AlreadyCommitted || !strings.HasSuffix(sum.MarkerURI, "/out/versions/7/metadata.json") ||
+		sum.Version != "versions/7/" || sum.PointerURI != uri+"/current.json" {
 		t.Errorf("summary = %+v", sum)
 	}
 	if msg, err := os.ReadFile(termination); err != nil || strings.TrimSpace(string(msg)) != strings.TrimSpace(out) {
@@ -78,17 +82,24 @@ func TestFinalizeAndVerifyCommands(t *testing.T) {
 		t.Errorf("second finalize: exit %d, %s", code, out)
 	}
 
-	stale := append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log="}, taskFlags...)
-	stale[4] = "--job-id=8"
-	code, out, errOut = runCmd(t, stale...)
-	if code != retry.ExitStaleMeta || !strings.Contains(errOut, "job 8") || !strings.Contains(out, `"error"`) {
-		t.Errorf("stale finalize: exit %d, stdout %q, stderr %q", code, out, errOut)
+	for _, tc := range []struct {
+		name, jobFlag, elements, errHas string
+	}{
+		{"other elements under the same job: stale", "--job-id=7", "--element-ids=6", "elementIDs recorded in metadata.json is [5]"},
+		{"an older job: superseded", "--job-id=6", "--element-ids=5", "publishes job 7, newer than this task's job 6: change spec.jobID to a value above 7"},
+	} {
+		args := append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log="}, taskFlags...)
+		args[4], args[8] = tc.jobFlag, tc.elements
+		code, out, errOut := runCmd(t, args...)
+		if code != retry.ExitStaleMeta || !strings.Contains(errOut, tc.errHas) || !strings.Contains(out, `"error"`) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", tc.name, code, out, errOut)
+		}
 	}
 
-	if code, out, errOut := runCmd(t, "verify", "--output="+uri); code != 0 || !strings.HasPrefix(out, "ok: 1 files") {
+	if code, out, errOut := runCmd(t, "verify", "--output="+uri); code != 0 || !strings.HasPrefix(out, "ok: versions/7/: 1 files") {
 		t.Errorf("verify: exit %d, %q %q", code, out, errOut)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "out", "part_0_5.sst"), []byte("tampered"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "out", "versions", "7", "part_0_5.sst"), []byte("tampered"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := runCmd(t, "verify", "--output="+uri); code != retry.ExitInvalidInput || !strings.Contains(errOut, "part_0_5.sst is 8 bytes") {

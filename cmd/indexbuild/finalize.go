@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/summary"
@@ -16,7 +17,7 @@ import (
 )
 
 func init() {
-	register("finalize", "commit staged partitions: copy to final names, write the commit marker", runFinalize)
+	register("finalize", "commit a task's version (final names, commit marker) and publish it through current.json", runFinalize)
 }
 
 func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,22 +25,31 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var opts commit.Options
 	taskmeta.RegisterFlags(fs, &opts.Task)
-	output := fs.String("output", "", "URI of the index root in object storage (required)")
+	outputURI := fs.String("output", "", "URI of the index root in object storage (required)")
 	fs.IntVar(&opts.CopyParallelism, "copy-parallelism", commit.DefaultCopyParallelism, "maximum concurrent copies")
 	termination := fs.String("termination-log", summary.DefaultTerminationPath, `file for the JSON summary ("" disables)`)
+	ownerFlag := fs.String("owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
+	fs.IntVar(&opts.KeepVersions, "keep-versions", commit.DefaultKeepVersions, "committed versions to keep after publishing, counting the published one (>= 1)")
 	if help, err := parseCommitFlags(fs, args); help || err != nil {
 		return err
 	}
 	opts.Partitions = opts.Task.Partitions
+	var err error
+	if opts.Owner, err = output.ParseOwner(*ownerFlag); err != nil {
+		return err
+	}
+	if opts.KeepVersions < 1 {
+		return fmt.Errorf("%w: --keep-versions must be at least 1, got %d", retry.ErrInvalidInput, opts.KeepVersions)
+	}
 	if err := opts.Task.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
-	if *output == "" || opts.Partitions < 1 || opts.CopyParallelism < 1 {
+	if *outputURI == "" || opts.Partitions < 1 || opts.CopyParallelism < 1 {
 		return fmt.Errorf("%w: --output, --partitions >= 1 and --copy-parallelism >= 1 are required", retry.ErrInvalidInput)
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 
-	b, err := storage.Open(ctx, *output)
+	b, err := storage.Open(ctx, *outputURI)
 	if err != nil {
 		return err
 	}

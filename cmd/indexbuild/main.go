@@ -3,7 +3,8 @@
 // (query, verify). Each subcommand lives in its own file and registers itself.
 //
 // Exit codes follow the worker contract: 0 done, 1 retryable, 3 stale
-// metadata, 4 invalid input (see internal/retry).
+// metadata (also a task superseded by a newer published job), 4 invalid
+// input, 5 output in use by another IndexBuild (see internal/retry).
 package main
 
 import (

@@ -12,12 +12,13 @@ import (
 )
 
 func init() {
-	register("verify", "check every file the commit marker lists", runVerify)
+	register("verify", "check every file the published version's commit marker lists", runVerify)
 }
 
-// runVerify exits 0 when the output verifies, 4 (invalid input) naming each
-// problem when it does not (no or bad marker, a listed file missing or
-// different, a staging/ path listed), and 1 when storage could not be read.
+// runVerify exits 0 when the version current.json publishes verifies, 4
+// (invalid input) naming each problem when it does not (no pointer, no or
+// bad marker, a listed file missing or different, a staging/ path listed),
+// and 1 when storage could not be read.
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,11 +35,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer b.Close()
-	m, err := commit.Verify(ctx, b, *parallelism)
+	m, p, err := commit.VerifyOutput(ctx, b, *parallelism)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ok: %d files, %d bytes, %d rows, %d partitions, committed %s\n",
-		len(m.Files), m.Bytes, m.Rows, m.Partitions, m.CommittedAt.Format("2006-01-02T15:04:05Z07:00"))
+	fmt.Fprintf(stdout, "ok: %s: %d files, %d bytes, %d rows, %d partitions, committed %s\n",
+		p.Version, len(m.Files), m.Bytes, m.Rows, m.Partitions, m.CommittedAt.Format("2006-01-02T15:04:05Z07:00"))
 	return nil
 }

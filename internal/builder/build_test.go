@@ -149,7 +149,7 @@ func TestRerunAfterCommitIsNoOp(t *testing.T) {
 	if _, err := builder.Build(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := commit.Finalize(context.Background(), out, commit.Options{Task: indexTask, Partitions: 1}); err != nil {
+	if _, err := commit.CommitVersion(context.Background(), out, commit.Options{Task: indexTask, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := builder.Build(context.Background(), cfg)

@@ -13,6 +13,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/ftindex"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/rows"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -54,7 +55,7 @@ func buildAllOn(t *testing.T, store storagetest.Store, src storage.Bucket, task 
 	for p := range partitions {
 		_, err := builder.Build(ctx, builder.Config{
 			Meta: task, Partition: p, Partitions: partitions,
-			Source: src, Output: out, TmpDir: t.TempDir(), SortBudget: 1 << 20,
+			Source: src, Output: output.Version(out, task.JobID), TmpDir: t.TempDir(), SortBudget: 1 << 20,
 		})
 		if err != nil {
 			t.Fatalf("partition %d: %v", p, err)

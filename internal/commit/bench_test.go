@@ -14,9 +14,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
 // BenchmarkFinalize times a whole finalize of n staged files (8 elements
@@ -49,35 +51,134 @@ func BenchmarkFinalize(b *testing.B) {
 	}
 }
 
-func benchFinalize(b *testing.B, s storagetest.Store, n int) {
-	const perPartition, size = 8, 64 << 10
-	root := s.Open(b)
+// benchPerPartition and benchFileSize shape the staging of the benchmarks: n files of size bytes, 8
+// elements per partition.
+const benchPerPartition, benchFileSize = 8, 64 << 10
+
+func benchTask(jobID int64) taskmeta.Meta {
 	meta := task()
-	meta.ElementIDs = []int64{1, 2, 3, 4, 5, 6, 7, 8}
-	partitions := n / perPartition
-	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
-	stage := func(name string) (storage.Bucket, []staging.File) {
-		bk := storagetest.OpenURI(b, commit.ObjectURI(root.URI(), name))
-		if err := staging.EnsureTaskManifest(ctx, bk, meta); err != nil {
-			b.Fatal(err)
-		}
-		var files []staging.File
-		for p := range partitions {
-			pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: partitions}
-			for _, e := range meta.ElementIDs {
-				f, err := staging.WritePartFile(ctx, bk, p, e, staging.ExtIndex, bytes.NewReader(data))
-				if err != nil {
-					b.Fatal(err)
-				}
-				pm.Files = append(pm.Files, f)
-				pm.Bytes += f.Size
-			}
-			if err := staging.WritePartitionMeta(ctx, bk, pm); err != nil {
+	meta.JobID, meta.ElementIDs = jobID, []int64{1, 2, 3, 4, 5, 6, 7, 8}
+	return meta
+}
+
+// benchStage stages n files of meta in bk the way workers do.
+func benchStage(b *testing.B, bk storage.Bucket, meta taskmeta.Meta, n int) []staging.File {
+	partitions := n / benchPerPartition
+	data := bytes.Repeat([]byte("0123456789abcdef"), benchFileSize/16)
+	if err := staging.EnsureTaskManifest(ctx, bk, meta); err != nil {
+		b.Fatal(err)
+	}
+	var files []staging.File
+	for p := range partitions {
+		pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: partitions}
+		for _, e := range meta.ElementIDs {
+			f, err := staging.WritePartFile(ctx, bk, p, e, staging.ExtIndex, bytes.NewReader(data))
+			if err != nil {
 				b.Fatal(err)
 			}
-			files = append(files, pm.Files...)
+			pm.Files = append(pm.Files, f)
+			pm.Bytes += f.Size
 		}
-		return bk, files
+		if err := staging.WritePartitionMeta(ctx, bk, pm); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, pm.Files...)
+	}
+	return files
+}
+
+// BenchmarkPublish times what the output layout adds to a finalize: the
+// owner check, the superseded check, the pointer's conditional replace and
+// retention. Every iteration stages three fresh locations (untimed) and
+// times, back to back, the finalize of before versioned outputs
+// (CommitVersion on a location of its own: copies, marker, cleanup) and two
+// whole Finalizes of an owned output root: "first", a root with nothing
+// published (retention finds nothing to remove), and "steady", a root with
+// two published versions of n files each and keep 2, so retention removes
+// the oldest version (n files and its marker), as every publish does in a
+// steady state. The ratios are of sums over all iterations.
+//
+//	go test -run '^$' -bench Publish -benchtime 3x ./internal/commit/
+func BenchmarkPublish(b *testing.B) {
+	for _, s := range []storagetest.Store{storagetest.File(), storagetest.S3()} {
+		for _, n := range []int{8, 64, 512} {
+			b.Run(fmt.Sprintf("%s/files=%d", s.Name, n), func(b *testing.B) {
+				benchPublish(b, s, n)
+			})
+		}
+	}
+}
+
+func benchPublish(b *testing.B, s storagetest.Store, n int) {
+	root := s.Open(b)
+	partitions := n / benchPerPartition
+	opts := func(jobID int64) commit.Options {
+		return commit.Options{Task: benchTask(jobID), Partitions: partitions, CopyParallelism: benchParallelism,
+			Owner: output.Owner{Namespace: "bench", Name: "out"}, KeepVersions: 2}
+	}
+	var base, first, steady time.Duration
+	timed := func(d *time.Duration, f func() error) {
+		start := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		*d += time.Since(start)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		old := storagetest.OpenURI(b, storage.ObjectURI(root.URI(), fmt.Sprintf("base%d", i)))
+		benchStage(b, old, benchTask(3), n)
+		fresh := storagetest.OpenURI(b, storage.ObjectURI(root.URI(), fmt.Sprintf("first%d", i)))
+		benchStage(b, output.Version(fresh, 3), benchTask(3), n)
+		busy := storagetest.OpenURI(b, storage.ObjectURI(root.URI(), fmt.Sprintf("steady%d", i)))
+		for _, job := range []int64{1, 2, 3} {
+			benchStage(b, output.Version(busy, job), benchTask(job), n)
+			if job < 3 {
+				if _, err := commit.Finalize(ctx, busy, opts(job)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		runtime.GC()
+		// Write back what staging dirtied (here or in the S3 server), so
+		// that no run pays for the staging of another.
+		syscall.Sync()
+		b.StartTimer()
+		runs := []func(){
+			func() { timed(&base, func() error { _, err := commit.CommitVersion(ctx, old, opts(3)); return err }) },
+			func() { timed(&first, func() error { _, err := commit.Finalize(ctx, fresh, opts(3)); return err }) },
+			func() { timed(&steady, func() error { _, err := commit.Finalize(ctx, busy, opts(3)); return err }) },
+		}
+		// Rotate the order, so none always gets the warmer turn.
+		for j := range runs {
+			runs[(i+j)%len(runs)]()
+		}
+		b.StopTimer()
+		if _, p, err := commit.OpenPublished(ctx, busy); err != nil || p.JobID != 3 {
+			b.Fatalf("steady root publishes %d, %v", p.JobID, err)
+		}
+		if list, err := busy.List(ctx, output.VersionPrefix(1)); err != nil || len(list) != 0 {
+			b.Fatalf("retention left %d objects of version 1, %v", len(list), err)
+		}
+		b.StartTimer()
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 / float64(b.N) }
+	b.ReportMetric(ms(base), "finalize-ms/op")
+	b.ReportMetric(ms(first), "first-ms/op")
+	b.ReportMetric(ms(steady), "steady-ms/op")
+	b.ReportMetric(float64(first)/float64(base), "first-ratio")
+	b.ReportMetric(float64(steady)/float64(base), "steady-ratio")
+}
+
+func benchFinalize(b *testing.B, s storagetest.Store, n int) {
+	root := s.Open(b)
+	meta := benchTask(task().JobID)
+	partitions := n / benchPerPartition
+	const size = benchFileSize
+	stage := func(name string) (storage.Bucket, []staging.File) {
+		bk := storagetest.OpenURI(b, storage.ObjectURI(root.URI(), name))
+		return bk, benchStage(b, bk, meta, n)
 	}
 
 	var floor, commit_, total, rtts, floorCPU, commitCPU, totalCPU time.Duration

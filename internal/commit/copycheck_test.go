@@ -51,7 +51,7 @@ func TestFinalizeChecksCopies(t *testing.T) {
 				staged := objects(t, b, staging.Prefix)
 				fb := withFaults(t, b, nil)
 				fb.blindCopies = blind
-				_, err := commit.Finalize(ctx, &misdirected{Bucket: fb, src: victim, from: junk}, defaultBuild.opts())
+				_, err := commit.CommitVersion(ctx, &misdirected{Bucket: fb, src: victim, from: junk}, defaultBuild.opts())
 				if err == nil {
 					t.Fatal("Finalize committed a copy with other bytes than its source")
 				}
@@ -65,7 +65,7 @@ func TestFinalizeChecksCopies(t *testing.T) {
 					t.Fatal("staging changed although no marker was written")
 				}
 				// A retry with a sound copy commits, overwriting the bad file.
-				if _, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
+				if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 					t.Fatal(err)
 				}
 				if err := b.Delete(ctx, junk); err != nil {
@@ -101,7 +101,7 @@ func TestFinalizeRefusesCorruptStagedFile(t *testing.T) {
 				}
 				fb := withFaults(t, b, nil)
 				fb.blindCopies = blind
-				_, err := commit.Finalize(ctx, fb, defaultBuild.opts())
+				_, err := commit.CommitVersion(ctx, fb, defaultBuild.opts())
 				if err == nil || !strings.Contains(err.Error(), "sha256") {
 					t.Fatalf("Finalize = %v, want a SHA-256 mismatch", err)
 				}
@@ -153,7 +153,7 @@ func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 			b := s.Open(t)
 			defaultBuild.stage(t, b, task())
 			nb := &noSourceMD5{faultBucket: withFaults(t, b, nil)}
-			if _, err := commit.Finalize(ctx, nb, defaultBuild.opts()); err != nil {
+			if _, err := commit.CommitVersion(ctx, nb, defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
 			if nb.finalsListed || len(nb.finalsRead) > 0 {
@@ -170,7 +170,7 @@ func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 				t.Fatal(err)
 			}
 			nb = &noSourceMD5{faultBucket: withFaults(t, b, nil)}
-			if _, err := commit.Finalize(ctx, &misdirected{Bucket: nb, src: victim, from: junk}, defaultBuild.opts()); err == nil {
+			if _, err := commit.CommitVersion(ctx, &misdirected{Bucket: nb, src: victim, from: junk}, defaultBuild.opts()); err == nil {
 				t.Fatal("Finalize committed a copy with other bytes than its source")
 			}
 		})

@@ -1,6 +1,7 @@
 package commit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,23 +10,28 @@ import (
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
 var errInjected = &storage.Error{Op: "inject", Kind: storage.ErrRetryable, Err: errors.New("injected fault")}
 
-// faultBucket wraps a real bucket, fails the calls a policy picks, and
-// checks the commit protocol's invariants on every mutation it lets through:
-// nothing is written under staging/, no final path and no source before the
-// marker exists is deleted, the marker is only ever created.
+// faultBucket wraps a real bucket (a version, or an output root), fails the
+// calls a policy picks, and checks the commit protocol's invariants on
+// every mutation it lets through: nothing is written under staging/, no
+// source is deleted before its version's marker exists, no committed file
+// is deleted except in a version below the published one, the marker is
+// only ever created, the pointer only ever moves forward by a Replace to a
+// version whose marker exists.
 type faultBucket struct {
 	storage.Bucket
-	t      testing.TB
-	mu     sync.Mutex
-	fail   func(op, key string) bool // under mu
-	ops    int                       // mutations let through
-	marker int                       // markers created
+	t         testing.TB
+	mu        sync.Mutex
+	fail      func(op, key string) bool // under mu
+	ops       int                       // mutations let through
+	marker    int                       // markers created
+	publishes int                       // pointer moves
 	// blindCopies hides what the store reports of a copy, like a store
 	// without copy checksums (gs://, azblob://).
 	blindCopies bool
@@ -58,7 +64,16 @@ func crashAfter(n int) func(op, key string) bool {
 }
 
 func isMutation(op string) bool {
-	return op == "write" || op == "create" || op == "copy" || op == "delete"
+	return op == "write" || op == "create" || op == "copy" || op == "delete" || op == "replace"
+}
+
+// inVersion splits a root key into its version prefix and the key inside
+// the version; keys of a bucket that is a version already have no prefix.
+func inVersion(key string) (version, rel string) {
+	if id, rest, ok := output.ParseVersionKey(key); ok {
+		return output.VersionPrefix(id), rest
+	}
+	return "", key
 }
 
 func (f *faultBucket) check(op, key string) error {
@@ -73,9 +88,29 @@ func (f *faultBucket) check(op, key string) error {
 	return nil
 }
 
-func (f *faultBucket) markerExists() bool {
-	_, err := f.Bucket.Attributes(context.Background(), commit.MarkerKey)
+func (f *faultBucket) markerExists(version string) bool {
+	_, err := f.Bucket.Attributes(context.Background(), version+commit.MarkerKey)
 	return err == nil
+}
+
+// published is the pointer's jobID, 0 when there is none.
+func (f *faultBucket) published() int64 {
+	data, err := storage.ReadAll(context.Background(), f.Bucket, output.PointerKey)
+	if err != nil {
+		return 0
+	}
+	p, err := output.DecodePointer(data)
+	if err != nil {
+		f.t.Errorf("pointer unreadable: %v", err)
+	}
+	return p.JobID
+}
+
+// belowPublished: version (a prefix) is older than the published one, so
+// retention may remove it.
+func (f *faultBucket) belowPublished(version string) bool {
+	id, _, ok := output.ParseVersionKey(version)
+	return ok && id < f.published()
 }
 
 func (f *faultBucket) List(ctx context.Context, prefix string) ([]storage.Attrs, error) {
@@ -99,8 +134,45 @@ func (f *faultBucket) NewReader(ctx context.Context, key string) (io.ReadCloser,
 	return f.Bucket.NewReader(ctx, key)
 }
 
+func (f *faultBucket) ReadRevision(ctx context.Context, key string) ([]byte, storage.Revision, error) {
+	if err := f.check("readrev", key); err != nil {
+		return nil, storage.NoRevision, err
+	}
+	return f.Bucket.ReadRevision(ctx, key)
+}
+
+func (f *faultBucket) Replace(ctx context.Context, key string, r io.Reader, rev storage.Revision) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	next, derr := output.DecodePointer(data)
+	switch {
+	case key != output.PointerKey:
+		f.t.Errorf("replaced %s: only the pointer is ever replaced", key)
+	case derr != nil:
+		f.t.Errorf("publishing a bad pointer: %v", derr)
+	case !f.markerExists(next.Version):
+		f.t.Errorf("pointer moved to %s before its marker existed", next.Version)
+	}
+	if err := f.check("replace", key); err != nil {
+		return err
+	}
+	prev := f.published()
+	err = f.Bucket.Replace(ctx, key, bytes.NewReader(data), rev)
+	if err == nil {
+		if next.JobID <= prev {
+			f.t.Errorf("pointer moved from job %d to job %d: never backwards", prev, next.JobID)
+		}
+		f.mu.Lock()
+		f.publishes++
+		f.mu.Unlock()
+	}
+	return err
+}
+
 func (f *faultBucket) Write(ctx context.Context, key string, r io.Reader) error {
-	if strings.HasPrefix(key, staging.Prefix) || key == commit.MarkerKey {
+	if _, rel := inVersion(key); strings.HasPrefix(rel, staging.Prefix) || rel == commit.MarkerKey || key == output.PointerKey || key == output.OwnerKey {
 		f.t.Errorf("finalize wrote %s (staging is read-only to it; the marker is only created)", key)
 	}
 	if err := f.check("write", key); err != nil {
@@ -114,7 +186,7 @@ func (f *faultBucket) Create(ctx context.Context, key string, r io.Reader) error
 		return err
 	}
 	err := f.Bucket.Create(ctx, key, r)
-	if err == nil && key == commit.MarkerKey {
+	if _, rel := inVersion(key); err == nil && rel == commit.MarkerKey {
 		f.mu.Lock()
 		f.marker++
 		f.mu.Unlock()
@@ -123,7 +195,7 @@ func (f *faultBucket) Create(ctx context.Context, key string, r io.Reader) error
 }
 
 func (f *faultBucket) Copy(ctx context.Context, dst, src string, opts storage.CopyOptions) (storage.Copied, error) {
-	if strings.HasPrefix(dst, staging.Prefix) || dst == commit.MarkerKey {
+	if _, rel := inVersion(dst); strings.HasPrefix(rel, staging.Prefix) || rel == commit.MarkerKey || dst == output.PointerKey {
 		f.t.Errorf("finalize copied onto %s", dst)
 	}
 	if err := f.check("copy", dst); err != nil {
@@ -137,10 +209,13 @@ func (f *faultBucket) Copy(ctx context.Context, dst, src string, opts storage.Co
 }
 
 func (f *faultBucket) Delete(ctx context.Context, key string) error {
+	version, rel := inVersion(key)
 	switch {
-	case !strings.HasPrefix(key, staging.Prefix):
-		f.t.Errorf("finalize deleted %s outside staging/", key)
-	case !f.markerExists():
+	case f.belowPublished(version):
+		// Retention: anything of a version older than the published one.
+	case !strings.HasPrefix(rel, staging.Prefix):
+		f.t.Errorf("finalize deleted %s outside staging/ of a version it may not remove", key)
+	case !f.markerExists(version):
 		f.t.Errorf("finalize deleted source %s before the marker existed", key)
 	}
 	if err := f.check("delete", key); err != nil {

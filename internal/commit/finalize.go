@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -35,12 +35,22 @@ type Options struct {
 	CopyParallelism int
 	// Logger gets what is worth knowing but not fatal (cleanup failures).
 	Logger *slog.Logger
-	// Now stamps the marker; time.Now when nil.
+	// Now stamps the marker and the pointer; time.Now when nil.
 	Now func() time.Time
+	// Owner is the IndexBuild the output root belongs to (output.Claim);
+	// zero: no ownership check.
+	Owner output.Owner
+	// KeepVersions is how many committed versions Retain keeps, counting
+	// the published one; 0 means DefaultKeepVersions.
+	KeepVersions int
 }
 
-// Finalize commits the staged partitions of opts.Task in b, following the
-// design's steps: an existing marker of the same task means done; staging is
+// DefaultKeepVersions is the number of committed versions kept unless
+// Options say otherwise: the published one and the one before it.
+const DefaultKeepVersions = 2
+
+// CommitVersion commits the staged partitions of opts.Task in b (the task's
+// version of the output, see Finalize), following the design's steps: an existing marker of the same task means done; staging is
 // checked in full before anything is copied; files are copied to dense final
 // names (sources kept, final paths overwritten, never deleted first) and
 // checked; the marker is created last, create-if-absent; staging is removed
@@ -49,11 +59,11 @@ type Options struct {
 // The summary is filled in on success; errors classify per the worker
 // contract (retry.ExitCode): stale staging or marker 3, corrupt staging 4,
 // storage trouble 1.
-func Finalize(ctx context.Context, b storage.Bucket, opts Options) (summary.Commit, error) {
+func CommitVersion(ctx context.Context, b storage.Bucket, opts Options) (summary.Commit, error) {
 	return finalize(ctx, b, opts, nil)
 }
 
-// finalize is Finalize calling committed (when not nil) right after it
+// finalize is CommitVersion calling committed (when not nil) right after it
 // created the marker, before the cleanup; benchmarks time the two apart.
 func finalize(ctx context.Context, b storage.Bucket, opts Options, committed func()) (summary.Commit, error) {
 	opts = opts.withDefaults()
@@ -114,6 +124,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.KeepVersions <= 0 {
+		o.KeepVersions = DefaultKeepVersions
 	}
 	return o
 }
@@ -201,7 +214,7 @@ func alreadyCommitted(b storage.Bucket, m Marker, task taskmeta.Meta) (summary.C
 
 func commitSummary(b storage.Bucket, m Marker) summary.Commit {
 	return summary.Commit{
-		MarkerURI:   ObjectURI(b.URI(), MarkerKey),
+		MarkerURI:   storage.ObjectURI(b.URI(), MarkerKey),
 		Files:       len(m.Files),
 		Bytes:       m.Bytes,
 		Rows:        m.Rows,
@@ -232,16 +245,4 @@ func cleanup(ctx context.Context, b storage.Bucket, staged []string, parallelism
 			return
 		}
 	}
-}
-
-// ObjectURI is the URI of key inside the bucket rootURI names, for messages
-// and the commit summary (query parameters such as an S3 endpoint stay).
-func ObjectURI(rootURI, key string) string {
-	u, err := url.Parse(rootURI)
-	if err != nil {
-		return strings.TrimSuffix(rootURI, "/") + "/" + key
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + key
-	u.RawPath = ""
-	return u.String()
 }

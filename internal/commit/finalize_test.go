@@ -22,7 +22,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			b := s.Open(t)
 			defaultBuild.stage(t, b, task())
 			fb := withFaults(t, b, nil)
-			sum, err := commit.Finalize(ctx, fb, defaultBuild.opts())
+			sum, err := commit.CommitVersion(ctx, fb, defaultBuild.opts())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 				t.Errorf("staging not cleaned up: %v", keys(left))
 			}
 
-			again, err := commit.Finalize(ctx, fb, defaultBuild.opts())
+			again, err := commit.CommitVersion(ctx, fb, defaultBuild.opts())
 			if err != nil || !again.AlreadyCommitted || again.Files != sum.Files || again.Rows != sum.Rows || !again.CommittedAt.Equal(m.CommittedAt) {
 				t.Fatalf("second finalize = %+v, %v", again, err)
 			}
@@ -63,7 +63,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 				ref := s.Open(t)
 				defaultBuild.stage(t, ref, task())
 				counter := withFaults(t, ref, nil)
-				if _, err := commit.Finalize(ctx, counter, opts); err != nil {
+				if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
 					t.Fatal(err)
 				}
 				// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
@@ -78,7 +78,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 						staged := objects(t, b, staging.Prefix)
 
 						crashing := withFaults(t, b, crashAfter(stop))
-						_, crashErr := commit.Finalize(ctx, crashing, opts)
+						_, crashErr := commit.CommitVersion(ctx, crashing, opts)
 						if crashing.marker == 0 {
 							if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
 								t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
@@ -91,7 +91,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 						}
 
 						rerun := withFaults(t, b, nil)
-						sum, err := commit.Finalize(ctx, rerun, opts)
+						sum, err := commit.CommitVersion(ctx, rerun, opts)
 						if err != nil {
 							t.Fatalf("rerun: %v", err)
 						}
@@ -123,7 +123,7 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 				}
 				i++
 			}
-			if _, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
+			if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
 			assertCommitted(t, b, defaultBuild)
@@ -136,7 +136,7 @@ func TestFinalizeMarkerWriteFails(t *testing.T) {
 	defaultBuild.stage(t, b, task())
 	staged := objects(t, b, staging.Prefix)
 	failing := withFaults(t, b, func(op, key string) bool { return op == "create" && key == commit.MarkerKey })
-	_, err := commit.Finalize(ctx, failing, defaultBuild.opts())
+	_, err := commit.CommitVersion(ctx, failing, defaultBuild.opts())
 	if !errors.Is(err, storage.ErrRetryable) || retry.ExitCode(err) != retry.ExitRetryable {
 		t.Fatalf("Finalize = %v, want a retryable error", err)
 	}
@@ -146,7 +146,7 @@ func TestFinalizeMarkerWriteFails(t *testing.T) {
 	if _, err := commit.ReadMarker(ctx, b); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("ReadMarker = %v, want not found", err)
 	}
-	if _, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
+	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
 	assertCommitted(t, b, defaultBuild)
@@ -156,7 +156,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
 	failing := withFaults(t, b, func(op, _ string) bool { return op == "delete" })
-	if _, err := commit.Finalize(ctx, failing, defaultBuild.opts()); err != nil {
+	if _, err := commit.CommitVersion(ctx, failing, defaultBuild.opts()); err != nil {
 		t.Fatalf("a cleanup failure must not fail the commit: %v", err)
 	}
 	if len(objects(t, b, staging.Prefix)) == 0 {
@@ -167,7 +167,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if err := b.Write(ctx, staging.Prefix+"stray", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts())
+	sum, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 	if err != nil || !sum.AlreadyCommitted || sum.Files != len(m.Files) {
 		t.Fatalf("finalize after leftover staging = %+v, %v", sum, err)
 	}
@@ -189,7 +189,7 @@ func TestConcurrentFinalizers(t *testing.T) {
 			for i := range n {
 				handles[i] = withFaults(t, storagetest.Reopen(t, b), nil)
 				wg.Go(func() {
-					sum, err := commit.Finalize(ctx, handles[i], defaultBuild.opts())
+					sum, err := commit.CommitVersion(ctx, handles[i], defaultBuild.opts())
 					errs[i], committed[i] = err, err == nil && !sum.AlreadyCommitted
 				})
 			}
@@ -242,7 +242,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 			defaultBuild.stage(t, other, otherJobBuild())
 			opts := defaultBuild.opts()
 			opts.Task = otherJobBuild()
-			if _, err := commit.Finalize(ctx, other, opts); err != nil {
+			if _, err := commit.CommitVersion(ctx, other, opts); err != nil {
 				t.Fatal(err)
 			}
 			for key, data := range objects(t, other, "") {
@@ -258,7 +258,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 			b := storagetest.Mem().Open(t)
 			tt.setup(t, b)
 			before := objects(t, b, "")
-			_, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts())
+			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 			if retry.ExitCode(err) != retry.ExitStaleMeta {
 				t.Fatalf("Finalize = %v, want stale metadata (exit 3)", err)
 			}
@@ -289,7 +289,7 @@ func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
 	defer commit.SetMaxEagerMetas(1)()
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	if _, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
+	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
 	assertCommitted(t, b, defaultBuild)
@@ -299,7 +299,7 @@ func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
 	if err := b.Delete(ctx, staging.PartitionMetaKey(1)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := commit.Finalize(ctx, withFaults(t, b, nil), defaultBuild.opts())
+	_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 	if retry.ExitCode(err) != retry.ExitRetryable || !strings.Contains(err.Error(), "partitions [1] of 3") {
 		t.Fatalf("Finalize = %v, want partition 1 reported missing", err)
 	}
@@ -328,7 +328,7 @@ func TestFinalizeRefusesIncompleteStaging(t *testing.T) {
 			}
 			opts := defaultBuild.opts()
 			opts.Partitions = tt.partitions
-			_, err := commit.Finalize(ctx, withFaults(t, b, nil), opts)
+			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), opts)
 			if retry.ExitCode(err) != tt.code {
 				t.Fatalf("Finalize = %v, want exit %d", err, tt.code)
 			}

@@ -1,11 +1,15 @@
 // Package commit is the commit protocol: finalize copies the staged
-// partition files to dense final names and writes the commit marker
-// (metadata.json at the output root) last, with a create-if-absent write;
-// verify checks what a marker lists. Readers open only what the marker lists.
+// partition files of a task's version (versions/<jobID>/, see
+// internal/output) to dense final names and writes the version's commit
+// marker (metadata.json) last, with a create-if-absent write, then
+// publishes the version by moving the output's pointer (current.json) with
+// a conditional write, and applies retention; verify checks what a marker
+// lists. Readers open only what the published marker lists.
 //
-// Crash safety rests on three rules: a staged source is never deleted before
+// Crash safety rests on four rules: a staged source is never deleted before
 // the marker exists, a final path is never deleted (a retry overwrites it
-// with identical bytes), and the marker is only ever created, never replaced.
+// with identical bytes), the marker is only ever created, never replaced,
+// and the pointer only moves, to a version whose marker exists, forward.
 package commit
 
 import (

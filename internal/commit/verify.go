@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -39,7 +40,7 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	}
 	data, err := storage.ReadAll(ctx, b, MarkerKey)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Marker{}, &VerifyError{Problems: []string{fmt.Sprintf("no commit marker %s", ObjectURI(b.URI(), MarkerKey))}}
+		return Marker{}, &VerifyError{Problems: []string{fmt.Sprintf("no commit marker %s", storage.ObjectURI(b.URI(), MarkerKey))}}
 	}
 	if err != nil {
 		return Marker{}, err
@@ -74,4 +75,27 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 		return m, &VerifyError{Problems: problems}
 	}
 	return m, nil
+}
+
+// VerifyOutput verifies the version root's pointer publishes (Verify), and
+// that its marker records the task the pointer names. No pointer is a
+// problem like no marker.
+func VerifyOutput(ctx context.Context, root storage.Bucket, parallelism int) (Marker, output.Pointer, error) {
+	v, p, err := OpenPublished(ctx, root)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return Marker{}, p, &VerifyError{Problems: []string{fmt.Sprintf("nothing published: no %s", storage.ObjectURI(root.URI(), output.PointerKey))}}
+	case errors.Is(err, retry.ErrInvalidInput):
+		return Marker{}, p, &VerifyError{Problems: []string{err.Error()}}
+	case err != nil:
+		return Marker{}, p, err
+	}
+	m, err := Verify(ctx, v, parallelism)
+	if err != nil {
+		return m, p, err
+	}
+	if err := staging.CheckTask(p.Marker, root.URI(), m.Task, p.Task); err != nil {
+		return m, p, &VerifyError{Problems: []string{fmt.Sprintf("%s records other task metadata than %s: %v", p.Marker, output.PointerKey, err)}}
+	}
+	return m, p, nil
 }

@@ -64,7 +64,7 @@ func TestVerifyNamesEachProblem(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := storagetest.Mem().Open(t)
 			defaultBuild.stage(t, b, task())
-			if _, err := commit.Finalize(ctx, b, defaultBuild.opts()); err != nil {
+			if _, err := commit.CommitVersion(ctx, b, defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
 			tt.damage(t, b)
@@ -94,7 +94,7 @@ func TestVerifyNamesEachProblem(t *testing.T) {
 func TestVerifyStorageTroubleIsRetryable(t *testing.T) {
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	if _, err := commit.Finalize(ctx, b, defaultBuild.opts()); err != nil {
+	if _, err := commit.CommitVersion(ctx, b, defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
 	failing := withFaults(t, b, func(op, key string) bool { return op == "read" && key == "part_1_3.sst" })

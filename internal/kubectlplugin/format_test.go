@@ -314,6 +314,9 @@ func TestIndexRoot(t *testing.T) {
 		name, output, marker, want, errHas string
 	}{
 		{"file", "file:///data/idx", "file:///data/idx/metadata.json", "file:///data/idx", ""},
+		{"version marker: the output root", "file:///data/idx", "file:///data/idx/versions/7/metadata.json", "file:///data/idx", ""},
+		{"s3 version marker", "s3://bkt/p?region=x", "s3://bkt/p/versions/12/metadata.json", "s3://bkt/p?region=x", ""},
+		{"not a version directory", "file:///data/idx", "file:///data/idx/versions/x7/metadata.json", "file:///data/idx/versions/x7", ""},
 		{"trailing slash", "file:///data/idx/", "file:///data/idx/metadata.json", "file:///data/idx/", ""},
 		{"s3 keeps the output's parameters", "s3://bkt/p?region=x&endpoint=http://h:9000", "s3://bkt/p/metadata.json", "s3://bkt/p?region=x&endpoint=http://h:9000", ""},
 		{"marker elsewhere: marker root with the output's parameters", "s3://bkt/new?region=x", "s3://bkt/old/metadata.json", "s3://bkt/old?region=x", ""},

@@ -24,6 +24,7 @@ import (
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/querycmd"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -531,7 +532,7 @@ func buildSampleIndex(t *testing.T) string {
 	}
 	defer out.Close()
 	for p := range 2 {
-		if _, err := builder.Build(ctx, builder.Config{Meta: meta, Partition: p, Partitions: 2, Source: source, Output: out, TmpDir: t.TempDir()}); err != nil {
+		if _, err := builder.Build(ctx, builder.Config{Meta: meta, Partition: p, Partitions: 2, Source: source, Output: output.Version(out, meta.JobID), TmpDir: t.TempDir()}); err != nil {
 			t.Fatalf("partition %d: %v", p, err)
 		}
 	}

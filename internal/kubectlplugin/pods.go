@@ -13,6 +13,7 @@ import (
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
+	"github.com/indexbuild/indexbuild/internal/output"
 )
 
 // LogTarget says which pods `logs` reads.
@@ -114,8 +115,10 @@ func (t LogTarget) NoPodsMessage(ns string) string {
 		what, ns, t.Name, t.JobID, t.Selector())
 }
 
-// IndexRoot is the URI `query` opens: the root of status.commit.markerURI
-// (the marker is metadata.json at the output root). When that root is
+// IndexRoot is the URI `query` opens: the output root of
+// status.commit.markerURI (the marker is versions/<jobID>/metadata.json
+// under it; query follows the root's current.json from there, so it reads
+// the version published now). When that root is
 // spec.output.uri without its query string (endpoint, region, ...), the
 // output URI is used as written, so that its storage parameters apply.
 func IndexRoot(ib *indexbuildv1alpha1.IndexBuild) (string, error) {
@@ -135,6 +138,11 @@ func IndexRoot(ib *indexbuildv1alpha1.IndexBuild) (string, error) {
 		return "", fmt.Errorf("status.commit.markerURI %q does not name a metadata.json marker", marker)
 	}
 	mu.Path = strings.TrimSuffix(strings.TrimSuffix(mu.Path, "metadata.json"), "/")
+	if i := strings.LastIndex(mu.Path, "/"+output.VersionsPrefix); i >= 0 {
+		if _, rest, ok := output.ParseVersionKey(mu.Path[i+1:] + "/"); ok && rest == "" {
+			mu.Path = mu.Path[:i]
+		}
+	}
 	mu.RawPath = ""
 	if ou, err := url.Parse(ib.Spec.Output.URI); err == nil && ou.Scheme == mu.Scheme && ou.Host == mu.Host &&
 		strings.TrimSuffix(ou.Path, "/") == mu.Path {

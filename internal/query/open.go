@@ -7,14 +7,19 @@ import (
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
-// Open opens the index committed at out through its commit marker; an
-// output without a marker is not an index yet (storage.ErrNotFound).
+// Open opens the index published at the output root out: the version its
+// pointer names, through that version's commit marker. An output without a
+// pointer is not an index yet (storage.ErrNotFound).
 func Open(ctx context.Context, out storage.Bucket, tmpDir string) (*Index, error) {
-	m, err := commit.ReadMarker(ctx, out)
+	v, _, err := commit.OpenPublished(ctx, out)
 	if err != nil {
 		return nil, err
 	}
-	ix := FromFiles(out, m.Files, tmpDir)
+	m, err := commit.ReadMarker(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	ix := FromFiles(v, m.Files, tmpDir)
 	ix.task = m.Task
 	return ix, nil
 }

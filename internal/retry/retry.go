@@ -18,12 +18,14 @@ const (
 	ExitRetryable    = 1
 	ExitStaleMeta    = 3
 	ExitInvalidInput = 4
+	ExitOutputInUse  = 5
 )
 
 // Condition and Job failure reasons that go with the exit codes.
 const (
 	ReasonStaleMeta            = "StaleMeta"
 	ReasonInvalidInput         = "InvalidInput"
+	ReasonOutputInUse          = "OutputInUse"
 	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
 )
 
@@ -33,6 +35,9 @@ var (
 	ErrStaleMeta = errors.New("stale task metadata")
 	// ErrInvalidInput marks bad source data or schema. Never retryable.
 	ErrInvalidInput = errors.New("invalid input")
+	// ErrOutputInUse marks an output root that another IndexBuild owns.
+	// Never retryable: the owner does not change by itself.
+	ErrOutputInUse = errors.New("output in use")
 )
 
 // IsRetryable reports whether err may succeed when tried again. nil is not
@@ -41,7 +46,7 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	return !errors.Is(err, ErrStaleMeta) && !errors.Is(err, ErrInvalidInput)
+	return !errors.Is(err, ErrStaleMeta) && !errors.Is(err, ErrInvalidInput) && !errors.Is(err, ErrOutputInUse)
 }
 
 // ExitCode maps err onto the worker contract's exit codes.
@@ -53,6 +58,8 @@ func ExitCode(err error) int {
 		return ExitStaleMeta
 	case errors.Is(err, ErrInvalidInput):
 		return ExitInvalidInput
+	case errors.Is(err, ErrOutputInUse):
+		return ExitOutputInUse
 	default:
 		return ExitRetryable
 	}
@@ -66,6 +73,8 @@ func ReasonForExitCode(code int32) string {
 		return ReasonStaleMeta
 	case ExitInvalidInput:
 		return ReasonInvalidInput
+	case ExitOutputInUse:
+		return ReasonOutputInUse
 	default:
 		return ""
 	}

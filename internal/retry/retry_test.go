@@ -25,6 +25,8 @@ func TestStaleMetaIsNonRetryable(t *testing.T) {
 		{"joined with io error", errors.Join(io.ErrUnexpectedEOF, ErrStaleMeta), false, ExitStaleMeta},
 		{"invalid input", &InvalidInputError{File: "a.csv", Line: 3, Err: errors.New("bad")}, false, ExitInvalidInput},
 		{"wrapped invalid input", fmt.Errorf("decode: %w", ErrInvalidInput), false, ExitInvalidInput},
+		{"output in use", ErrOutputInUse, false, ExitOutputInUse},
+		{"wrapped output in use", fmt.Errorf("claim output: %w", fmt.Errorf("owner: %w", ErrOutputInUse)), false, ExitOutputInUse},
 		{"io error", io.ErrUnexpectedEOF, true, ExitRetryable},
 		{"deadline", fmt.Errorf("copy: %w", context.DeadlineExceeded), true, ExitRetryable},
 		{"plain", errors.New("index info not found"), true, ExitRetryable},
@@ -57,7 +59,7 @@ func TestErrorMessagesNameTheirIDs(t *testing.T) {
 }
 
 func TestReasonForExitCode(t *testing.T) {
-	for code, want := range map[int32]string{0: "", 1: "", 2: "", 3: ReasonStaleMeta, 4: ReasonInvalidInput, 137: ""} {
+	for code, want := range map[int32]string{0: "", 1: "", 2: "", 3: ReasonStaleMeta, 4: ReasonInvalidInput, 5: ReasonOutputInUse, 137: ""} {
 		if got := ReasonForExitCode(code); got != want {
 			t.Errorf("ReasonForExitCode(%d) = %q, want %q", code, got, want)
 		}

@@ -1,5 +1,6 @@
-// Package staging is the layout workers write under staging/ in the output
-// location, and the task manifest that pins the output to one task:
+// Package staging is the layout workers write under staging/ in a task's
+// version of the output (versions/<jobID>/, see internal/output), and the
+// task manifest that pins the version to one task:
 //
 //	staging/_task.json                     task metadata, create-if-absent by the first worker
 //	staging/part_<p>_<element>.<ext>       a partition's file for one element

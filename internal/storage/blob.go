@@ -51,6 +51,14 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 		return nil, classify("open", uri, err)
 	}
 	bb := &blobBucket{uri: uri, b: b, streamCopy: u.Scheme == "mem"}
+	switch u.Scheme {
+	case "mem":
+		bb.revs = memRevisions{bb}
+	case "gs":
+		bb.revs = gcsRevisions{bb}
+	case "azblob":
+		bb.revs = azureRevisions{bb}
+	}
 	var client *s3.Client
 	if u.Scheme == "s3" && b.As(&client) {
 		q := u.Query()
@@ -59,6 +67,7 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 			// applies them; the ETag is no MD5 then anyway.
 			// And for keys s3blob would escape, it escapes them.
 			plainCopy: q.Get("ssetype") == "" && q.Get("kmskeyid") == "" && (prefix == "" || plainKey(prefix+"x"))}
+		bb.revs = s3Revisions{bb}
 	}
 	return bb, nil
 }
@@ -66,7 +75,11 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 // FromBlob wraps an already opened gocloud bucket, for callers (and tests)
 // that need to share one mem:// bucket between several users.
 func FromBlob(uri string, b *blob.Bucket) Bucket {
-	return &blobBucket{uri: uri, b: b, streamCopy: strings.HasPrefix(uri, "mem:")}
+	bb := &blobBucket{uri: uri, b: b, streamCopy: strings.HasPrefix(uri, "mem:")}
+	if bb.streamCopy {
+		bb.revs = memRevisions{bb}
+	}
+	return bb
 }
 
 // Blob returns the gocloud bucket under b, and false for a bucket Open did
@@ -89,6 +102,9 @@ type blobBucket struct {
 	// streamCopy copies through this process, hashing (mem://: there is no
 	// server, so this is what its copy does anyway).
 	streamCopy bool
+	// revs reads revisions and replaces conditionally, per store; nil for
+	// a store without (then ReadRevision and Replace fail permanently).
+	revs revisions
 }
 
 func (b *blobBucket) URI() string  { return b.uri }

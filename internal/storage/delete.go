@@ -21,9 +21,17 @@ import (
 // parallelism single deletes in flight. Keys already gone count as deleted. It returns every failure,
 // joined; the keys not named in it are gone.
 //
-// Only an S3 bucket from Open batches: a wrapper around it (tests inject
+// Only an S3 bucket from Open (or a Sub of one) batches: a wrapper around it (tests inject
 // faults that way) gets one Delete call per key.
 func DeleteAll(ctx context.Context, b Bucket, keys []string, parallelism int) error {
+	// Through a Sub to the bucket it is part of, to batch there.
+	for s, ok := b.(*subBucket); ok; s, ok = b.(*subBucket) {
+		prefixed := make([]string, len(keys))
+		for i, k := range keys {
+			prefixed[i] = s.prefix + k
+		}
+		b, keys = s.parent, prefixed
+	}
 	if bb, ok := b.(*blobBucket); ok && bb.s3 != nil {
 		return bb.deleteBatch(ctx, keys, parallelism)
 	}

@@ -15,6 +15,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: a create-if-absent write found the object already there.
 	ErrExists = errors.New("already exists")
+	// ErrConflict: a Replace found the object changed since the revision it
+	// was given; read it again and decide again.
+	ErrConflict = errors.New("changed since read")
 	// ErrRetryable: throttling, server errors, timeouts, I/O errors; the same
 	// call may succeed later.
 	ErrRetryable = errors.New("retryable storage error")

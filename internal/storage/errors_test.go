@@ -22,7 +22,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := classify("op", "key", tt.err)
-		for _, kind := range []error{ErrNotFound, ErrExists, ErrRetryable, ErrPermanent} {
+		for _, kind := range []error{ErrNotFound, ErrExists, ErrConflict, ErrRetryable, ErrPermanent} {
 			if errors.Is(err, kind) != (kind == tt.want) {
 				t.Errorf("classify(%v): errors.Is(%v) = %v", tt.err, kind, !(kind == tt.want))
 			}

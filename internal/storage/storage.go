@@ -19,7 +19,8 @@
 // (AWS_SHARED_CREDENTIALS_FILE, GOOGLE_APPLICATION_CREDENTIALS).
 //
 // Every error a Bucket returns is classified: errors.Is(err, X) holds for
-// exactly one of ErrNotFound, ErrExists, ErrRetryable, ErrPermanent.
+// exactly one of ErrNotFound, ErrExists, ErrConflict, ErrRetryable,
+// ErrPermanent.
 package storage
 
 import (
@@ -50,8 +51,24 @@ type Bucket interface {
 	Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error)
 	// Delete removes an object; ErrNotFound if it is not there.
 	Delete(ctx context.Context, key string) error
+	// ReadRevision reads a whole (small) object and the revision it read,
+	// for a later Replace; ErrNotFound if it is not there.
+	ReadRevision(ctx context.Context, key string) ([]byte, Revision, error)
+	// Replace stores r under key only if the object is still at revision
+	// rev (NoRevision: only if there is no object), atomically: of
+	// concurrent Replaces from one revision at most one succeeds, the others
+	// get ErrConflict (and so does one from an outdated revision).
+	Replace(ctx context.Context, key string, r io.Reader, rev Revision) error
 	Close() error
 }
+
+// Revision names one state of an object for a compare-and-swap Replace:
+// the store's own (S3 and Azure ETag, GCS generation) or a content hash
+// (file://, mem://). Opaque to callers.
+type Revision string
+
+// NoRevision is the revision of an object that does not exist.
+const NoRevision Revision = ""
 
 // Attrs describes one object.
 type Attrs struct {

@@ -31,7 +31,12 @@ type Worker struct {
 
 // Commit is what finalize reports.
 type Commit struct {
-	MarkerURI        string    `json:"markerURI"`
+	// MarkerURI is the commit marker of the task's version.
+	MarkerURI string `json:"markerURI"`
+	// Version is the task's version prefix in the output, "versions/<jobID>/".
+	Version string `json:"version,omitempty"`
+	// PointerURI is the pointer (current.json) that publishes Version.
+	PointerURI       string    `json:"pointerURI,omitempty"`
 	Files            int       `json:"files"`
 	Bytes            int64     `json:"bytes"`
 	Rows             int64     `json:"rows"`

@@ -1,0 +1,224 @@
+package output_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/indexbuild/indexbuild/internal/output"
+	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+var ctx = context.Background()
+
+func TestParseOwner(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want output.Owner
+		bad  bool
+	}{
+		{"", output.Owner{}, false},
+		{"ns/name", output.Owner{Namespace: "ns", Name: "name"}, false},
+		{"name", output.Owner{}, true},
+		{"/name", output.Owner{}, true},
+		{"ns/", output.Owner{}, true},
+		{"a/b/c", output.Owner{}, true},
+	} {
+		got, err := output.ParseOwner(tt.in)
+		if tt.bad != (err != nil) || got != tt.want {
+			t.Errorf("ParseOwner(%q) = %v, %v", tt.in, got, err)
+		}
+		if tt.bad && !errors.Is(err, retry.ErrInvalidInput) {
+			t.Errorf("ParseOwner(%q): %v is not invalid input", tt.in, err)
+		}
+	}
+}
+
+func TestParseVersionKey(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		id   int64
+		rest string
+		ok   bool
+	}{
+		{"versions/7/metadata.json", 7, "metadata.json", true},
+		{"versions/12/staging/part_0.json", 12, "staging/part_0.json", true},
+		{"versions/7/", 7, "", true},
+		{"versions/07/x", 0, "", false},
+		{"versions/0/x", 0, "", false},
+		{"versions/x/y", 0, "", false},
+		{"versions/7", 0, "", false},
+		{"current.json", 0, "", false},
+		{"other/versions/7/x", 0, "", false},
+	} {
+		id, rest, ok := output.ParseVersionKey(tt.key)
+		if id != tt.id || rest != tt.rest || ok != tt.ok {
+			t.Errorf("ParseVersionKey(%q) = %d, %q, %v", tt.key, id, rest, ok)
+		}
+	}
+	if got := output.VersionPrefix(42); got != "versions/42/" {
+		t.Errorf("VersionPrefix(42) = %q", got)
+	}
+}
+
+func TestDecodePointer(t *testing.T) {
+	task := taskmeta.Meta{JobID: 7, SchemaID: 1, TableID: 2, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{3}}
+	good := output.NewPointer(task, "metadata.json", time.Unix(1, 0))
+	data, err := good.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := output.DecodePointer(data); err != nil || p.Version != "versions/7/" || p.Marker != "versions/7/metadata.json" {
+		t.Fatalf("round trip: %+v, %v", p, err)
+	}
+	for name, mutate := range map[string]func(*output.Pointer){
+		"format version":      func(p *output.Pointer) { p.FormatVersion = 2 },
+		"version of another":  func(p *output.Pointer) { p.Version = "versions/8/" },
+		"task of another job": func(p *output.Pointer) { p.Task.JobID = 8 },
+		"marker outside":      func(p *output.Pointer) { p.Marker = "metadata.json" },
+		"no job":              func(p *output.Pointer) { p.JobID = 0 },
+	} {
+		p := good
+		mutate(&p)
+		data, _ := p.Encode()
+		if _, err := output.DecodePointer(data); !errors.Is(err, output.ErrBadPointer) || retry.ExitCode(err) != retry.ExitInvalidInput {
+			t.Errorf("%s: %v, want a bad pointer", name, err)
+		}
+	}
+	if _, err := output.DecodePointer([]byte("{")); !errors.Is(err, output.ErrBadPointer) {
+		t.Errorf("truncated: %v", err)
+	}
+}
+
+// TestClaim: the first owner claims, the same owner passes, another fails
+// with exit 5 naming owner and output and writes nothing; racing claimers
+// of different owners: exactly one owns the root.
+func TestClaim(t *testing.T) {
+	a, b := output.Owner{Namespace: "ns-a", Name: "shared"}, output.Owner{Namespace: "ns-b", Name: "shared"}
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			root := s.Open(t)
+			if err := output.Claim(ctx, root, output.Owner{}); err != nil {
+				t.Fatal(err)
+			}
+			if left := list(t, root); len(left) != 0 {
+				t.Fatalf("a zero owner wrote %v", left)
+			}
+			if err := output.Claim(ctx, root, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := output.Claim(ctx, root, a); err != nil {
+				t.Fatalf("same owner again: %v", err)
+			}
+			before := list(t, root)
+			err := output.Claim(ctx, root, b)
+			if retry.ExitCode(err) != retry.ExitOutputInUse || retry.IsRetryable(err) ||
+				!strings.Contains(err.Error(), "belongs to IndexBuild ns-a/shared, not ns-b/shared") || !strings.Contains(err.Error(), root.URI()) {
+				t.Fatalf("another owner: %v", err)
+			}
+			if after := list(t, root); !slices.Equal(before, after) {
+				t.Fatalf("refused claim changed the root: %v -> %v", before, after)
+			}
+			if got, found, err := output.ReadOwner(ctx, root); err != nil || !found || got != a {
+				t.Fatalf("owner = %v, %v, %v", got, found, err)
+			}
+		})
+		t.Run(s.Name+"/race", func(t *testing.T) {
+			root := s.Open(t)
+			owners := []output.Owner{a, b, a, b}
+			errs := make([]error, len(owners))
+			var wg sync.WaitGroup
+			for i, o := range owners {
+				h := storagetest.Reopen(t, root)
+				wg.Go(func() { errs[i] = output.Claim(ctx, h, o) })
+			}
+			wg.Wait()
+			got, _, err := output.ReadOwner(ctx, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range owners {
+				if (o == got) != (errs[i] == nil) {
+					t.Errorf("claimer %d (%v): %v; the owner is %v", i, o, errs[i], got)
+				}
+			}
+		})
+	}
+}
+
+func list(t *testing.T, b storage.Bucket) []string {
+	t.Helper()
+	l, err := b.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, a := range l {
+		keys = append(keys, a.Key)
+	}
+	return keys
+}
+
+// TestDeleteLayout removes the layout and nothing else, is idempotent, and
+// refuses another owner's root without deleting anything.
+func TestDeleteLayout(t *testing.T) {
+	a, b := output.Owner{Namespace: "ns-a", Name: "books"}, output.Owner{Namespace: "ns-b", Name: "books"}
+	unknown := map[string]string{
+		"readme.txt":          "user data",
+		"other/versions/1/x":  "user data",
+		"versionsX/1/y":       "user data",
+		"_owner.json.bak":     "user data",
+		"current.json.backup": "user data",
+	}
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			root := s.Open(t)
+			for k, v := range unknown {
+				if err := root.Write(ctx, k, strings.NewReader(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := output.Claim(ctx, root, a); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"versions/1/metadata.json", "versions/1/part_0_1.sst", "versions/2/staging/_task.json"} {
+				if err := root.Write(ctx, k, strings.NewReader("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			task := taskmeta.Meta{JobID: 1, SchemaID: 1, TableID: 1, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{1}}
+			data, _ := output.NewPointer(task, "metadata.json", time.Now()).Encode()
+			if err := root.Replace(ctx, output.PointerKey, strings.NewReader(string(data)), storage.NoRevision); err != nil {
+				t.Fatal(err)
+			}
+
+			before := list(t, root)
+			if err := output.DeleteLayout(ctx, root, b, 4); retry.ExitCode(err) != retry.ExitOutputInUse || !strings.Contains(err.Error(), "ns-a/books") {
+				t.Fatalf("delete by another owner: %v", err)
+			}
+			if after := list(t, root); !slices.Equal(before, after) {
+				t.Fatalf("a refused delete changed the root: %v -> %v", before, after)
+			}
+			for range 2 { // idempotent
+				if err := output.DeleteLayout(ctx, root, a, 4); err != nil {
+					t.Fatal(err)
+				}
+				if got := list(t, root); !slices.Equal(got, slices.Sorted(maps.Keys(unknown))) {
+					t.Fatalf("left after delete: %v, want only %v", got, slices.Sorted(maps.Keys(unknown)))
+				}
+			}
+			// Nothing owns the root any more: another IndexBuild may claim it.
+			if err := output.Claim(ctx, root, b); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
