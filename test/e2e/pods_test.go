@@ -123,9 +123,8 @@ var _ = Describe("Pods that real clusters accept", func() {
 		}
 		Expect(k.Create(ctx, b)).To(Succeed())
 		got := env.waitEnded(ctx, b.Name)
-		Expect(got.Status.Phase).To(Equal(ibv1.PhaseSucceeded), describe(got))
-		Expect(got.Status.Commit.Rows).To(BeEquivalentTo(rows))
-		Expect(filepath.Join(indexes, "metadata.json")).To(BeAnExistingFile())
+		expectSucceeded(got, rows)
+		Expect(filepath.Join(indexes, "versions", "1", "metadata.json")).To(BeAnExistingFile())
 		for _, p := range env.pods(ctx, b.Name, controller.RoleBuild) {
 			Expect(ptr.Deref(p.Spec.SecurityContext.RunAsNonRoot, false)).To(BeTrue())
 			Expect(ptr.Deref(p.Spec.AutomountServiceAccountToken, true)).To(BeFalse())
