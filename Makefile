@@ -93,6 +93,10 @@ lint-chart: helm ## helm lint --strict the chart.
 bench: ## Benchmarks, printed as a table.
 	go test -run '^$$' -bench . -benchmem ./internal/... | tee bench.out
 
+.PHONY: bench-fulltext
+bench-fulltext: ## indexbuild build against SQLite (CREATE INDEX, FTS5) on one generated CSV table, side by side; peak RSS at 1M and 3M rows.
+	hack/bench-fulltext.sh
+
 ##@ Build
 
 .PHONY: build

@@ -44,7 +44,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ownerFlag, "owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
 	fs.StringVar(&termination, "termination-log", summary.DefaultTerminationPath, "file for the summary termination message; empty disables")
 	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for sort runs and element files (default: system temp)")
-	fs.IntVar(&cfg.SortBudget, "sort-memory", builder.DefaultSortBudget, "bytes of sort buffer before spilling runs to disk")
+	fs.IntVar(&cfg.SortBudget, "sort-memory", builder.DefaultSortBudget, "bytes of sort buffer (index keys, fulltext postings) over all elements before spilling runs to disk")
 	fs.DurationVar(&cfg.ProgressEvery, "progress-interval", 10*time.Second, "how often to log progress to stderr; 0 disables")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)

@@ -88,8 +88,8 @@ func TestFinalizeAndVerifyCommands(t *testing.T) {
 		{"other elements under the same job: stale", "--job-id=7", "--element-ids=6", "elementIDs recorded in metadata.json is [5]"},
 		{"an older job: superseded", "--job-id=6", "--element-ids=5", "publishes job 7, newer than this task's job 6: change spec.jobID to a value above 7"},
 	} {
-		args := append([]string{"finalize", "--output=" + uri, "--partitions=2", "--termination-log="}, taskFlags...)
-		args[4], args[8] = tc.jobFlag, tc.elements
+		args := append([]string{"finalize", "--output=" + uri, "--termination-log="}, taskFlags...)
+		args[3], args[7] = tc.jobFlag, tc.elements
 		code, out, errOut := runCmd(t, args...)
 		if code != retry.ExitStaleMeta || !strings.Contains(errOut, tc.errHas) || !strings.Contains(out, `"error"`) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", tc.name, code, out, errOut)

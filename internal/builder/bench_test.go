@@ -23,12 +23,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
-	"github.com/indexbuild/indexbuild/internal/ftindex"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
 	"github.com/indexbuild/indexbuild/internal/partition"
@@ -197,34 +195,6 @@ func BenchmarkFloorSortWriteIndex(b *testing.B) {
 			if len(keys[i]) != n {
 				b.Fatalf("%d keys", len(keys[i]))
 			}
-		}
-	}
-	report(b, n, cpu0)
-}
-
-// BenchmarkFloorBleveFulltext is the fulltext build without the worker:
-// decode and feed Bleve's offline builder directly. No statistics pass, no
-// packing, no staging.
-func BenchmarkFloorBleveFulltext(b *testing.B) {
-	dir, n := benchTable(b)
-	cpu0 := cpuSeconds()
-	for b.Loop() {
-		bb, err := bleve.NewBuilder(filepath.Join(b.TempDir(), "idx"), ftindex.Mapping([]string{"description"}), map[string]any{"batchSize": 10000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		doc := map[string]any{}
-		scanAll(b, dir, columns(benchFulltextTask), func(r *rows.Record) {
-			clear(doc)
-			if r.Values[0].Kind == table.String {
-				doc["description"] = r.Values[0].Str
-			}
-			if err := bb.Index(r.Values[1].Text(), doc); err != nil {
-				b.Fatal(err)
-			}
-		})
-		if err := bb.Close(); err != nil {
-			b.Fatal(err)
 		}
 	}
 	report(b, n, cpu0)

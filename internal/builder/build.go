@@ -20,8 +20,8 @@ import (
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
-// DefaultSortBudget is the memory all index elements of a worker may use to
-// sort before spilling runs to disk.
+// DefaultSortBudget is the memory all elements of a worker may use to sort
+// index keys or collect fulltext postings before spilling runs to disk.
 const DefaultSortBudget = 64 << 20
 
 // Config is one worker's assignment.

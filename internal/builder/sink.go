@@ -27,7 +27,7 @@ type sink struct {
 func newSink(t *table.Table, ix table.Index, pos []int, tmpDir string, sortBudget int) (*sink, error) {
 	s := &sink{ix: ix, pos: pos, vals: make([]table.Value, len(pos))}
 	if ix.Type == taskmeta.ElementTypeFulltext {
-		w, err := ftindex.NewWriter(tmpDir, t.Element(ix))
+		w, err := ftindex.NewWriter(tmpDir, t.Element(ix), sortBudget)
 		if err != nil {
 			return nil, err
 		}
@@ -60,10 +60,7 @@ func (s *sink) finish(ctx context.Context, out storage.Bucket, tmpDir string, pa
 	ext := staging.ExtIndex
 	if s.text != nil {
 		ext = staging.ExtFulltext
-		err = s.text.Finish(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		err = s.text.Finish(f) // closes f
 	} else {
 		_, err = s.sorted.Finish(f) // closes f
 		var dup *sstindex.DuplicateError

@@ -61,19 +61,19 @@ func TestNewBuildJob(t *testing.T) {
 
 func TestPodFailurePolicyMatchesTheExitCodeContract(t *testing.T) {
 	rules := podFailurePolicy().Rules
-	if len(rules) != 3 {
+	if len(rules) != 4 {
 		t.Fatalf("%d rules", len(rules))
 	}
 	// jobFailureReason maps exit codes, not rule positions, but the Job
-	// message also names the rule: keep 3 and 4 as rules 0 and 1.
-	for i, code := range []int32{3, 4} {
+	// message also names the rule: keep 3, 4 and 5 as rules 0, 1 and 2.
+	for i, code := range []int32{3, 4, 5} {
 		r := rules[i]
 		if r.Action != batchv1.PodFailurePolicyActionFailJob || !slices.Equal(r.OnExitCodes.Values, []int32{code}) {
 			t.Errorf("rule %d = %+v, want FailJob on exit code %d", i, r, code)
 		}
 	}
-	if rules[2].Action != batchv1.PodFailurePolicyActionIgnore || rules[2].OnPodConditions[0].Type != corev1.DisruptionTarget {
-		t.Errorf("rule 2 = %+v, want Ignore on DisruptionTarget", rules[2])
+	if rules[3].Action != batchv1.PodFailurePolicyActionIgnore || rules[3].OnPodConditions[0].Type != corev1.DisruptionTarget {
+		t.Errorf("rule 3 = %+v, want Ignore on DisruptionTarget", rules[3])
 	}
 }
 

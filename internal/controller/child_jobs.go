@@ -71,16 +71,16 @@ func podFailurePolicy() *batchv1.PodFailurePolicy {
 			},
 		}
 	}
-	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
-		failOn(retry.ExitStaleMeta),
-		failOn(retry.ExitInvalidInput),
-		{
-			Action: batchv1.PodFailurePolicyActionIgnore,
-			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
-				{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
-			},
+	var rules []batchv1.PodFailurePolicyRule
+	for _, n := range retry.NonRetryable {
+		rules = append(rules, failOn(n.ExitCode))
+	}
+	return &batchv1.PodFailurePolicy{Rules: append(rules, batchv1.PodFailurePolicyRule{
+		Action: batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+			{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
 		},
-	}}
+	})}
 }
 
 // newChildJob builds what the build and finalize Jobs share: identity,

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"strconv"
+
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/utils/ptr"
 
@@ -11,6 +13,9 @@ import (
 // idempotent commit of the staged partitions through the marker object.
 func newFinalizeJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
 	args := append([]string{"finalize"}, taskArgs(ib)...)
+	if ib.Spec.Output.KeepVersions > 0 {
+		args = append(args, "--keep-versions="+strconv.Itoa(int(ib.Spec.Output.KeepVersions)))
+	}
 	job := newChildJob(ib, RoleFinalize, containerFinalize, image, args)
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)

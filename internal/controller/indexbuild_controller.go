@@ -316,11 +316,8 @@ func (r *IndexBuildReconciler) stopUnfinishedJobs(ctx context.Context, ib *index
 // failFromJob ends the build with the reason its Job failed for.
 func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, out jobOutcome) error {
 	var workerErr string
-	switch out.Reason {
-	case retry.ReasonStaleMeta:
-		workerErr = r.workerError(ctx, job, out, retry.ExitStaleMeta)
-	case retry.ReasonInvalidInput:
-		workerErr = r.workerError(ctx, job, out, retry.ExitInvalidInput)
+	if code, ok := retry.ExitCodeForReason(out.Reason); ok {
+		workerErr = r.workerError(ctx, job, out, code)
 	}
 	newStatusWriter(ib).failed(out.Reason, describeFailure(ib, job, out, workerErr))
 	return nil

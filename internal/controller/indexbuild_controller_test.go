@@ -231,6 +231,7 @@ var _ = Describe("IndexBuild controller", func() {
 		},
 		Entry("exit 3: element missing from the catalog", int32(3), 0, "stale task metadata: element 5 not found in table 7 (job 42)", ibretry.ReasonStaleMeta),
 		Entry("exit 4: bad data", int32(4), 1, `invalid input: data/part-2.jsonl line 17 column "year": not a number`, ibretry.ReasonInvalidInput),
+		Entry("exit 5: output owned by another IndexBuild", int32(5), 2, `output in use: s3://indexes/worker-exit belongs to IndexBuild team-b/worker-exit`, ibretry.ReasonOutputInUse),
 	)
 
 	It("ends BackoffLimitExceeded when a partition runs out of retries", func() {

@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
@@ -53,7 +55,8 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 // termination message. Without one (pods already garbage-collected) the
 // marker's location is still known.
 func (r *IndexBuildReconciler) commitFromFinalize(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) indexbuildv1alpha1.CommitStatus {
-	commit := indexbuildv1alpha1.CommitStatus{MarkerURI: strings.TrimSuffix(ib.Spec.Output.URI, "/") + "/metadata.json"}
+	version := output.VersionPrefix(ib.Spec.JobID)
+	commit := indexbuildv1alpha1.CommitStatus{Version: version, MarkerURI: strings.TrimSuffix(ib.Spec.Output.URI, "/") + "/" + version + commit.MarkerKey}
 	msgs, err := r.terminationMessages(ctx, job, 0, "")
 	if err != nil {
 		return commit
@@ -65,6 +68,9 @@ func (r *IndexBuildReconciler) commitFromFinalize(ctx context.Context, ib *index
 		}
 		if c.MarkerURI != "" {
 			commit.MarkerURI = c.MarkerURI
+		}
+		if c.Version != "" {
+			commit.Version = c.Version
 		}
 		commit.Files = int32(c.Files)
 		commit.Bytes = c.Bytes

@@ -135,8 +135,9 @@ func taskKey(ib *indexbuildv1alpha1.IndexBuild) string {
 }
 
 // taskArgs are the task-metadata flags (taskmeta.RegisterFlags) plus the
-// output every data-plane subcommand takes: workers and finalize compare
-// the very same task with what the output recorded.
+// output and its owner that workers and finalize take: both compare the
+// very same task with what the output recorded, and touch an output root
+// only when it belongs to this IndexBuild.
 func taskArgs(ib *indexbuildv1alpha1.IndexBuild) []string {
-	return append(specTaskMeta(ib).Args(), "--output="+ib.Spec.Output.URI)
+	return append(specTaskMeta(ib).Args(), "--output="+ib.Spec.Output.URI, "--owner="+ownerArg(ib))
 }

@@ -7,8 +7,6 @@ import (
 	"math"
 	"slices"
 
-	index "github.com/blevesearch/bleve_index_api"
-
 	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
@@ -25,14 +23,13 @@ type Hit struct {
 }
 
 // Search finds the rows that contain any term of text in any of the
-// element's columns, across all partition indexes of the element, scored with BM25 over global statistics.
+// element's columns, across all partition files of the element, scored
+// with BM25 over global statistics.
 //
-// Bleve's own alias search shares only document counts between indexes, not
-// per-term document frequencies, so a row's score would depend on which
-// partition it landed in. Here the statistics (documents, documents per
-// term, average field length) are summed over all partitions first and every
-// row is scored against those, in a fixed order of fields and terms: the
-// same row gets the same score however the table was partitioned.
+// The statistics (rows, rows per term, average field length) are summed
+// over all partitions first and every row is scored against those, adding
+// up its fields and terms in a fixed order: the same row gets the same
+// score however the table was partitioned.
 //
 // Hits come best first, ties by handle; limit <= 0 returns all.
 func Search(ctx context.Context, parts []*Partition, text string, limit int) ([]Hit, error) {
@@ -43,84 +40,120 @@ func Search(ctx context.Context, parts []*Partition, text string, limit int) ([]
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	fields := parts[0].Stats.Element.ColumnNames()
-	readers := make([]index.IndexReader, 0, len(parts))
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
+	fields := len(parts[0].Meta.Element.Columns)
 	var docs float64
-	fieldLen := make([]float64, len(fields))
+	fieldLen := make([]float64, fields)
 	for _, p := range parts {
-		r, err := reader(p.Index)
-		if err != nil {
-			return nil, err
+		if len(p.Meta.FieldTerms) != fields {
+			return nil, fmt.Errorf("fulltext file %s: %d fields, %s has %d", p.path, len(p.Meta.FieldTerms), parts[0].path, fields)
 		}
-		readers = append(readers, r)
-		docs += float64(p.Stats.Docs)
-		for i, f := range fields {
-			fieldLen[i] += float64(p.Stats.FieldTerms[f])
+		docs += float64(p.Meta.Docs)
+		for f, n := range p.Meta.FieldTerms {
+			fieldLen[f] += float64(n)
 		}
 	}
-	scores := map[string]float64{}
-	for i, f := range fields {
-		if fieldLen[i] == 0 {
+	scores := make([][]float64, len(parts))
+	for f := range fields {
+		if fieldLen[f] == 0 {
 			continue
 		}
-		avgLen := fieldLen[i] / docs
+		avgLen := fieldLen[f] / docs
 		for _, term := range terms {
-			postings, df, err := collect(ctx, readers, f, term)
-			if err != nil {
+			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+			prefix := termKey(nil, f, []byte(term))
+			var df float64
+			for _, p := range parts {
+				n, err := p.df(prefix)
+				if err != nil {
+					return nil, err
+				}
+				df += float64(n)
+			}
+			if df == 0 {
+				continue
+			}
 			idf := math.Log(1 + (docs-df+0.5)/(df+0.5))
-			for _, p := range postings {
-				tf, dl := float64(p.freq), p.length
-				scores[p.handle] += idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgLen))
+			for i, p := range parts {
+				lengths, err := p.fieldLengths(f)
+				if err != nil {
+					return nil, err
+				}
+				if scores[i] == nil {
+					scores[i] = make([]float64, p.Meta.Docs)
+				}
+				s := scores[i]
+				err = p.postings(prefix, func(ds, freqs []uint32) {
+					for j, d := range ds {
+						tf, dl := float64(freqs[j]), float64(lengths[d])
+						s[d] += idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgLen))
+					}
+				})
+				if err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	hits := make([]Hit, 0, len(scores))
-	for h, s := range scores {
-		hits = append(hits, Hit{Handle: h, Score: s})
+	return rank(parts, scores, limit)
+}
+
+type candidate struct {
+	part   int
+	doc    uint32
+	score  float64
+	handle string
+}
+
+// rank turns per-row scores into hits: best first, ties by handle. Handles
+// are looked up only for the rows that can make the cut.
+func rank(parts []*Partition, scores [][]float64, limit int) ([]Hit, error) {
+	var cands []candidate
+	for i, s := range scores {
+		for d, sc := range s {
+			if sc > 0 { // BM25 of a present term is positive
+				cands = append(cands, candidate{part: i, doc: uint32(d), score: sc})
+			}
+		}
 	}
-	slices.SortFunc(hits, func(a, b Hit) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Handle, b.Handle))
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(b.score, a.score) })
+	if limit > 0 && len(cands) > limit {
+		// Keep every row tied with the last one: the handle decides.
+		cut := limit
+		for cut < len(cands) && cands[cut].score == cands[limit-1].score {
+			cut++
+		}
+		cands = cands[:cut]
+	}
+	// Look handles up in row order, one block at a time.
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.part, b.part), cmp.Compare(a.doc, b.doc)) })
+	var block []string
+	bpart, bno := -1, uint32(0)
+	for i := range cands {
+		c := &cands[i]
+		if c.part != bpart || c.doc/handleBlock != bno {
+			var err error
+			bpart, bno = c.part, c.doc/handleBlock
+			if block, err = parts[c.part].handles(bno); err != nil {
+				return nil, err
+			}
+		}
+		j := int(c.doc % handleBlock)
+		if j >= len(block) {
+			return nil, corrupt(parts[c.part].path, errCorrupt)
+		}
+		c.handle = block[j]
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.handle, b.handle))
 	})
-	if limit > 0 && len(hits) > limit {
-		hits = hits[:limit]
+	if limit > 0 && len(cands) > limit {
+		cands = cands[:limit]
+	}
+	hits := make([]Hit, len(cands))
+	for i, c := range cands {
+		hits[i] = Hit{Handle: c.handle, Score: c.score}
 	}
 	return hits, nil
-}
-
-type posting struct {
-	handle string
-	freq   uint64
-	length float64 // field length in terms
-}
-
-// collect returns the postings of term in field over all readers, and the
-// number of documents that have it.
-func collect(ctx context.Context, readers []index.IndexReader, field, term string) ([]posting, float64, error) {
-	var out []posting
-	for _, r := range readers {
-		err := eachPosting(ctx, r, field, term, func(d *index.TermFieldDoc) error {
-			id, err := r.ExternalID(d.ID)
-			if err != nil {
-				return err
-			}
-			// Bleve stores the norm 1/sqrt(length).
-			length := 1.0
-			if d.Norm > 0 {
-				length = math.Round(1 / (d.Norm * d.Norm))
-			}
-			out = append(out, posting{handle: id, freq: d.Freq, length: length})
-			return nil
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-	}
-	return out, float64(len(out)), nil
 }

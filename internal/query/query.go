@@ -40,6 +40,9 @@ type Query struct {
 	Limit int
 }
 
+// bleveExt is the extension of fulltext files of format 0.
+const bleveExt = "bleve"
+
 // Hit is one matching row. Score is set for match queries only.
 type Hit = ftindex.Hit
 
@@ -79,6 +82,10 @@ func (ix *Index) Run(ctx context.Context, q Query) (table.Element, []Hit, error)
 	}
 	// The extension says what kind of element the files hold.
 	fulltext := strings.HasSuffix(keys[0], "."+staging.ExtFulltext)
+	if strings.HasSuffix(keys[0], "."+bleveExt) {
+		return table.Element{}, nil, fmt.Errorf("%w: %w: element %d was built as Bleve indexes (%s), fulltext format 0, which this version no longer reads; rebuild it with this version (a new jobID)",
+			retry.ErrInvalidInput, ftindex.ErrOldFormat, q.Element, keys[0])
+	}
 	switch {
 	case fulltext && q.Match == "":
 		return table.Element{}, nil, fmt.Errorf("%w: element %d is a fulltext element: use --match", retry.ErrInvalidInput, q.Element)
@@ -199,31 +206,18 @@ func (ix *Index) match(ctx context.Context, local []string, q Query) (table.Elem
 	parts, ok := ix.text[q.Element]
 	if !ok {
 		for _, p := range local {
-			part, err := unpack(p, ix.tmp)
+			part, err := ftindex.Open(ctx, p)
 			if err != nil {
 				closeAll(parts)
 				return table.Element{}, nil, err
 			}
 			parts = append(parts, part)
 		}
-		// Kept open for the next query: unpacking is the expensive part.
+		// Kept open for the next query: they cache field lengths.
 		ix.text[q.Element] = parts
 	}
 	hits, err := ftindex.Search(ctx, parts, q.Match, q.Limit)
-	return parts[0].Stats.Element, hits, err
-}
-
-func unpack(path, tmp string) (*ftindex.Partition, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	dir, err := os.MkdirTemp(tmp, "fulltext-*")
-	if err != nil {
-		return nil, err
-	}
-	return ftindex.Unpack(f, dir)
+	return parts[0].Meta.Element, hits, err
 }
 
 // Close releases the opened fulltext indexes.

@@ -2,11 +2,15 @@ package query
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/indexbuild/indexbuild/internal/ftindex"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/table"
 )
 
@@ -47,5 +51,16 @@ func TestBounds(t *testing.T) {
 				t.Fatalf("bounds = %x, %x, %v; want %x, %x", lo, hi, err, tt.lo, tt.hi)
 			}
 		})
+	}
+}
+
+// TestBleveFilesRejected: an element committed as Bleve indexes (fulltext
+// format 0) gets a clear error, classified as invalid input, before any
+// download.
+func TestBleveFilesRejected(t *testing.T) {
+	ix := FromFiles(nil, []staging.File{{Path: "part_0_5.bleve", Element: 5}}, t.TempDir())
+	_, _, err := ix.Run(context.Background(), Query{Element: 5, Match: "fox"})
+	if !errors.Is(err, ftindex.ErrOldFormat) || !errors.Is(err, retry.ErrInvalidInput) || !strings.Contains(err.Error(), "rebuild") {
+		t.Fatalf("err = %v, want the old-format error", err)
 	}
 }

@@ -65,19 +65,38 @@ func ExitCode(err error) int {
 	}
 }
 
+// NonRetryable lists the contract's non-retryable exit codes with the
+// failure reason each one ends a build with, in the order the operator's
+// pod failure policy matches them.
+var NonRetryable = []struct {
+	ExitCode int32
+	Reason   string
+}{
+	{ExitStaleMeta, ReasonStaleMeta},
+	{ExitInvalidInput, ReasonInvalidInput},
+	{ExitOutputInUse, ReasonOutputInUse},
+}
+
 // ReasonForExitCode returns the failure reason for a non-retryable exit code,
 // or "" for codes the contract treats as retryable.
 func ReasonForExitCode(code int32) string {
-	switch code {
-	case ExitStaleMeta:
-		return ReasonStaleMeta
-	case ExitInvalidInput:
-		return ReasonInvalidInput
-	case ExitOutputInUse:
-		return ReasonOutputInUse
-	default:
-		return ""
+	for _, n := range NonRetryable {
+		if n.ExitCode == code {
+			return n.Reason
+		}
 	}
+	return ""
+}
+
+// ExitCodeForReason is the inverse of ReasonForExitCode: the exit code a
+// worker ended with for a build that failed with reason.
+func ExitCodeForReason(reason string) (int32, bool) {
+	for _, n := range NonRetryable {
+		if n.Reason == reason {
+			return n.ExitCode, true
+		}
+	}
+	return 0, false
 }
 
 // ElementNotFoundError is what a worker reports when an element ID of its

@@ -65,3 +65,16 @@ func TestReasonForExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestExitCodeForReason(t *testing.T) {
+	for reason, want := range map[string]int32{ReasonStaleMeta: 3, ReasonInvalidInput: 4, ReasonOutputInUse: 5} {
+		if got, ok := ExitCodeForReason(reason); !ok || got != want {
+			t.Errorf("ExitCodeForReason(%q) = %d, %v; want %d", reason, got, ok, want)
+		}
+	}
+	for _, reason := range []string{ReasonBackoffLimitExceeded, "DeadlineExceeded", ""} {
+		if code, ok := ExitCodeForReason(reason); ok {
+			t.Errorf("ExitCodeForReason(%q) = %d, want none", reason, code)
+		}
+	}
+}

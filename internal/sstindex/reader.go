@@ -20,6 +20,16 @@ type Reader struct {
 
 // Open opens the SSTable at path.
 func Open(ctx context.Context, path string) (*Reader, error) {
+	r, err := OpenTable(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r: r}, nil
+}
+
+// OpenTable opens the local SSTable file at path; fulltext files are
+// SSTables too.
+func OpenTable(ctx context.Context, path string) (*sstable.Reader, error) {
 	f, err := vfs.Default.Open(path)
 	if err != nil {
 		return nil, err
@@ -34,7 +44,7 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 		readable.Close()
 		return nil, fmt.Errorf("open sstable %s: %w", path, err)
 	}
-	return &Reader{r: r}, nil
+	return r, nil
 }
 
 // Element returns the description of the element the file belongs to.
@@ -66,7 +76,13 @@ func (r *Reader) Scan(lower, upper []byte, fn func(key, handle []byte) error) er
 }
 
 func (r *Reader) scan(lower, upper []byte, fn func(key, value []byte) error) error {
-	it, err := r.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
+	return ScanTable(r.r, lower, upper, fn)
+}
+
+// ScanTable calls fn with every key and value of r in [lower, upper); nil
+// bounds are open. The slices are valid only during the call.
+func ScanTable(r *sstable.Reader, lower, upper []byte, fn func(key, value []byte) error) error {
+	it, err := r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return err
 	}

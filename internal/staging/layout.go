@@ -27,8 +27,8 @@ const FormatVersion = 1
 
 // Extensions of the files the reference worker stages.
 const (
-	ExtIndex    = "sst"   // sorted key index (Pebble sstable)
-	ExtFulltext = "bleve" // inverted index, one file per element
+	ExtIndex    = "sst" // sorted key index (Pebble sstable)
+	ExtFulltext = "ft"  // inverted index (Pebble SSTable, docs/fulltext-format.md)
 )
 
 // PartFileKey is the staged key of a partition's file for one element.

@@ -113,7 +113,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("ParsePartitionMetaKey round trip = %d, %v", p, ok)
 	}
 	p, e, ext, ok := staging.ParsePartFileKey(staging.PartFileKey(3, 99, staging.ExtFulltext))
-	if !ok || p != 3 || e != 99 || ext != "bleve" {
+	if !ok || p != 3 || e != 99 || ext != "ft" {
 		t.Errorf("ParsePartFileKey round trip = %d %d %q %v", p, e, ext, ok)
 	}
 	for _, k := range []string{"staging/_task.json", "staging/part_01.json", "staging/part_-1.json", "staging/part_1_2.sst", "part_1.json", "staging/part_x.json"} {

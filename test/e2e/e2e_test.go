@@ -111,7 +111,8 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			}
 			g.Expect(env.jobs(ctx, "stale", controller.RoleFinalize)).To(BeEmpty())
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
-		Expect(env.path("out/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("out/versions/1/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("out/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
 	}, SpecTimeout(5*time.Minute))
 
 	It("fails at once with StaleMeta when an element is missing from the table's catalog", func(ctx SpecContext) {
@@ -133,7 +134,8 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 		Expect(pods[0].Status.ContainerStatuses).To(HaveLen(1))
 		Expect(pods[0].Status.ContainerStatuses[0].State.Terminated).NotTo(BeNil())
 		Expect(pods[0].Status.ContainerStatuses[0].State.Terminated.ExitCode).To(BeEquivalentTo(3))
-		Expect(env.path("out/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("out/versions/4242/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("out/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
 	}, SpecTimeout(4*time.Minute))
 
 	It("retries a worker whose pod is deleted mid-partition and still succeeds", func(ctx SpecContext) {
@@ -167,7 +169,7 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 		pid := waitProcess(ctx, "finalize", b.Spec.Output.URI)
 		freeze(pid)
 		final := func() []string {
-			files, err := filepath.Glob(env.path("out/part_*"))
+			files, err := filepath.Glob(env.path("out/versions/1/part_*"))
 			Expect(err).NotTo(HaveOccurred())
 			return files
 		}
@@ -178,7 +180,7 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			time.Sleep(time.Millisecond)
 			Expect(syscall.Kill(pid, syscall.SIGSTOP)).To(Succeed())
 		}
-		Expect(env.path("out/metadata.json")).NotTo(BeAnExistingFile(), "finalize was not caught before the marker")
+		Expect(env.path("out/versions/1/metadata.json")).NotTo(BeAnExistingFile(), "finalize was not caught before the marker")
 		Expect(len(final())).To(BeNumerically("<", 16), "finalize was not caught before the last copy")
 		Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
 
@@ -269,7 +271,8 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 		Expect(stalled).NotTo(BeNil(), describe(b))
 		Expect(stalled.Reason).To(Equal("InvalidInput"))
 		Expect(stalled.Message).To(ContainSubstring("part-00001.jsonl line 7"))
-		Expect(env.path("bad-index/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("bad-index/versions/1/metadata.json")).NotTo(BeAnExistingFile())
+		Expect(env.path("bad-index/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
 
 		By("the earlier committed index is untouched")
 		Expect(treeDigest(env.path("good-index"))).To(Equal(before))
