@@ -96,11 +96,3 @@ func progressOnly(before, after *indexbuildv1alpha1.IndexBuildStatus) bool {
 	}
 	return equality.Semantic.DeepEqual(before, masked)
 }
-
-// soonest is the sooner of two requeue delays, where 0 means none.
-func soonest(a, b time.Duration) time.Duration {
-	if a == 0 || (b > 0 && b < a) {
-		return b
-	}
-	return a
-}
