@@ -102,7 +102,9 @@ var _ = Describe("file:// stores outside the allowed roots", func() {
 		Expect(jobs.Items).To(BeEmpty())
 
 		By("letting it go once the policy is Retain")
-		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.DeletionPolicy = indexbuildv1alpha1.DeletionPolicyRetain })
+		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) {
+			ib.Spec.Output.DeletionPolicy = indexbuildv1alpha1.DeletionPolicyRetain
+		})
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), &indexbuildv1alpha1.IndexBuild{}))
 		}, timeout, interval).Should(BeTrue())
