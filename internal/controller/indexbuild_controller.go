@@ -51,8 +51,9 @@ type IndexBuildReconciler struct {
 	// writes every change.
 	ProgressInterval time.Duration
 
-	progress  *progressCoalescer
-	ownWrites *ownWrites
+	progress     *progressCoalescer
+	ownWrites    *ownWrites
+	podDiagnoses *podDiagnoses
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch;patch
@@ -479,6 +480,7 @@ func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) *builder.Builder {
 	r.progress = newProgressCoalescer(r.ProgressInterval)
 	r.ownWrites = newOwnWrites()
+	r.podDiagnoses = newPodDiagnoses()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(r.ownWrites.observer(), predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).

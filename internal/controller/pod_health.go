@@ -162,27 +162,42 @@ func eventTime(e *corev1.Event) time.Time {
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
 // stays). Pods and Events are read uncached, and only while the Job waits
-// for pods.
+// for pods, and rationed (podDiagnoses).
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
 	if !waitingForPods(job) {
+		r.podDiagnoses.forget(job.UID)
 		return nil
 	}
-	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	now := time.Now()
+	trouble, standing := r.podDiagnoses.reuse(job.UID, now)
+	if !standing {
+		var err error
+		if trouble, err = r.diagnoseJobPods(ctx, job, now); err != nil {
+			return err
+		}
+		r.podDiagnoses.record(job.UID, trouble, now)
 	}
-	var events corev1.EventList
-	if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
-		client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}); err != nil {
-		return fmt.Errorf("list Events of Job %s: %w", job.Name, err)
-	}
-	trouble := diagnosePods(job, pods.Items, events.Items, time.Now())
 	if trouble == nil {
 		return nil
 	}
 	ready := meta.FindStatusCondition(ib.Status.Conditions, indexbuildv1alpha1.ConditionReady)
 	newStatusWriter(ib).inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
 	return nil
+}
+
+// diagnoseJobPods reads a Job's pods and FailedCreate Events and says what
+// keeps them from running.
+func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, now time.Time) (*podTrouble, error) {
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	}
+	var events corev1.EventList
+	if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
+		client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}); err != nil {
+		return nil, fmt.Errorf("list Events of Job %s: %w", job.Name, err)
+	}
+	return diagnosePods(job, pods.Items, events.Items, now), nil
 }
 
 // recordPodTroubleEvent emits a Warning when the build's pods start having
