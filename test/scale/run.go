@@ -239,14 +239,6 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 	var last time.Time
 	done := make(chan struct{})
 	finish := sync.OnceFunc(func() { close(done) })
-	informers, err := cache.New(c.adminCfg, cache.Options{Scheme: scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
-	if err != nil {
-		return nil, err
-	}
-	ibInformer, err := informers.GetInformer(ctx, &indexbuildv1alpha1.IndexBuild{})
-	if err != nil {
-		return nil, err
-	}
 	onBuild := func(obj any) {
 		ib, ok := obj.(*indexbuildv1alpha1.IndexBuild)
 		if !ok {
@@ -278,16 +270,6 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 			}
 		}
 	}
-	if _, err := ibInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    onBuild,
-		UpdateFunc: func(_, obj any) { onBuild(obj) },
-	}); err != nil {
-		return nil, err
-	}
-	jobInformer, err := informers.GetInformer(ctx, &batchv1.Job{})
-	if err != nil {
-		return nil, err
-	}
 	onJob := func(obj any) {
 		job, ok := obj.(*batchv1.Job)
 		if !ok || job.Labels[controller.LabelRole] != controller.RoleBuild {
@@ -295,17 +277,10 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		}
 		lag.jobProgress(job.Labels[controller.LabelBuildName], int32(indexset.Count(job.Status.CompletedIndexes)), time.Now())
 	}
-	if _, err := jobInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    onJob,
-		UpdateFunc: func(_, obj any) { onJob(obj) },
-	}); err != nil {
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	if err := watchObjects(watchCtx, c, map[client.Object]func(any){&indexbuildv1alpha1.IndexBuild{}: onBuild, &batchv1.Job{}: onJob}); err != nil {
 		return nil, err
-	}
-	informerCtx, stopInformers := context.WithCancel(ctx)
-	defer stopInformers()
-	go func() { _ = informers.Start(informerCtx) }()
-	if !informers.WaitForCacheSync(ctx) {
-		return nil, errors.New("harness informers did not sync")
 	}
 
 	start := time.Now()
@@ -425,14 +400,6 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 	if err != nil {
 		return 0, err
 	}
-	informers, err := cache.New(c.adminCfg, cache.Options{Scheme: scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
-	if err != nil {
-		return 0, err
-	}
-	jobInformer, err := informers.GetInformer(ctx, &batchv1.Job{})
-	if err != nil {
-		return 0, err
-	}
 	var mu sync.Mutex
 	started, completed := map[string]bool{}, map[string]bool{}
 	var last time.Time
@@ -475,17 +442,10 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 			}
 		}
 	}
-	if _, err := jobInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    onJob,
-		UpdateFunc: func(_, obj any) { onJob(obj) },
-	}); err != nil {
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	if err := watchObjects(watchCtx, c, map[client.Object]func(any){&batchv1.Job{}: onJob}); err != nil {
 		return 0, err
-	}
-	informerCtx, stopInformers := context.WithCancel(ctx)
-	defer stopInformers()
-	go func() { _ = informers.Start(informerCtx) }()
-	if !informers.WaitForCacheSync(ctx) {
-		return 0, errors.New("harness informers did not sync")
 	}
 	start := time.Now()
 	err = createAll(ctx, sz.N, func(i int) error { return cl.Create(ctx, builds[buildName(i)]) })
@@ -504,6 +464,33 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 		return 0, createErr
 	}
 	return last.Sub(start), nil
+}
+
+// watchObjects calls each handler with every object of its type in the
+// bench namespace as it is added or updated, until ctx ends; it returns once
+// the handlers have seen what exists.
+func watchObjects(ctx context.Context, c *cluster, handlers map[client.Object]func(any)) error {
+	informers, err := cache.New(c.adminCfg, cache.Options{Scheme: scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	if err != nil {
+		return err
+	}
+	for obj, handle := range handlers {
+		informer, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    handle,
+			UpdateFunc: func(_, obj any) { handle(obj) },
+		}); err != nil {
+			return err
+		}
+	}
+	go func() { _ = informers.Start(ctx) }()
+	if !informers.WaitForCacheSync(ctx) {
+		return errors.New("harness informers did not sync")
+	}
+	return nil
 }
 
 func jobComplete(job *batchv1.Job) bool {
