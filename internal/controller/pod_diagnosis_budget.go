@@ -14,17 +14,25 @@ import (
 // lists a second and slow the API server for everyone. So a Job is
 // diagnosed at most once per podCheckInterval, and all Jobs together at most
 // podDiagnosisRate times a second; in between, the last diagnosis stands.
+//
+// Events are not in the API server's watch cache: a list reads every Event
+// of the namespace from etcd (0.4 s of API server time each at a thousand
+// builds). They are read only when pods are missing, and at most
+// eventListRate times a second in all.
 const (
 	podDiagnosisRate  = 5
 	podDiagnosisBurst = 20
+	eventListRate     = 1
+	eventListBurst    = 5
 )
 
 // podDiagnoses remembers the last diagnosis of each waiting Job and rations
 // new ones.
 type podDiagnoses struct {
-	limiter *rate.Limiter
-	mu      sync.Mutex
-	last    map[types.UID]podDiagnosis
+	limiter    *rate.Limiter
+	eventLists *rate.Limiter
+	mu         sync.Mutex
+	last       map[types.UID]podDiagnosis
 }
 
 type podDiagnosis struct {
@@ -33,7 +41,11 @@ type podDiagnosis struct {
 }
 
 func newPodDiagnoses() *podDiagnoses {
-	return &podDiagnoses{limiter: rate.NewLimiter(podDiagnosisRate, podDiagnosisBurst), last: map[types.UID]podDiagnosis{}}
+	return &podDiagnoses{
+		limiter:    rate.NewLimiter(podDiagnosisRate, podDiagnosisBurst),
+		eventLists: rate.NewLimiter(eventListRate, eventListBurst),
+		last:       map[types.UID]podDiagnosis{},
+	}
 }
 
 // reuse returns the diagnosis that stands for job now, with ok true, or ok
@@ -53,6 +65,11 @@ func (d *podDiagnoses) reuse(job types.UID, now time.Time) (trouble *podTrouble,
 		return last.trouble, true
 	}
 	return nil, false
+}
+
+// allowEventList reports whether a diagnosis may list Events now.
+func (d *podDiagnoses) allowEventList(now time.Time) bool {
+	return d == nil || d.eventLists.AllowN(now, 1)
 }
 
 // record keeps a new diagnosis of job.

@@ -204,11 +204,10 @@ func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1
 	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}, fromCache()); err != nil {
 		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
 	}
-	// Events are not in the watch cache, and the namespace may hold
-	// thousands: they are read only when pods are missing, the one case a
-	// refused creation explains.
+	// Events are read only when pods are missing, the one case a refused
+	// creation explains, and within their own budget (podDiagnoses).
 	var events corev1.EventList
-	if podsMissing(job, pods.Items) {
+	if podsMissing(job, pods.Items) && r.podDiagnoses.allowEventList(now) {
 		if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
 			client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}, fromCache()); err != nil {
 			return nil, fmt.Errorf("list Events of Job %s: %w", job.Name, err)
