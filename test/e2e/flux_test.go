@@ -134,6 +134,7 @@ var _ = Describe("Flux drives an IndexBuild", Ordered, func() {
 			handled, _, _ := unstructured.NestedString(ks.Object, "status", "lastHandledReconcileAt")
 			g.Expect(handled).To(Equal(token))
 			ready, _ := kustomizationReady(ks)
+			g.Expect(ready).NotTo(BeNil())
 			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 
@@ -159,6 +160,7 @@ var _ = Describe("Flux drives an IndexBuild", Ordered, func() {
 			ready, _ = kustomizationReady(ks)
 			attempted, _, _ = unstructured.NestedString(ks.Object, "status", "lastAttemptedRevision")
 			g.Expect(attempted).To(Equal(revision))
+			g.Expect(ready).NotTo(BeNil())
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
 		latency := time.Since(pushed)
@@ -184,6 +186,7 @@ var _ = Describe("Flux drives an IndexBuild", Ordered, func() {
 		Eventually(func(g Gomega) {
 			ready, applied := kustomizationReady(kustomization(ctx, ksKey))
 			g.Expect(applied).To(Equal(revision))
+			g.Expect(ready).NotTo(BeNil())
 			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
 		}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		b := &ibv1.IndexBuild{}
