@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds Flux's kustomize-controller from its upstream module source through
 # the Go module proxy into bin/flux/<version>/, with the CRDs it needs taken
-# from module sources too: Kustomization from the same module,
-# ExternalArtifact from github.com/fluxcd/source-controller at the version of
-# the source-controller/api module kustomize-controller requires. The e2e
+# from module sources too: Kustomization from the same module, the source
+# kinds it watches (ExternalArtifact, GitRepository, Bucket, ...) from
+# github.com/fluxcd/source-controller at the version of the
+# source-controller/api module kustomize-controller requires. The e2e
 # GitOps specs (test/e2e/flux_test.go) run the controller as a process
 # against the local cluster. A binary already present is not rebuilt.
 #
@@ -37,15 +38,13 @@ source "${ROOT}/hack/lib/go-tool.sh"
 # module_dir MODULE@VERSION: the module's source directory in the module cache.
 module_dir() { go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p'; }
 
-# copy_crds MODULE@VERSION FILE...: CRDs from the module's config/crd/bases.
+# copy_crds MODULE@VERSION: every CRD of the module's config/crd/bases.
 copy_crds() {
   local dir
-  dir="$(module_dir "$1")"; shift
+  dir="$(module_dir "$1")"
   mkdir -p "${OUT}/crds"
-  for f in "$@"; do
-    cp "${dir}/config/crd/bases/${f}" "${OUT}/crds/${f}"
-    chmod u+w "${OUT}/crds/${f}"
-  done
+  cp "${dir}"/config/crd/bases/*.yaml "${OUT}/crds/"
+  chmod u+w "${OUT}"/crds/*.yaml
 }
 
 if [ ! -x "${OUT}/kustomize-controller" ]; then
@@ -54,11 +53,11 @@ if [ ! -x "${OUT}/kustomize-controller" ]; then
     build_go_tool "${OUT}/kustomize-controller" "${KC}" github.com/fluxcd/kustomize-controller "-s -w"
 fi
 
-copy_crds "${KC}" kustomize.toolkit.fluxcd.io_kustomizations.yaml
+copy_crds "${KC}"
 kc_mod="$(go mod download -json "${KC}" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
 source_api="$(awk '$1 == "github.com/fluxcd/source-controller/api" && $2 ~ /^v/ {print $2; exit}' "${kc_mod}")"
 [ -n "${source_api}" ] || { log "${KC} does not require github.com/fluxcd/source-controller/api"; exit 1; }
-copy_crds "github.com/fluxcd/source-controller@${source_api}" source.toolkit.fluxcd.io_externalartifacts.yaml
+copy_crds "github.com/fluxcd/source-controller@${source_api}"
 
 log "kustomize-controller and CRDs in ${OUT}"
 echo "${OUT}"

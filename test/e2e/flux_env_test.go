@@ -47,15 +47,15 @@ type kustomizeController struct {
 	log string
 }
 
-// startKustomizeController installs the Kustomization and ExternalArtifact
-// CRDs and starts the controller; it stops when the calling container ends.
+// startKustomizeController installs the CRDs of the Kustomization and of the
+// source kinds the controller watches, and starts it; it stops when the
+// calling container ends.
 func startKustomizeController(ctx context.Context) *kustomizeController {
 	out, err := exec.CommandContext(ctx, filepath.Join(repoRoot, "hack", "build-flux.sh")).Output()
 	Expect(err).NotTo(HaveOccurred(), "hack/build-flux.sh")
 	dir := strings.TrimSpace(string(out))
 	run(2*time.Minute, "kubectl", "--kubeconfig", kubeconfig(), "apply", "--server-side", "-f", filepath.Join(dir, "crds"))
-	run(2*time.Minute, "kubectl", "--kubeconfig", kubeconfig(), "wait", "--for=condition=Established", "--timeout=90s",
-		"crd/kustomizations.kustomize.toolkit.fluxcd.io", "crd/externalartifacts.source.toolkit.fluxcd.io")
+	run(2*time.Minute, "kubectl", "--kubeconfig", kubeconfig(), "wait", "--for=condition=Established", "--timeout=90s", "-f", filepath.Join(dir, "crds"))
 
 	logDir := filepath.Join(repoRoot, ".dev", "flux")
 	Expect(os.MkdirAll(logDir, 0o755)).To(Succeed())
