@@ -240,6 +240,9 @@ func (p *Plugin) retry(ctx context.Context, args []string) error {
 		return err
 	}
 	d := DecideRetry(ib, *force)
+	if d.NeedsNewOutput && *newOutput != "" {
+		d.Allowed, d.Refusal = true, ""
+	}
 	if !d.Allowed {
 		return errors.New(d.Refusal)
 	}

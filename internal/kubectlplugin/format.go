@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
 // barWidth is the number of cells in a progress bar.
@@ -114,6 +115,9 @@ type RetryDecision struct {
 	Reason, Message string
 	// Refusal explains a refusal; empty when Allowed.
 	Refusal string
+	// NeedsNewOutput: the output belongs to another IndexBuild, so a new
+	// task helps only on another output (--output-uri allows the retry).
+	NeedsNewOutput bool
 }
 
 // DecideRetry decides a retry: a Failed build whose status describes the
@@ -134,6 +138,10 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 	case ib.Status.ObservedGeneration != ib.Generation:
 		d.Refusal = fmt.Sprintf("IndexBuild %s: the operator has not observed the latest spec yet (generation %d, observed %d); wait, or use --force",
 			ib.Name, ib.Generation, ib.Status.ObservedGeneration)
+	case d.Reason == retry.ReasonOutputInUse:
+		d.NeedsNewOutput = true
+		d.Refusal = fmt.Sprintf("IndexBuild %s: its output %s belongs to another IndexBuild, so a new task there fails the same way; retry with --output-uri URI to build elsewhere",
+			ib.Name, ib.Spec.Output.URI)
 	}
 	d.Allowed = d.Refusal == "" || force
 	return d
@@ -271,6 +279,9 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) 
 	}
 	if c := st.Commit; c != nil {
 		fmt.Fprintf(w, "Commit:      %d files, %s, %d rows\n", c.Files, formatBytes(c.Bytes), c.Rows)
+		if c.Version != "" {
+			fmt.Fprintf(w, "  version:   %s\n", c.Version)
+		}
 		fmt.Fprintf(w, "  marker:    %s\n", c.MarkerURI)
 		if c.CommitTime != nil {
 			fmt.Fprintf(w, "  committed: %s\n", c.CommitTime.UTC().Format(time.RFC3339))

@@ -122,6 +122,7 @@ func TestDecideRetry(t *testing.T) {
 		{"no status refused", base(), false, false, 8, "", "is not started", false},
 		{"failed but spec not observed", unobserved(failed(base(), "StaleMeta", "m")), false, false, 8, "StaleMeta", "has not observed the latest spec", false},
 		{"failed, not observed, forced", unobserved(failed(base(), "StaleMeta", "m")), true, true, 8, "StaleMeta", "has not observed", false},
+		{"output in use refused: the same output fails the same way", failed(base(), "OutputInUse", "belongs to IndexBuild a/b"), false, false, 8, "OutputInUse", "--output-uri", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := DecideRetry(tc.ib, tc.force)

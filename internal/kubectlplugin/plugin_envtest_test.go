@@ -356,6 +356,21 @@ func TestRetryCommand(t *testing.T) {
 	if got := getIB(t, ns, "books"); got.Spec.JobID != 13 || got.Spec.Output.URI != "s3://indexes/books-v2" {
 		t.Errorf("retry over a commit moved the output or missed the jobID: %+v", got.Spec)
 	}
+
+	// OutputInUse: the same output would fail the same way; only a retry
+	// that moves the output goes ahead.
+	setStatus(t, ib, failedStatus("OutputInUse", "output s3://indexes/books-v2 belongs to IndexBuild team-b/books"))
+	code, _, errOut = run(t, "retry", "books", "-n", ns)
+	if code == 0 || !strings.Contains(errOut, "--output-uri") {
+		t.Errorf("retry on an output in use: %d %q", code, errOut)
+	}
+	if got := getIB(t, ns, "books"); got.Spec.JobID != 13 {
+		t.Errorf("a refused retry changed jobID: %+v", got.Spec)
+	}
+	code, out, errOut = run(t, "retry", "books", "-n", ns, "--output-uri", "s3://indexes/books-mine")
+	if code != 0 || !strings.Contains(out, "Output moves to s3://indexes/books-mine") {
+		t.Errorf("retry elsewhere after OutputInUse: %d %q %q", code, out, errOut)
+	}
 }
 
 // watchAsync runs watch in the background and returns its result channel

@@ -123,7 +123,27 @@ func (b *fileBucket) Delete(ctx context.Context, key string) error {
 	if b.sidecars || !plainFileKey(key) {
 		return b.blobBucket.Delete(ctx, key)
 	}
-	return classify("delete", key, os.Remove(filepath.Join(b.dir, filepath.FromSlash(key))))
+	path := filepath.Join(b.dir, filepath.FromSlash(key))
+	if err := os.Remove(path); err != nil {
+		return classify("delete", key, err)
+	}
+	b.pruneEmptyDirs(filepath.Dir(path))
+	return nil
+}
+
+// pruneEmptyDirs removes dir and its parents up to (not including) the
+// bucket's root while they are empty: keys are the only thing a store holds,
+// so a prefix whose last key went must not linger as a directory (an output
+// deleted with deletionPolicy Delete is gone, staging/ goes with its files).
+// Best-effort: rmdir fails on a directory that is not empty, which stops it;
+// writeTemp recreates a directory pruned under a racing writer.
+func (b *fileBucket) pruneEmptyDirs(dir string) {
+	root := filepath.Clean(b.dir)
+	for dir = filepath.Clean(dir); dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			return
+		}
+	}
 }
 
 // plainFileKey reports whether fileblob stores key at the path it names
@@ -140,6 +160,12 @@ func writeTemp(ctx context.Context, path string, r io.Reader) (string, int64, er
 	_, _ = rand.Read(suffix[:])
 	name := path + "." + hex.EncodeToString(suffix[:]) + ".tmp"
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A concurrent Delete pruned the directory the caller just made.
+		if err = os.MkdirAll(filepath.Dir(path), 0o777); err == nil {
+			f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		}
+	}
 	if err != nil {
 		return "", 0, err
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -279,5 +281,45 @@ func TestCopyKeysTheStoreEscapes(t *testing.T) {
 				t.Fatalf("after DeleteAll: %v, %v", left, err)
 			}
 		})
+	}
+}
+
+// Regression (e2e, deletionPolicy Delete): deleting every key of an output
+// left its directories behind on file://, so the output was not gone.
+func TestFileDeletePrunesEmptyDirectories(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "out")
+	b, err := storage.Open(ctx, "file://"+root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, key := range []string{"versions/1/staging/part_0.json", "versions/1/part_0_1.sst", "keep.txt"} {
+		if err := b.Write(ctx, key, strings.NewReader(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Delete(ctx, "versions/1/staging/part_0.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "versions/1/staging")); !os.IsNotExist(err) {
+		t.Errorf("emptied staging/ directory still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "versions/1/part_0_1.sst")); err != nil {
+		t.Errorf("a directory that still holds a key was pruned: %v", err)
+	}
+	if err := b.Delete(ctx, "versions/1/part_0_1.sst"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatalf("the root itself was pruned: %v", err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "keep.txt" {
+		t.Errorf("root holds %v, want only keep.txt", entries)
+	}
+	// A key written after its directory was pruned lands as usual.
+	if err := b.Create(ctx, "versions/2/metadata.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -233,9 +233,10 @@ func query(index string, element int64, args ...string) []string {
 
 // book is the part of a generated row the specs check query answers with.
 type book struct {
-	ID          int64  `json:"id"`
-	Year        *int64 `json:"year"`
-	Description string `json:"description"`
+	ID          int64    `json:"id"`
+	Year        *int64   `json:"year"`
+	Price       *float64 `json:"price"`
+	Description string   `json:"description"`
 }
 
 // readBooks reads every row of a generated jsonl table.
