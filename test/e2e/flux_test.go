@@ -178,7 +178,11 @@ var _ = Describe("Flux drives an IndexBuild", Ordered, func() {
 		Expect(condition(b, ibv1.ConditionStaleMeta).Status).To(Equal(metav1.ConditionTrue), describe(b))
 		Expect(condition(b, ibv1.ConditionStalled).Reason).To(Equal("StaleMeta"), describe(b))
 		Expect(condition(b, ibv1.ConditionStalled).Message).To(ContainSubstring("elementIDs"))
-		Expect(podNames(env.pods(ctx, buildName, controller.RoleBuild))).To(ConsistOf(workersBefore), "a worker pod started for the stale spec")
+		Consistently(func(g Gomega) {
+			g.Expect(podNames(env.pods(ctx, buildName, controller.RoleBuild))).To(ConsistOf(workersBefore), "a worker pod started for the stale spec")
+			g.Expect(k.Get(ctx, ibKey, b)).To(Succeed())
+			g.Expect(b.Status.Phase).To(Equal(ibv1.PhaseFailed), "the stale build is retried")
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(time.Second).Should(Succeed())
 	}, SpecTimeout(3*time.Minute))
 
 	It("rebuilds on the same output after a jobID bump and turns Ready again", func(ctx SpecContext) {
