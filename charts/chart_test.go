@@ -397,6 +397,8 @@ func TestChartValues(t *testing.T) {
 			"--set", "extraArgs={--zap-log-level=debug}",
 			"--set", "rbac.aggregateRoles=false",
 			"--set", "metrics.service.enabled=false",
+			"--set", "metrics.secure=false",
+			"--set", "fileStoreRoots={/var/lib/indexbuild,/data}",
 		))
 		_, c := manager(t, objs, "Deployment indexbuild-system/ops-indexbuild-controller-manager")
 		if c["image"] != "example.com/indexbuild:v1.2.3" {
@@ -409,7 +411,7 @@ func TestChartValues(t *testing.T) {
 		if slices.Contains(args, "--leader-elect") {
 			t.Errorf("args %v: leader election is off", args)
 		}
-		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug"} {
+		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("args %v: want %s", args, a)
 			}
@@ -418,7 +420,7 @@ func TestChartValues(t *testing.T) {
 			t.Errorf("memory limit = %v", m)
 		}
 		for k := range objs {
-			for _, absent := range []string{"Role ", "RoleBinding ", "Service ", "-editor-role", "-viewer-role"} {
+			for _, absent := range []string{"-leader-election-role", "-leader-election-rolebinding", "Service ", "-editor-role", "-viewer-role", "-metrics-auth-role", "-metrics-reader", "ClusterRole /ops-indexbuild-manager-role"} {
 				if strings.HasPrefix(k, absent) || strings.HasSuffix(k, absent) {
 					t.Errorf("%s rendered, want it off", k)
 				}
@@ -433,10 +435,15 @@ func TestChartValues(t *testing.T) {
 				t.Errorf("%s: name %q does not start with the release's prefix", k, n)
 			}
 		}
-		crb := objs["ClusterRoleBinding /ops-indexbuild-manager-rolebinding"]
-		subjects, _ := crb["subjects"].([]any)
-		if len(subjects) != 1 || get(subjects[0].(map[string]any), "name") != "ops-indexbuild-controller-manager" {
-			t.Errorf("ClusterRoleBinding subjects %v", subjects)
+		// One watched namespace: the manager's rights are a Role there.
+		if _, ok := objs["Role team-a/ops-indexbuild-manager-role"]; !ok {
+			t.Errorf("no manager Role in the watched namespace team-a")
+		}
+		rb := objs["RoleBinding team-a/ops-indexbuild-manager-rolebinding"]
+		subjects, _ := rb["subjects"].([]any)
+		if len(subjects) != 1 || get(subjects[0].(map[string]any), "name") != "ops-indexbuild-controller-manager" ||
+			get(subjects[0].(map[string]any), "namespace") != namespace || get(rb, "roleRef", "kind") != "Role" {
+			t.Errorf("RoleBinding %v", rb)
 		}
 	})
 

@@ -405,6 +405,22 @@ import_images() {
   log "imported ${PAUSE_IMAGE} and $(full_ref "${IMG}")"
 }
 
+# storage_class: the StorageClass of hostPath-backed PersistentVolumes for
+# file:// stores on claims (docs/dev-cluster.md). Nothing provisions them:
+# an admin (or the e2e specs) creates a PV with a hostPath under
+# /var/lib/indexbuild/volumes, writable by the pods' user 65532.
+storage_class() {
+  kubectl_ apply -f - >/dev/null <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: indexbuild-hostpath
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+YAML
+}
+
 # ---------------------------------------------------------------- commands
 
 up() {
@@ -418,6 +434,7 @@ up() {
   import_images
   start_control_plane
   start_kubelet
+  storage_class
   log "cluster is up; kubeconfig: ${KUBECONFIG_OUT}"
   echo "${KUBECONFIG_OUT}"
 }
@@ -461,6 +478,10 @@ deploy() {
   KUBECONFIG="${KUBECONFIG_OUT}" make -C "${ROOT}" --no-print-directory deploy IMG="${IMG}" >/dev/null
   kubectl_ -n indexbuild-system patch deployment indexbuild-controller-manager --type=merge \
     -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"indexbuild.dev/image-digest\":\"${digest}\"}}}}}" >/dev/null
+  # The local cluster lets file:// stores be hostPaths under /var/lib/indexbuild
+  # (config/default allows none).
+  kubectl_ -n indexbuild-system set env deployment/indexbuild-controller-manager \
+    INDEXBUILD_FILE_STORE_ROOTS=/var/lib/indexbuild >/dev/null
   log "waiting for the operator to roll out"
   kubectl_ -n indexbuild-system rollout status deployment/indexbuild-controller-manager --timeout=180s >&2 || {
     log "the operator did not become ready; look at:"

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -29,6 +31,7 @@ type SecretReference struct {
 }
 
 // SourceSpec says where the table to index lives.
+// +kubebuilder:validation:XValidation:rule="!has(self.persistentVolumeClaim) || self.uri.startsWith('file://')",message="spec.source.persistentVolumeClaim needs a file:// uri",fieldPath=".persistentVolumeClaim"
 type SourceSpec struct {
 	// uri of the table root in object storage: the folder holding _table.json
 	// and the data files. Schemes: file://, s3://, gs://, azblob:// (mem:// lives in one process only, so it is for tests of the data plane, not for IndexBuilds).
@@ -44,6 +47,21 @@ type SourceSpec struct {
 	// secretRef holds credentials for reading the source.
 	// +optional
 	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// persistentVolumeClaim backs a file:// source: the claim is mounted
+	// read-only at the URI's path. Without it a file:// URI is a hostPath,
+	// allowed only under the roots the operator is configured with.
+	// +optional
+	PersistentVolumeClaim *PersistentVolumeClaimReference `json:"persistentVolumeClaim,omitempty"`
+}
+
+// PersistentVolumeClaimReference names a PersistentVolumeClaim in the
+// IndexBuild's namespace.
+type PersistentVolumeClaimReference struct {
+	// claimName of the PersistentVolumeClaim.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClaimName string `json:"claimName"`
 }
 
 // DeletionPolicy says what happens to the output when its IndexBuild is
@@ -59,6 +77,7 @@ const (
 )
 
 // OutputSpec says where the committed index goes.
+// +kubebuilder:validation:XValidation:rule="!has(self.persistentVolumeClaim) || self.uri.startsWith('file://')",message="spec.output.persistentVolumeClaim needs a file:// uri",fieldPath=".persistentVolumeClaim"
 type OutputSpec struct {
 	// uri of the index root in object storage. The root belongs to one
 	// IndexBuild (namespace/name, recorded in <uri>/_owner.json). Each task
@@ -72,6 +91,12 @@ type OutputSpec struct {
 	// secretRef holds credentials for writing the output.
 	// +optional
 	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// persistentVolumeClaim backs a file:// output: the claim is mounted
+	// read-write at the URI's path. With ReadWriteMany storage, workers on
+	// every node share it.
+	// +optional
+	PersistentVolumeClaim *PersistentVolumeClaimReference `json:"persistentVolumeClaim,omitempty"`
 
 	// keepVersions is how many committed versions stay after a new one is
 	// published, the published one included; older versions and the
@@ -88,6 +113,86 @@ type OutputSpec struct {
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// PodSettings are what every pod of the build (workers, finalize) gets.
+// They do not change what is built, so they are not task metadata: a
+// change applies to Jobs created afterwards, never to running pods.
+type PodSettings struct {
+	// labels added to the pods (keys under indexbuild.dev/ are the
+	// operator's own and refused).
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('indexbuild.dev/'))",message="spec.pod.labels must not use the indexbuild.dev/ prefix"
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations added to the pods.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// serviceAccountName the pods run as (for cloud IAM such as IRSA or
+	// Workload Identity). Without one, no service-account token is mounted.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// nodeSelector restricts the nodes the pods run on.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations of the pods.
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity of the pods.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// topologySpreadConstraints of the pods.
+	// +listType=atomic
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// priorityClassName of the pods.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// imagePullSecrets for the builder image.
+	// +listType=atomic
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// env added to the container (after the store credentials).
+	// +listType=atomic
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// scratchSize sizes the emptyDir mounted at /tmp (TMPDIR) for sort
+	// spills and element files; it is also requested as ephemeral storage.
+	// Default: no limit and no request.
+	// +optional
+	ScratchSize *resource.Quantity `json:"scratchSize,omitempty"`
+}
+
+// WorkerSpec holds settings of the worker pods only.
+type WorkerSpec struct {
+	// resources of each worker container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// FinalizeSpec holds settings of the finalize pod only.
+type FinalizeSpec struct {
+	// resources of the finalize container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// activeDeadlineSeconds limits how long finalize may run; past it the
+	// build ends Failed with reason DeadlineExceeded.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 }
 
 // BuilderSpec overrides the image and command of the worker and finalize
@@ -186,6 +291,33 @@ type IndexBuildSpec struct {
 	// is set back to false.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// pod settings of every pod the build runs: scheduling, identity,
+	// environment, labels and annotations, scratch space.
+	// +optional
+	Pod *PodSettings `json:"pod,omitempty"`
+
+	// worker settings of the worker pods only.
+	// +optional
+	Worker *WorkerSpec `json:"worker,omitempty"`
+
+	// finalize settings of the finalize pod only.
+	// +optional
+	Finalize *FinalizeSpec `json:"finalize,omitempty"`
+
+	// activeDeadlineSeconds limits the whole task, counted from the time
+	// it was recorded (status.task.startTime); past it the build ends
+	// Failed with reason DeadlineExceeded and its pods are stopped.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// ttlSecondsAfterFinished removes the child Jobs (and their pods) this
+	// long after the build Succeeded or Failed. The IndexBuild itself and
+	// its status stay.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // Phase is where a build stands.
@@ -311,6 +443,11 @@ type IndexBuildStatus struct {
 	// commit summarises the committed index once finalize succeeded.
 	// +optional
 	Commit *CommitStatus `json:"commit,omitempty"`
+
+	// completionTime is when the task ended, Succeeded or Failed
+	// (ttlSecondsAfterFinished counts from it).
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
 	// conditions: Ready, Reconciling, Stalled (kstatus), StaleMeta,
 	// Committed, Suspended.

@@ -24,6 +24,6 @@ func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
 	// One partition out of retries dooms the build: finalize needs them all,
 	// so stop the others at once instead of finishing work nobody can use.
 	job.Spec.MaxFailedIndexes = ptr.To[int32](0)
-	job.Spec.Suspend = ptr.To(ib.Spec.Suspend)
+	job.Spec.Suspend = ptr.To(ib.Spec.Suspend || queueName(job) != "")
 	return job
 }

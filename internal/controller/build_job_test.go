@@ -85,28 +85,6 @@ func TestBuilderOverride(t *testing.T) {
 	}
 }
 
-func TestFileStoresAreMountedFromTheNode(t *testing.T) {
-	ib := testutil.MakeIndexBuild("b", "ns").SourceURI("file:///data/tables/t1").OutputURI("file:///data/indexes/i1").Obj()
-	pod := newBuildJob(ib, "img").Spec.Template.Spec
-	mounts := map[string]corev1.VolumeMount{}
-	for _, m := range pod.Containers[0].VolumeMounts {
-		mounts[m.MountPath] = m
-	}
-	if m, ok := mounts["/data/tables/t1"]; !ok || !m.ReadOnly {
-		t.Errorf("source mount = %+v", mounts)
-	}
-	if m, ok := mounts["/data/indexes/i1"]; !ok || m.ReadOnly {
-		t.Errorf("output mount = %+v", mounts)
-	}
-	if len(pod.Volumes) != 2 || pod.Volumes[0].HostPath == nil {
-		t.Errorf("volumes = %+v", pod.Volumes)
-	}
-	s3 := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), "img").Spec.Template.Spec
-	if len(s3.Volumes) != 0 {
-		t.Errorf("s3 stores got volumes: %+v", s3.Volumes)
-	}
-}
-
 func TestChildJobNameStaysShort(t *testing.T) {
 	long := strings.Repeat("a", 63)
 	a := testutil.MakeIndexBuild(long, "ns").JobID(1234567890123).Obj()

@@ -105,11 +105,9 @@ func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container, image strin
 		},
 		Spec: batchv1.JobSpec{
 			PodFailurePolicy: podFailurePolicy(),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       podRecipe(ib, container, image, args),
-			},
+			Template:         podRecipe(ib, role, container, image, args, labels),
 		},
 	}
+	addQueueLabels(ib, job)
 	return job
 }

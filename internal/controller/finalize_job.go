@@ -20,5 +20,6 @@ func newFinalizeJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Jo
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)
 	job.Spec.BackoffLimit = ptr.To(ptr.Deref(ib.Spec.FinalizeBackoffLimit, 3))
+	job.Spec.ActiveDeadlineSeconds = finalizeDeadline(ib)
 	return job
 }

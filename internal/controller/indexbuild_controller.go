@@ -39,11 +39,14 @@ type IndexBuildReconciler struct {
 	// BuilderImage is the worker and finalize image when spec.builder does
 	// not name one.
 	BuilderImage string
+	// FileStoreRoots are the node paths under which file:// stores may be
+	// hostPaths (--file-store-roots); none by default.
+	FileStoreRoots []string
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/finalizers,verbs=update
-// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=get;patch
+// +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -95,10 +98,17 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// failed status write.
 		err = r.stopUnfinishedJobs(ctx, ib)
 	}
-	// Errors are API trouble and retried with backoff; every outcome of the
-	// build itself, terminal ones included, ends without requeue: Job
-	// events and spec changes bring the next reconcile. Waits (for Jobs of
-	// a previous object, for a cleanup) look again after their delay too.
+	if err == nil && isTerminal(ib.Status.Phase) && ib.DeletionTimestamp.IsZero() {
+		err = r.removeExpiredJobs(ctx, ib, time.Now())
+	}
+	// Errors are API trouble and retried with backoff; Job events and spec
+	// changes bring the next reconcile. Waits (for Jobs of a previous
+	// object, for a cleanup) look again after their delay, and so does
+	// what time alone changes (requeueAfter: pods that do not run,
+	// deadlines, TTL).
+	if err == nil && ib.DeletionTimestamp.IsZero() {
+		result.RequeueAfter = soonest(result.RequeueAfter, r.requeueAfter(ctx, ib))
+	}
 	return result, err
 }
 
@@ -136,6 +146,14 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 		return nil
 	}
 	if ib.Status.Phase == indexbuildv1alpha1.PhaseSucceeded {
+		return nil
+	}
+	if err := checkFileStores(ib, r.FileStoreRoots); err != nil {
+		newStatusWriter(ib).failed(ReasonFileStoreNotAllowed, err.Error())
+		return nil
+	}
+	if msg, exceeded := checkDeadline(ib, time.Now()); exceeded {
+		newStatusWriter(ib).failed(ReasonDeadlineExceeded, msg)
 		return nil
 	}
 	var buildJob, finalizeJob *batchv1.Job
@@ -179,9 +197,11 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 		reason, msg := ReasonBuilding, fmt.Sprintf("%d of %d partitions built, %d running", ib.Status.Partitions.Succeeded, ib.Spec.Partitions, buildJob.Status.Active)
 		if ib.Spec.Suspend {
 			reason = ReasonSuspended
+		} else if queued, ok := queuedMessage(buildJob); ok {
+			reason, msg = ReasonQueued, msg+"; "+queued
 		}
 		status.inProgress(indexbuildv1alpha1.PhaseBuilding, reason, msg)
-		return nil
+		return r.reportPodTrouble(ctx, ib, buildJob)
 	}
 
 	if finalizeJob == nil {
@@ -194,8 +214,12 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 	case finalize.Failed:
 		return r.failFromJob(ctx, ib, finalizeJob, finalize)
 	case !finalize.Complete:
-		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "committing "+ib.Spec.Output.URI)
-		return nil
+		reason, msg := ReasonFinalizing, "committing "+ib.Spec.Output.URI
+		if queued, ok := queuedMessage(finalizeJob); ok {
+			reason, msg = ReasonQueued, msg+"; "+queued
+		}
+		status.inProgress(indexbuildv1alpha1.PhaseFinalizing, reason, msg)
+		return r.reportPodTrouble(ctx, ib, finalizeJob)
 	}
 	status.succeeded(r.commitFromFinalize(ctx, ib, finalizeJob))
 	return nil
@@ -221,6 +245,11 @@ func (r *IndexBuildReconciler) childJobs(ctx context.Context, ib *indexbuildv1al
 // one is returned for the caller to check before it is used; a nil Job
 // comes with the reason.
 func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
+	// Every Job, whatever its role, mounts the build's stores: none may
+	// reach a node path the admin did not allow.
+	if err := checkFileStores(ib, r.FileStoreRoots); err != nil {
+		return nil, err
+	}
 	if err := r.checkFresh(ctx, ib); err != nil {
 		return nil, err
 	}
@@ -319,7 +348,7 @@ func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1a
 // syncSuspend mirrors spec.suspend onto the running build Job; the Job
 // controller stops its pods and keeps finished partitions.
 func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, suspend bool) error {
-	if ptr.Deref(job.Spec.Suspend, false) == suspend {
+	if ptr.Deref(job.Spec.Suspend, false) == suspend || queueName(job) != "" {
 		return nil
 	}
 	if err := r.checkFresh(ctx, ib); err != nil {
@@ -346,6 +375,8 @@ func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *inde
 	}
 	if before.Status.Phase != ib.Status.Phase {
 		r.recordPhaseEvent(ib)
+	} else {
+		r.recordPodTroubleEvent(before, ib)
 	}
 	return true, nil
 }

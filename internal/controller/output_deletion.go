@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,6 +91,11 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, ib *indexb
 	}
 	if cleanup == nil {
 		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.BuilderImage)); cleanup == nil {
+			var refused *fileStoreError
+			if errors.As(err, &refused) {
+				status.cleanupFailed(err.Error() + "; no cleanup pod may mount it: set spec.output.deletionPolicy to Retain to let the IndexBuild go")
+				return nil
+			}
 			return err
 		}
 	}

@@ -1,12 +1,15 @@
 package controller
 
 import (
-	"net/url"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/fileroots"
 )
 
 // Container names in worker and finalize pods.
@@ -16,10 +19,24 @@ const (
 	containerCleanup  = "cleanup"
 )
 
-// podRecipe is the pod every child Job runs: one container with the builder
-// image and the data-plane arguments, store credentials as environment and
-// file:// stores mounted where their URIs point.
-func podRecipe(ib *indexbuildv1alpha1.IndexBuild, container, image string, args []string) corev1.PodSpec {
+// Pods run as this user and group when no hostPath store needs root (the
+// builder image's default user is root, for hostPath directories the
+// kubelet creates root-owned).
+const podUser = 65532
+
+// scratchPath is where the scratch emptyDir is mounted; TMPDIR points at it
+// so sort spills and element files land there under a read-only root
+// filesystem.
+const scratchPath = "/tmp"
+
+// podRecipe is the pod template every child Job runs, whatever its role:
+// one container with the builder image and the data-plane arguments, store
+// credentials as environment, file:// stores mounted where their URIs
+// point, a scratch emptyDir, the user's pod settings (spec.pod) and the
+// role's resources, locked down to the restricted Pod Security level
+// unless a hostPath store needs root. labels are the Job's identity
+// labels; they win over the user's pod labels.
+func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container, image string, args []string, labels map[string]string) corev1.PodTemplateSpec {
 	var command []string
 	if ib.Spec.Builder != nil {
 		if ib.Spec.Builder.Image != "" {
@@ -27,6 +44,7 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, container, image string, args 
 		}
 		command = ib.Spec.Builder.Command
 	}
+	settings := ptr.Deref(ib.Spec.Pod, indexbuildv1alpha1.PodSettings{})
 	pod := corev1.PodSpec{
 		RestartPolicy: corev1.RestartPolicyNever,
 		Containers: []corev1.Container{{
@@ -35,14 +53,96 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, container, image string, args 
 			ImagePullPolicy:          corev1.PullIfNotPresent,
 			Command:                  command,
 			Args:                     args,
+			Resources:                roleResources(ib, role),
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				ReadOnlyRootFilesystem:   ptr.To(true),
+			},
 		}},
+		ServiceAccountName: settings.ServiceAccountName,
+		// A build talks to object storage, not to the Kubernetes API: a
+		// token is mounted only for a service account the user names (for
+		// cloud IAM that exchanges it).
+		AutomountServiceAccountToken: ptr.To(settings.ServiceAccountName != ""),
+		NodeSelector:                 settings.NodeSelector,
+		Tolerations:                  settings.Tolerations,
+		Affinity:                     settings.Affinity,
+		TopologySpreadConstraints:    settings.TopologySpreadConstraints,
+		PriorityClassName:            settings.PriorityClassName,
+		ImagePullSecrets:             settings.ImagePullSecrets,
 	}
-	addSecretEnv(&pod.Containers[0], ib.Spec.Source.SecretRef)
-	addSecretEnv(&pod.Containers[0], ib.Spec.Output.SecretRef)
-	addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, true)
-	addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, false)
-	return pod
+	c := &pod.Containers[0]
+	addSecretEnv(c, ib.Spec.Source.SecretRef)
+	addSecretEnv(c, ib.Spec.Output.SecretRef)
+	addScratch(&pod, settings.ScratchSize)
+	c.Env = append(c.Env, settings.Env...)
+	hostPath := addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, ib.Spec.Source.PersistentVolumeClaim, true)
+	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, false) {
+		hostPath = true
+	}
+	pod.SecurityContext = podSecurityContext(hostPath)
+
+	podLabels := maps.Clone(settings.Labels)
+	if podLabels == nil {
+		podLabels = map[string]string{}
+	}
+	maps.Copy(podLabels, labels)
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: maps.Clone(settings.Annotations)},
+		Spec:       pod,
+	}
+}
+
+// roleResources are the container resources of a role: workers have
+// their own, every single-pod role (finalize, and any later one) uses
+// spec.finalize's.
+func roleResources(ib *indexbuildv1alpha1.IndexBuild, role string) corev1.ResourceRequirements {
+	if role == RoleBuild {
+		if ib.Spec.Worker != nil {
+			return *ib.Spec.Worker.Resources.DeepCopy()
+		}
+		return corev1.ResourceRequirements{}
+	}
+	if ib.Spec.Finalize != nil {
+		return *ib.Spec.Finalize.Resources.DeepCopy()
+	}
+	return corev1.ResourceRequirements{}
+}
+
+// podSecurityContext is the restricted Pod Security level, except that a
+// pod with a hostPath store runs as the image's user (root), which owns
+// the directories the kubelet creates; such a pod needs a privileged
+// namespace anyway, as no other level admits hostPath volumes.
+func podSecurityContext(hostPath bool) *corev1.PodSecurityContext {
+	sc := &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	if !hostPath {
+		sc.RunAsNonRoot = ptr.To(true)
+		sc.RunAsUser = ptr.To[int64](podUser)
+		sc.RunAsGroup = ptr.To[int64](podUser)
+		sc.FSGroup = ptr.To[int64](podUser)
+	}
+	return sc
+}
+
+// addScratch mounts the scratch emptyDir at /tmp. A size limits it and is
+// requested as ephemeral storage unless the resources request some already.
+func addScratch(pod *corev1.PodSpec, size *resource.Quantity) {
+	c := &pod.Containers[0]
+	vol := corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	if size != nil {
+		vol.EmptyDir.SizeLimit = ptr.To(size.DeepCopy())
+		if _, ok := c.Resources.Requests[corev1.ResourceEphemeralStorage]; !ok {
+			if c.Resources.Requests == nil {
+				c.Resources.Requests = corev1.ResourceList{}
+			}
+			c.Resources.Requests[corev1.ResourceEphemeralStorage] = size.DeepCopy()
+		}
+	}
+	pod.Volumes = append(pod.Volumes, vol)
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "scratch", MountPath: scratchPath})
+	c.Env = append(c.Env, corev1.EnvVar{Name: "TMPDIR", Value: scratchPath})
 }
 
 func addSecretEnv(c *corev1.Container, ref *indexbuildv1alpha1.SecretReference) {
@@ -54,22 +154,25 @@ func addSecretEnv(c *corev1.Container, ref *indexbuildv1alpha1.SecretReference) 
 	})
 }
 
-// addFileStoreVolume mounts a file:// store into the pod at the same path
-// from the node (hostPath): on a single-node cluster, or with the path on
-// shared storage on every node, workers and finalize then see one store.
-func addFileStoreVolume(pod *corev1.PodSpec, name, uri string, readOnly bool) {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "file" || u.Path == "" {
-		return
+// addFileStoreVolume mounts a file:// store into the pod at the URI's path:
+// the named PersistentVolumeClaim, or else the same path from the node
+// (hostPath), which checkFileStores allowed before any Job was made. It
+// reports whether it added a hostPath.
+func addFileStoreVolume(pod *corev1.PodSpec, name, uri string, claim *indexbuildv1alpha1.PersistentVolumeClaimReference, readOnly bool) bool {
+	storePath, ok, err := fileroots.Path(uri)
+	if !ok || err != nil {
+		// checkFileStores fails such a build before any Job exists.
+		return false
 	}
-	pod.Volumes = append(pod.Volumes, corev1.Volume{
-		Name: name,
-		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-			Path: u.Path,
-			Type: ptr.To(corev1.HostPathDirectoryOrCreate),
-		}},
-	})
+	vol := corev1.Volume{Name: name}
+	if claim != nil {
+		vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.ClaimName, ReadOnly: readOnly}
+	} else {
+		vol.HostPath = &corev1.HostPathVolumeSource{Path: storePath, Type: ptr.To(corev1.HostPathDirectoryOrCreate)}
+	}
+	pod.Volumes = append(pod.Volumes, vol)
 	pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{
-		Name: name, MountPath: u.Path, ReadOnly: readOnly,
+		Name: name, MountPath: storePath, ReadOnly: readOnly,
 	})
+	return claim == nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/retry"
@@ -47,6 +48,7 @@ func (w statusWriter) set(condType string, status metav1.ConditionStatus, reason
 // inProgress marks a build that is moving: Pending, Building or Finalizing.
 func (w statusWriter) inProgress(phase indexbuildv1alpha1.Phase, reason, message string) {
 	w.status.Phase = phase
+	w.status.CompletionTime = nil
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
@@ -67,6 +69,7 @@ func (w statusWriter) suspended(on bool) {
 // changes, which kstatus reads from Stalled=True.
 func (w statusWriter) failed(reason, message string) {
 	w.status.Phase = indexbuildv1alpha1.PhaseFailed
+	w.completed()
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message+"; change spec.jobID to start a new task")
@@ -98,11 +101,19 @@ func (w statusWriter) cleanupFailed(message string) {
 func (w statusWriter) succeeded(commit indexbuildv1alpha1.CommitStatus) {
 	w.status.Phase = indexbuildv1alpha1.PhaseSucceeded
 	w.status.Commit = &commit
+	w.completed()
 	message := fmt.Sprintf("committed %d files, %d rows at %s", commit.Files, commit.Rows, commit.MarkerURI)
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonCommitted, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, ReasonCommitted, "")
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, ReasonCommitted, "")
 	w.set(indexbuildv1alpha1.ConditionCommitted, metav1.ConditionTrue, ReasonCommitted, message)
+}
+
+// completed records when the task ended, once.
+func (w statusWriter) completed() {
+	if w.status.CompletionTime == nil {
+		w.status.CompletionTime = ptr.To(metav1.Now())
+	}
 }
 
 // partitions records partition progress and the kubectl "Partitions" column.

@@ -41,6 +41,9 @@ var (
 	cancel       context.CancelFunc
 	reconciles   = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
 	builderName  = "indexbuild:test"
+	// testFileStoreRoot is the one root the test manager allows for
+	// hostPath file:// stores.
+	testFileStoreRoot = "/var/lib/indexbuild"
 	// metricsAddr is where the test manager serves /metrics.
 	metricsAddr string
 )
@@ -101,7 +104,10 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	metricsAddr = freeLoopbackAddr()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The manager's requests are recorded for the RBAC check (rbac_test.go).
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(apiRequests.wrap)
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: metricsAddr},
 		Cache:   cache.Options{ByObject: CacheByObject()},
@@ -109,11 +115,12 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	cachedClient = mgr.GetClient()
 	r := &IndexBuildReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Scheme:       mgr.GetScheme(),
-		Recorder:     mgr.GetEventRecorder("indexbuild-controller"),
-		BuilderImage: builderName,
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
+		BuilderImage:   builderName,
+		FileStoreRoots: []string{testFileStoreRoot},
 	}
 	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
@@ -131,6 +138,7 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	cancel()
+	checkRBAC()
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}

@@ -187,3 +187,66 @@ func startTime(job *batchv1.Job) *metav1.Time {
 	now := metav1.NewTime(time.Now().Add(-time.Second))
 	return &now
 }
+
+// SourceClaim backs the file:// source with a PersistentVolumeClaim.
+func (w *IndexBuildWrapper) SourceClaim(name string) *IndexBuildWrapper {
+	w.Spec.Source.PersistentVolumeClaim = &indexbuildv1alpha1.PersistentVolumeClaimReference{ClaimName: name}
+	return w
+}
+
+// OutputClaim backs the file:// output with a PersistentVolumeClaim.
+func (w *IndexBuildWrapper) OutputClaim(name string) *IndexBuildWrapper {
+	w.Spec.Output.PersistentVolumeClaim = &indexbuildv1alpha1.PersistentVolumeClaimReference{ClaimName: name}
+	return w
+}
+
+// Pod sets the pod settings of every pod of the build.
+func (w *IndexBuildWrapper) Pod(settings indexbuildv1alpha1.PodSettings) *IndexBuildWrapper {
+	w.Spec.Pod = &settings
+	return w
+}
+
+// WorkerResources sets the worker containers' resources.
+func (w *IndexBuildWrapper) WorkerResources(r corev1.ResourceRequirements) *IndexBuildWrapper {
+	w.Spec.Worker = &indexbuildv1alpha1.WorkerSpec{Resources: r}
+	return w
+}
+
+// FinalizeResources sets the finalize container's resources.
+func (w *IndexBuildWrapper) FinalizeResources(r corev1.ResourceRequirements) *IndexBuildWrapper {
+	if w.Spec.Finalize == nil {
+		w.Spec.Finalize = &indexbuildv1alpha1.FinalizeSpec{}
+	}
+	w.Spec.Finalize.Resources = r
+	return w
+}
+
+// ActiveDeadlineSeconds limits the whole task.
+func (w *IndexBuildWrapper) ActiveDeadlineSeconds(s int64) *IndexBuildWrapper {
+	w.Spec.ActiveDeadlineSeconds = ptr.To(s)
+	return w
+}
+
+// FinalizeDeadlineSeconds limits finalize.
+func (w *IndexBuildWrapper) FinalizeDeadlineSeconds(s int64) *IndexBuildWrapper {
+	if w.Spec.Finalize == nil {
+		w.Spec.Finalize = &indexbuildv1alpha1.FinalizeSpec{}
+	}
+	w.Spec.Finalize.ActiveDeadlineSeconds = ptr.To(s)
+	return w
+}
+
+// TTLSecondsAfterFinished removes child Jobs that long after the build ended.
+func (w *IndexBuildWrapper) TTLSecondsAfterFinished(s int32) *IndexBuildWrapper {
+	w.Spec.TTLSecondsAfterFinished = ptr.To(s)
+	return w
+}
+
+// Label sets a label on the IndexBuild.
+func (w *IndexBuildWrapper) Label(key, value string) *IndexBuildWrapper {
+	if w.Labels == nil {
+		w.Labels = map[string]string{}
+	}
+	w.Labels[key] = value
+	return w
+}

@@ -1,0 +1,206 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+)
+
+// Ready reasons of a build whose pods do not run. They are not failures:
+// a quota can free up, an image can be pushed, a node can join.
+const (
+	// ReasonPodCreateFailed: the API refused the Job's pods (Pod Security,
+	// ResourceQuota, an admission webhook).
+	ReasonPodCreateFailed = "PodCreateFailed"
+	// ReasonImagePullFailed: the kubelet cannot pull the builder image.
+	ReasonImagePullFailed = "ImagePullFailed"
+	// ReasonContainerCreateFailed: the kubelet cannot start the container
+	// (a missing Secret or ConfigMap, a bad mount).
+	ReasonContainerCreateFailed = "ContainerCreateFailed"
+	// ReasonUnschedulable: no node fits the pods, for longer than
+	// unschedulableGrace.
+	ReasonUnschedulable = "Unschedulable"
+)
+
+// unschedulableGrace is how long a pod may wait for a node before the
+// build says so: long enough for a cluster autoscaler to react to it.
+const unschedulableGrace = 30 * time.Second
+
+// podCheckInterval is how often a build whose pods are not all running is
+// looked at again: pod trouble changes no Job status, so no event brings
+// the next reconcile.
+const podCheckInterval = 5 * time.Second
+
+// failedCreateReason is the reason of the Job controller's Event when the
+// API refuses a pod ("Error creating: <the API's message>").
+const failedCreateReason = "FailedCreate"
+
+// podTrouble is why a Job's pods do not run.
+type podTrouble struct {
+	Reason, Message string
+}
+
+// isPodTroubleReason reports whether reason is one podTrouble sets.
+func isPodTroubleReason(reason string) bool {
+	switch reason {
+	case ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
+		return true
+	}
+	return false
+}
+
+// waitingForPods reports whether a running Job has fewer pods running than
+// it wants: only then can anything be wrong with them.
+func waitingForPods(job *batchv1.Job) bool {
+	if classifyJob(job).finished() || ptr.Deref(job.Spec.Suspend, false) {
+		return false
+	}
+	wanted := min(ptr.Deref(job.Spec.Parallelism, 1), ptr.Deref(job.Spec.Completions, 1)-job.Status.Succeeded)
+	return job.Status.Active < wanted || ptr.Deref(job.Status.Ready, 0) < job.Status.Active
+}
+
+// diagnosePods says why a Job's pods do not run, from its pods and its
+// FailedCreate Events; nil when nothing is known to be wrong. A refused
+// creation counts only when no pod was created after it.
+func diagnosePods(job *batchv1.Job, pods []corev1.Pod, failedCreates []corev1.Event, now time.Time) *podTrouble {
+	var lastPodCreated time.Time
+	for i := range pods {
+		if t := pods[i].CreationTimestamp.Time; t.After(lastPodCreated) {
+			lastPodCreated = t
+		}
+	}
+	var refused *corev1.Event
+	for i := range failedCreates {
+		e := &failedCreates[i]
+		if eventTime(e).After(lastPodCreated) && (refused == nil || eventTime(e).After(eventTime(refused))) {
+			refused = e
+		}
+	}
+	if refused != nil {
+		return &podTrouble{ReasonPodCreateFailed, fmt.Sprintf("Job %s cannot create pods: %s", job.Name, strings.TrimPrefix(refused.Message, "Error creating: "))}
+	}
+
+	var pull, create, unschedulable []string
+	var unschedulableMsg string
+	for i := range pods {
+		pod := &pods[i]
+		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, cs := range pod.Status.ContainerStatuses {
+			w := cs.State.Waiting
+			if w == nil {
+				continue
+			}
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+				pull = append(pull, fmt.Sprintf("pod %s cannot pull image %q (%s: %s)", pod.Name, cs.Image, w.Reason, w.Message))
+			case "CreateContainerConfigError", "CreateContainerError":
+				create = append(create, fmt.Sprintf("pod %s cannot start container %s (%s: %s)", pod.Name, cs.Name, w.Reason, w.Message))
+			}
+		}
+		if c := podCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse &&
+			c.Reason == corev1.PodReasonUnschedulable && now.Sub(c.LastTransitionTime.Time) >= unschedulableGrace {
+			unschedulable = append(unschedulable, pod.Name)
+			unschedulableMsg = c.Message
+		}
+	}
+	switch {
+	case len(pull) > 0:
+		return &podTrouble{ReasonImagePullFailed, summarize(pull)}
+	case len(create) > 0:
+		return &podTrouble{ReasonContainerCreateFailed, summarize(create)}
+	case len(unschedulable) > 0:
+		return &podTrouble{ReasonUnschedulable, fmt.Sprintf("%s unschedulable for over %s: %s",
+			summarize(unschedulable), unschedulableGrace, unschedulableMsg)}
+	}
+	return nil
+}
+
+// summarize keeps a message short: the first item, and how many more.
+func summarize(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return fmt.Sprintf("%s (and %d more)", items[0], len(items)-1)
+}
+
+func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == t {
+			return &pod.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// eventTime is when an Event last happened, for both Event APIs.
+func eventTime(e *corev1.Event) time.Time {
+	t := e.LastTimestamp.Time
+	for _, c := range []time.Time{e.EventTime.Time, e.FirstTimestamp.Time, e.CreationTimestamp.Time} {
+		if t.IsZero() {
+			t = c
+		}
+	}
+	if e.Series != nil && e.Series.LastObservedTime.After(t) {
+		t = e.Series.LastObservedTime.Time
+	}
+	return t
+}
+
+// +kubebuilder:rbac:groups="",resources=events,verbs=list
+
+// reportPodTrouble puts why a running Job's pods do not run into the
+// Ready and Reconciling conditions of an in-progress build (the phase
+// stays). Pods and Events are read uncached, and only while the Job waits
+// for pods.
+func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
+	if !waitingForPods(job) {
+		return nil
+	}
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	}
+	var events corev1.EventList
+	if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
+		client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}); err != nil {
+		return fmt.Errorf("list Events of Job %s: %w", job.Name, err)
+	}
+	trouble := diagnosePods(job, pods.Items, events.Items, time.Now())
+	if trouble == nil {
+		return nil
+	}
+	ready := meta.FindStatusCondition(ib.Status.Conditions, indexbuildv1alpha1.ConditionReady)
+	newStatusWriter(ib).inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
+	return nil
+}
+
+// recordPodTroubleEvent emits a Warning when the build's pods start having
+// a (different) trouble; phase changes have their own Event.
+func (r *IndexBuildReconciler) recordPodTroubleEvent(before, ib *indexbuildv1alpha1.IndexBuild) {
+	was, now := findCondition(before, indexbuildv1alpha1.ConditionReady), findCondition(ib, indexbuildv1alpha1.ConditionReady)
+	if r.Recorder == nil || !isPodTroubleReason(now.Reason) || was.Reason == now.Reason {
+		return
+	}
+	r.Recorder.Eventf(ib, nil, corev1.EventTypeWarning, now.Reason, string(ib.Status.Phase), "%s", now.Message)
+}
+
+// podCheckAfter is when to look at an in-progress build's pods again.
+func podCheckAfter(jobs []*batchv1.Job) time.Duration {
+	for _, job := range jobs {
+		if job.DeletionTimestamp.IsZero() && waitingForPods(job) {
+			return podCheckInterval
+		}
+	}
+	return 0
+}

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/testutil"
+)
+
+func runningBuildJob(active, ready int32) *batchv1.Job {
+	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj(), "img")
+	job.Status.Active, job.Status.Ready = active, ptr.To(ready)
+	return job
+}
+
+func waitingPod(name string, at time.Time, mutate func(*corev1.Pod)) corev1.Pod {
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(at)}}
+	pod.Status.Phase = corev1.PodPending
+	mutate(&pod)
+	return pod
+}
+
+func imagePullBackOff(pod *corev1.Pod) {
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "worker", Image: "registry.invalid/nope:1", State: corev1.ContainerState{
+		Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "registry.invalid/nope:1"`},
+	}}}
+}
+
+func unschedulableSince(t time.Time) func(*corev1.Pod) {
+	return func(pod *corev1.Pod) {
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available: 1 Insufficient cpu.", LastTransitionTime: metav1.NewTime(t)}}
+	}
+}
+
+func TestDiagnosePods(t *testing.T) {
+	now := time.Now()
+	refused := corev1.Event{Reason: failedCreateReason, LastTimestamp: metav1.NewTime(now.Add(-time.Second)),
+		Message: `Error creating: pods "b-1-build-0-x" is forbidden: exceeded quota: q, requested: cpu=2, used: cpu=8, limited: cpu=8`}
+	for _, tc := range []struct {
+		name    string
+		pods    []corev1.Pod
+		events  []corev1.Event
+		reason  string
+		message string
+	}{
+		{name: "nothing wrong", pods: []corev1.Pod{waitingPod("p0", now, func(*corev1.Pod) {})}},
+		{name: "refused by the API", events: []corev1.Event{refused}, reason: ReasonPodCreateFailed, message: "Job b-1-build cannot create pods: pods \"b-1-build-0-x\" is forbidden: exceeded quota"},
+		{name: "refusal before the last pod was created is over", events: []corev1.Event{refused},
+			pods: []corev1.Pod{waitingPod("p0", now, func(*corev1.Pod) {})}},
+		{name: "image pull", pods: []corev1.Pod{waitingPod("p0", now, imagePullBackOff), waitingPod("p1", now, imagePullBackOff)},
+			reason: ReasonImagePullFailed, message: `pod p0 cannot pull image "registry.invalid/nope:1" (ImagePullBackOff: Back-off pulling image "registry.invalid/nope:1") (and 1 more)`},
+		{name: "unschedulable within the grace", pods: []corev1.Pod{waitingPod("p0", now, unschedulableSince(now.Add(-unschedulableGrace/2)))}},
+		{name: "unschedulable past the grace", pods: []corev1.Pod{waitingPod("p0", now, unschedulableSince(now.Add(-unschedulableGrace)))},
+			reason: ReasonUnschedulable, message: "p0 unschedulable for over 30s: 0/1 nodes are available: 1 Insufficient cpu."},
+		{name: "missing secret", pods: []corev1.Pod{waitingPod("p0", now, func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "worker", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: "CreateContainerConfigError", Message: `secret "creds" not found`}}}}
+		})}, reason: ReasonContainerCreateFailed, message: `secret "creds" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := diagnosePods(runningBuildJob(int32(len(tc.pods)), 0), tc.pods, tc.events, now)
+			if tc.reason == "" {
+				if got != nil {
+					t.Fatalf("diagnosePods = %+v, want nothing", got)
+				}
+				return
+			}
+			if got == nil || got.Reason != tc.reason || !strings.Contains(got.Message, tc.message) {
+				t.Fatalf("diagnosePods = %+v, want %s containing %q", got, tc.reason, tc.message)
+			}
+		})
+	}
+}
+
+func TestWaitingForPods(t *testing.T) {
+	suspended := runningBuildJob(0, 0)
+	suspended.Spec.Suspend = ptr.To(true)
+	done := runningBuildJob(0, 0)
+	testutil.JobSucceeded(done)
+	lastOne := runningBuildJob(1, 1)
+	lastOne.Status.Succeeded = 1
+	for name, tc := range map[string]struct {
+		job  *batchv1.Job
+		want bool
+	}{
+		"no pods yet":            {runningBuildJob(0, 0), true},
+		"pods not ready":         {runningBuildJob(2, 1), true},
+		"all running":            {runningBuildJob(2, 2), false},
+		"last partition running": {lastOne, false},
+		"suspended":              {suspended, false},
+		"finished":               {done, false},
+	} {
+		if got := waitingForPods(tc.job); got != tc.want {
+			t.Errorf("%s: waitingForPods = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+// The envtest has no Job controller, scheduler or kubelet: the specs write
+// what they would (the FailedCreate Event with the API's refusal, pod
+// status) and expect the build to say why nothing runs.
+var _ = Describe("Why nothing runs", func() {
+	var ns string
+	BeforeEach(func() { ns = restrictedNamespace("ib-health-") })
+
+	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(reason))
+			for _, m := range message {
+				g.Expect(ready.Message).To(ContainSubstring(m))
+			}
+		}, timeout, interval).Should(Succeed())
+	}
+
+	It("quotes the API's refusal of a pod (Pod Security) until pods run", func() {
+		ib := testutil.MakeIndexBuild("host", ns).Partitions(2).OutputURI("file://" + testFileStoreRoot + "/host").Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		job := waitForJob(ns, "host-1-build")
+
+		By("the Job controller failing to create a pod, as the apiserver refuses it")
+		pod := testutil.MakeJobPod(job, "host-1-build-0-abcde")
+		err := k8sClient.Create(ctx, pod)
+		Expect(err).To(MatchError(ContainSubstring("violates PodSecurity")))
+		Expect(k8sClient.Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: job.Name + ".", Namespace: ns},
+			InvolvedObject: corev1.ObjectReference{Kind: "Job", APIVersion: "batch/v1", Namespace: ns, Name: job.Name, UID: job.UID},
+			Reason:         failedCreateReason, Message: "Error creating: " + err.Error(), Type: corev1.EventTypeWarning,
+			Source: corev1.EventSource{Component: "job-controller"}, FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
+		})).To(Succeed())
+
+		expectReady(ib, ReasonPodCreateFailed, "0 of 2 partitions built", "cannot create pods", "violates PodSecurity", "hostPath")
+		expectEvent(ns, "host", corev1.EventTypeWarning, ReasonPodCreateFailed)
+
+		By("the pods running once the namespace allows them")
+		updateJobStatus(job, func(j *batchv1.Job) {
+			testutil.JobRunning(j, 2, "")
+			j.Status.Ready = ptr.To[int32](2)
+		})
+		expectReady(ib, ReasonBuilding)
+	})
+
+	It("names the image that cannot be pulled", func() {
+		ib := testutil.MakeIndexBuild("pull", ns).Partitions(1).Builder("registry.invalid/nope:1").Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		job := waitForJob(ns, "pull-1-build")
+		pod := testutil.MakeJobPod(job, "pull-1-build-0-abcde")
+		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		pod.Status.Phase = corev1.PodPending
+		imagePullBackOff(pod)
+		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		updateJobStatus(job, func(j *batchv1.Job) { testutil.JobRunning(j, 1, "") })
+
+		expectReady(ib, ReasonImagePullFailed, `cannot pull image "registry.invalid/nope:1"`, "ImagePullBackOff")
+		expectEvent(ns, "pull", corev1.EventTypeWarning, ReasonImagePullFailed)
+	})
+
+	It("quotes the scheduler after the grace", func() {
+		ib := testutil.MakeIndexBuild("big", ns).Partitions(1).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		job := waitForJob(ns, "big-1-build")
+		pod := testutil.MakeJobPod(job, "big-1-build-0-abcde")
+		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		pod.Status.Phase = corev1.PodPending
+		unschedulableSince(time.Now().Add(-time.Minute))(pod)
+		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		updateJobStatus(job, func(j *batchv1.Job) { testutil.JobRunning(j, 1, "") })
+
+		expectReady(ib, ReasonUnschedulable, "big-1-build-0-abcde unschedulable", "Insufficient cpu")
+	})
+})

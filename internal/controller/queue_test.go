@@ -1,0 +1,123 @@
+package controller
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/testutil"
+)
+
+func TestQueueLabelsAreCopied(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").Obj()
+	for _, job := range []*batchv1.Job{newBuildJob(ib, "img"), newFinalizeJob(ib, "img")} {
+		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" {
+			t.Errorf("%s: labels %v", job.Name, job.Labels)
+		}
+		if !ptr.Deref(job.Spec.Suspend, false) {
+			t.Errorf("%s: a queued Job must be created suspended", job.Name)
+		}
+	}
+	plain := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), "img")
+	if _, ok := plain.Labels[LabelQueueName]; ok || ptr.Deref(plain.Spec.Suspend, false) {
+		t.Errorf("an unqueued Job: labels %v suspend %v", plain.Labels, plain.Spec.Suspend)
+	}
+}
+
+// kueue does to a Job what Kueue's controller does: admission injects the
+// flavor's node selector into the (suspended) template and un-suspends;
+// preemption suspends again. Kueue itself is not available to the tests.
+type kueue struct{}
+
+func (kueue) edit(job *batchv1.Job, mutate func(*batchv1.Job)) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+			return err
+		}
+		mutate(job)
+		return k8sClient.Update(ctx, job)
+	})).To(Succeed())
+}
+
+func (k kueue) admit(job *batchv1.Job) {
+	k.edit(job, func(j *batchv1.Job) {
+		j.Spec.Template.Spec.NodeSelector = map[string]string{"cloud.example.com/flavor": "spot"}
+	})
+	k.edit(job, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(false) })
+}
+
+func (k kueue) preempt(job *batchv1.Job) {
+	k.edit(job, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })
+	updateJobStatus(job, func(j *batchv1.Job) {
+		testutil.JobRunning(j, 0, j.Status.CompletedIndexes)
+		j.Status.Ready = ptr.To[int32](0)
+	})
+}
+
+var _ = Describe("Kueue", func() {
+	It("leaves admission, preemption and the admitted template to the queue", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-kueue-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ib := testutil.MakeIndexBuild("queued", n.Name).Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		expectReason := func(phase indexbuildv1alpha1.Phase, reason string) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				got := getIndexBuild(g, ib)
+				g.Expect(got.Status.Phase).To(Equal(phase))
+				g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(reason))
+			}, timeout, interval).Should(Succeed())
+		}
+		stays := func(job *batchv1.Job, suspended bool) {
+			GinkgoHelper()
+			Consistently(func(g Gomega) {
+				got := &batchv1.Job{}
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), got)).To(Succeed())
+				g.Expect(ptr.Deref(got.Spec.Suspend, false)).To(Equal(suspended))
+				if !suspended {
+					g.Expect(got.Spec.Template.Spec.NodeSelector).To(HaveKeyWithValue("cloud.example.com/flavor", "spot"))
+				}
+			}, quietPeriod, interval).Should(Succeed())
+		}
+		var q kueue
+
+		build := waitForJob(n.Name, "queued-1-build")
+		Expect(build.Labels).To(SatisfyAll(HaveKeyWithValue(LabelQueueName, "team-a"), HaveKeyWithValue(LabelPriorityClass, "low")))
+		Expect(*build.Spec.Suspend).To(BeTrue())
+		expectReason(indexbuildv1alpha1.PhaseBuilding, ReasonQueued)
+		stays(build, true)
+
+		By("admission: the operator neither suspends the Job again nor undoes the injected node selector")
+		q.admit(build)
+		updateJobStatus(build, func(j *batchv1.Job) {
+			testutil.JobRunning(j, 4, "0")
+			j.Status.Ready = ptr.To[int32](4)
+		})
+		expectReason(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding)
+		stays(build, false)
+
+		By("preemption: the build waits in the queue again, not failed, not resumed by the operator")
+		q.preempt(build)
+		expectReason(indexbuildv1alpha1.PhaseBuilding, ReasonQueued)
+		stays(build, true)
+
+		By("readmission and the rest of the build")
+		q.admit(build)
+		updateJobStatus(build, testutil.JobSucceeded)
+		finalize := waitForJob(n.Name, "queued-1-finalize")
+		Expect(finalize.Labels).To(HaveKeyWithValue(LabelQueueName, "team-a"))
+		expectReason(indexbuildv1alpha1.PhaseFinalizing, ReasonQueued)
+		q.admit(finalize)
+		updateJobStatus(finalize, testutil.JobSucceeded)
+		expectReason(indexbuildv1alpha1.PhaseSucceeded, ReasonCommitted)
+	})
+})
