@@ -13,9 +13,10 @@
 # submodule pointed at the published .../api module of the same version.
 #
 # Why kustomize-controller v1.9.5 and no source-controller: the module proxy
-# this project builds from refuses the zips of modules every served
-# source-controller release imports (github.com/fluxcd/pkg/artifact, all
-# versions) and of modules kustomize-controller v1.10.x imports
+# this project builds from refuses the zips of modules every
+# source-controller release it lists (v1.8.5 to v1.10.1) imports
+# (github.com/fluxcd/pkg/artifact v0.8.1 to v0.27.1) and of modules
+# kustomize-controller v1.10.x imports
 # (github.com/fluxcd/pkg/{auth@v0.66.0,spiffe@v0.2.0,masktoken@v0.10.0,
 # apis/crypto@v0.5.0,http/fetch@v0.30.1}): "403 This module version is not
 # available". v1.9.5 is the newest release whose whole build list it serves.
