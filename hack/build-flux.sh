@@ -22,7 +22,8 @@
 # available". v1.9.5 is the newest release whose whole build list it serves.
 # The source is therefore an ExternalArtifact (the source-controller API
 # kustomize-controller consumes; the specs publish its artifact themselves),
-# not a Bucket. FLUX_KUSTOMIZE_CONTROLLER_VERSION=1.10.1 tries a newer one.
+# not a Bucket. FLUX_KUSTOMIZE_CONTROLLER_VERSION=1.10.1 GOTOOLCHAIN=go1.27.4
+# tries a newer one (v1.10 needs Go 1.27; the toolchain is a module too).
 #
 # usage: hack/build-flux.sh      prints the directory holding the binary and crds/
 set -euo pipefail
