@@ -68,6 +68,7 @@ var _ = Describe("file:// stores outside the allowed roots", func() {
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
 			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
 			g.Expect(ready.Reason).To(Equal(ReasonFileStoreNotAllowed))
+			g.Expect(got.Status.Progress).To(Equal("0/4"), "the PARTITIONS column of a build that never started")
 			g.Expect(ready.Message).To(SatisfyAll(ContainSubstring("spec.output.uri file:///etc/indexbuild-test"), ContainSubstring(FileStoreRootsFlag)))
 		}, timeout, interval).Should(Succeed())
 		expectEvent(n.Name, "etc", corev1.EventTypeWarning, ReasonFileStoreNotAllowed)
