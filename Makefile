@@ -53,7 +53,7 @@ dev-deploy: ## Rebuild and import the image into the local cluster and (re)deplo
 	hack/dev-cluster.sh deploy
 
 .PHONY: test-e2e
-test-e2e: k8s-binaries ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1).
+test-e2e: k8s-binaries s3-server flux ## End-to-end tests on the local cluster (started, and torn down unless E2E_KEEP_CLUSTER=1), GitOps specs with Flux included.
 	go test -tags e2e ./test/e2e/ -v -count=1 -timeout 60m -ginkgo.v $(E2E_FLAGS)
 
 .PHONY: manifests
@@ -155,6 +155,10 @@ k8s-binaries: ## Build all the local cluster's Kubernetes binaries and etcd into
 .PHONY: s3-server
 s3-server: ## Build the S3-compatible test server (versitygw) into bin/ from the Go module proxy.
 	hack/build-s3-server.sh
+
+.PHONY: flux
+flux: ## Build Flux's kustomize-controller and take its CRDs from module sources into bin/flux/ (the e2e GitOps specs).
+	hack/build-flux.sh
 
 .PHONY: helm
 helm: ## Build the Helm CLI (pinned) into bin/ from the Go module proxy.

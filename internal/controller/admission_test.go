@@ -11,8 +11,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,8 +27,7 @@ var _ = Describe("IndexBuild admission", func() {
 	var ns string
 
 	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-admission-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-admission-")
 		ns = n.Name
 	})
 
@@ -114,8 +111,7 @@ var _ = Describe("IndexBuild admission", func() {
 
 var _ = Describe("IndexBuild names", func() {
 	It("builds under the longest name admission allows, with Job names and labels in their limits", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-names-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-names-")
 		name := strings.Repeat("n", 63)
 		ib := testutil.MakeIndexBuild(name, n.Name).JobID(1234567890123).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())

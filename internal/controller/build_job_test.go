@@ -2,7 +2,6 @@ package controller
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -59,50 +58,10 @@ func TestNewBuildJob(t *testing.T) {
 	}
 }
 
-func TestPodFailurePolicyMatchesTheExitCodeContract(t *testing.T) {
-	rules := podFailurePolicy().Rules
-	if len(rules) != 4 {
-		t.Fatalf("%d rules", len(rules))
-	}
-	// jobFailureReason maps exit codes, not rule positions, but the Job
-	// message also names the rule: keep 3, 4 and 5 as rules 0, 1 and 2.
-	for i, code := range []int32{3, 4, 5} {
-		r := rules[i]
-		if r.Action != batchv1.PodFailurePolicyActionFailJob || !slices.Equal(r.OnExitCodes.Values, []int32{code}) {
-			t.Errorf("rule %d = %+v, want FailJob on exit code %d", i, r, code)
-		}
-	}
-	if rules[3].Action != batchv1.PodFailurePolicyActionIgnore || rules[3].OnPodConditions[0].Type != corev1.DisruptionTarget {
-		t.Errorf("rule 3 = %+v, want Ignore on DisruptionTarget", rules[3])
-	}
-}
-
 func TestBuilderOverride(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Builder("example.com/my-builder:v2", "/bin/my-builder").Obj()
 	c := newBuildJob(ib, "indexbuild:dev").Spec.Template.Spec.Containers[0]
 	if c.Image != "example.com/my-builder:v2" || !slices.Equal(c.Command, []string{"/bin/my-builder"}) || c.Args[0] != "build" {
 		t.Fatalf("image %s command %v args %v", c.Image, c.Command, c.Args)
-	}
-}
-
-func TestChildJobNameStaysShort(t *testing.T) {
-	long := strings.Repeat("a", 63)
-	a := testutil.MakeIndexBuild(long, "ns").JobID(1234567890123).Obj()
-	b := testutil.MakeIndexBuild(long[:62]+"b", "ns").JobID(1234567890123).Obj()
-	for _, role := range []string{RoleBuild, RoleFinalize} {
-		na, nb := childJobName(a, role), childJobName(b, role)
-		if len(na) > maxJobNameLength || len(nb) > maxJobNameLength {
-			t.Fatalf("names too long: %q %q", na, nb)
-		}
-		if na == nb {
-			t.Fatalf("different IndexBuilds share Job name %q", na)
-		}
-		if !strings.HasSuffix(na, "-1234567890123-"+role) {
-			t.Fatalf("name %q lost its suffix", na)
-		}
-	}
-	huge := testutil.MakeIndexBuild("x", "ns").JobID(9223372036854775807).Obj()
-	if n := childJobName(huge, RoleFinalize); len(n) > maxJobNameLength {
-		t.Fatalf("name %q too long", n)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -36,8 +35,7 @@ func (c laggingIndexBuildClient) Get(ctx context.Context, key client.ObjectKey, 
 // created a new build Job and overwrote Failed with Building.
 var _ = Describe("IndexBuild controller with a cache behind the API", func() {
 	It("changes no Job and keeps the terminal status when its cached copy is old", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-cache-behind-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-cache-behind-")
 		ib := testutil.MakeIndexBuild("lagging", n.Name).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		build := waitForJob(n.Name, "lagging-1-build")

@@ -57,8 +57,7 @@ func TestFinalizeDeadlineReachesTheJob(t *testing.T) {
 var _ = Describe("Deadlines", func() {
 	var ns string
 	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-deadline-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-deadline-")
 		ns = n.Name
 	})
 

@@ -10,7 +10,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -60,8 +59,7 @@ func TestCheckFileStores(t *testing.T) {
 
 var _ = Describe("file:// stores outside the allowed roots", func() {
 	It("fail the build before any pod exists, naming the manager flag", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-roots-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-roots-")
 		ib := testutil.MakeIndexBuild("etc", n.Name).OutputURI("file:///etc/indexbuild-test").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 
@@ -70,6 +68,7 @@ var _ = Describe("file:// stores outside the allowed roots", func() {
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
 			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
 			g.Expect(ready.Reason).To(Equal(ReasonFileStoreNotAllowed))
+			g.Expect(got.Status.Progress).To(Equal("0/4"), "the PARTITIONS column of a build that never started")
 			g.Expect(ready.Message).To(SatisfyAll(ContainSubstring("spec.output.uri file:///etc/indexbuild-test"), ContainSubstring(FileStoreRootsFlag)))
 		}, timeout, interval).Should(Succeed())
 		expectEvent(n.Name, "etc", corev1.EventTypeWarning, ReasonFileStoreNotAllowed)
@@ -80,8 +79,7 @@ var _ = Describe("file:// stores outside the allowed roots", func() {
 	})
 
 	It("get no cleanup pod either when deleted with deletionPolicy Delete", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-roots-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-roots-")
 		ib := testutil.MakeIndexBuild("wipe-etc", n.Name).OutputURI("file:///etc/indexbuild-test").
 			DeletionPolicy(indexbuildv1alpha1.DeletionPolicyDelete).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())

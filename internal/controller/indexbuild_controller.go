@@ -162,7 +162,11 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 			return err
 		}
 		recordTask(ib, metav1.Now())
-		newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "task "+taskKey(ib)+" recorded")
+		status := newStatusWriter(ib)
+		// The PARTITIONS column reads 0/N from the start, also for a task
+		// that fails before any Job exists.
+		status.partitions(indexbuildv1alpha1.PartitionCounts{Total: ib.Spec.Partitions})
+		status.inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "task "+taskKey(ib)+" recorded")
 	}
 	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
 		return nil

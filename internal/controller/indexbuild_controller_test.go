@@ -39,8 +39,7 @@ var _ = Describe("IndexBuild controller", func() {
 	var ns string
 
 	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-test-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-test-")
 		ns = n.Name
 	})
 

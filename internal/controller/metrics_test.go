@@ -10,8 +10,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/summary"
@@ -68,8 +66,7 @@ func (m scrapedMetrics) value(name string, labels ...string) float64 {
 
 var _ = Describe("IndexBuild metrics", func() {
 	It("counts phases, partitions, commits and failures on the metrics endpoint", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-metrics-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-metrics-")
 		ns := n.Name
 		before := scrapeMetrics()
 

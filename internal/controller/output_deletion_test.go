@@ -24,8 +24,7 @@ var _ = Describe("IndexBuild deletion policy", func() {
 	var ns string
 
 	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-deletion-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-deletion-")
 		ns = n.Name
 	})
 
@@ -125,8 +124,7 @@ var _ = Describe("IndexBuild recreated under the same name", func() {
 	var ns string
 
 	BeforeEach(func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-recreate-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-recreate-")
 		ns = n.Name
 	})
 

@@ -6,8 +6,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,8 +63,7 @@ func (k kueue) preempt(job *batchv1.Job) {
 
 var _ = Describe("Kueue", func() {
 	It("leaves admission, preemption and the admitted template to the queue", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-kueue-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-kueue-")
 		ib := testutil.MakeIndexBuild("queued", n.Name).Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		expectReason := func(phase indexbuildv1alpha1.Phase, reason string) {

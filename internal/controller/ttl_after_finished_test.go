@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,8 +33,7 @@ func TestTTLCheckAfter(t *testing.T) {
 
 var _ = Describe("ttlSecondsAfterFinished", func() {
 	It("removes a finished build's Jobs and pods, never the IndexBuild", func() {
-		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-ttl-"}}
-		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		n := newNamespace("ib-ttl-")
 		ib := testutil.MakeIndexBuild("short", n.Name).TTLSecondsAfterFinished(2).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(n.Name, "short-1-build"), testutil.JobSucceeded)
