@@ -4,13 +4,19 @@ IMG ?= indexbuild:dev
 K8S_VERSION ?= 1.37.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= 4.3.1
+KWOK_VERSION ?= 0.8.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 HELM ?= $(LOCALBIN)/helm-v$(HELM_VERSION)
+KWOK ?= $(LOCALBIN)/kwok-v$(KWOK_VERSION)
 CHART_DIR ?= charts/indexbuild
 ENVTEST_DIR ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 GO_TEST_FLAGS ?=
+# make bench-scale: sizes (N IndexBuilds x P partitions) and harness flags
+# (go run ./test/scale -help), e.g. BENCH_SCALE_FLAGS='-pod-run=30s -manager-args=--max-concurrent-reconciles=20'.
+BENCH_SCALE_SIZES ?= 100x8,300x8,1000x8,100x64
+BENCH_SCALE_FLAGS ?=
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -97,6 +103,12 @@ bench: ## Benchmarks, printed as a table.
 bench-fulltext: ## indexbuild build against SQLite (CREATE INDEX, FTS5) on one generated CSV table, side by side; peak RSS at 1M and 3M rows.
 	hack/bench-fulltext.sh
 
+.PHONY: bench-scale
+bench-scale: kwok ## The operator against bare Jobs on a simulated cluster (KWOK nodes), N builds x P partitions: wall time, API requests, RSS, CPU (docs/scale.md).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kube-controller-manager kube-scheduler >/dev/null
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go run ./test/scale -sizes=$(BENCH_SCALE_SIZES) -k8s-bin=$(ENVTEST_DIR) -kwok=$(KWOK) -manager=$(LOCALBIN)/manager $(BENCH_SCALE_FLAGS) | tee bench-scale.out
+
 ##@ Build
 
 .PHONY: build
@@ -151,6 +163,10 @@ flux: ## Build Flux's kustomize-controller and take its CRDs from module sources
 .PHONY: helm
 helm: ## Build the Helm CLI (pinned) into bin/ from the Go module proxy.
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh
+
+.PHONY: kwok
+kwok: ## Build KWOK (pinned) into bin/ from the Go module proxy, for make bench-scale.
+	KWOK_VERSION=$(KWOK_VERSION) hack/build-kwok.sh >/dev/null
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen (pinned) into bin/.

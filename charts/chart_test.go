@@ -399,6 +399,10 @@ func TestChartValues(t *testing.T) {
 			"--set", "metrics.service.enabled=false",
 			"--set", "metrics.secure=false",
 			"--set", "fileStoreRoots={/var/lib/indexbuild,/data}",
+			"--set", "concurrency=32",
+			"--set", "kubeAPI.qps=400",
+			"--set", "kubeAPI.burst=800",
+			"--set", "statusProgressInterval=2s",
 		))
 		_, c := manager(t, objs, "Deployment indexbuild-system/ops-indexbuild-controller-manager")
 		if c["image"] != "example.com/indexbuild:v1.2.3" {
@@ -411,7 +415,8 @@ func TestChartValues(t *testing.T) {
 		if slices.Contains(args, "--leader-elect") {
 			t.Errorf("args %v: leader election is off", args)
 		}
-		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data"} {
+		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data",
+			"--max-concurrent-reconciles=32", "--kube-api-qps=400", "--kube-api-burst=800", "--status-progress-interval=2s"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("args %v: want %s", args, a)
 			}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -41,6 +42,10 @@ func main() {
 		builderImage         string
 		watchNamespace       string
 		fileStoreRoots       string
+		concurrency          int
+		apiQPS               float64
+		apiBurst             int
+		progressInterval     time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to (:8080 for plain HTTP with --metrics-secure=false); \"0\" disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -50,6 +55,11 @@ func main() {
 	flag.StringVar(&watchNamespace, "watch-namespace", os.Getenv("WATCH_NAMESPACE"), "namespace to watch; empty watches all")
 	flag.StringVar(&fileStoreRoots, strings.TrimPrefix(controller.FileStoreRootsFlag, "--"), os.Getenv("INDEXBUILD_FILE_STORE_ROOTS"),
 		"comma-separated node paths under which file:// stores may be hostPath volumes; empty allows none (stores on a persistentVolumeClaim are always allowed)")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 10, "IndexBuilds reconciled at once")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "queries per second to the API server, sustained")
+	flag.IntVar(&apiBurst, "kube-api-burst", 200, "queries to the API server in a burst above --kube-api-qps")
+	flag.DurationVar(&progressInterval, "status-progress-interval", controller.DefaultProgressInterval,
+		"least time between two status writes of a build whose progress alone changed (phase changes are written at once); 0 writes every change")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -75,7 +85,9 @@ func main() {
 		// TokenReview and its "get /metrics" with a SubjectAccessReview.
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = float32(apiQPS), apiBurst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
@@ -94,6 +106,9 @@ func main() {
 		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
 		BuilderImage:   builderImage,
 		FileStoreRoots: roots,
+
+		MaxConcurrentReconciles: concurrency,
+		ProgressInterval:        progressInterval,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "IndexBuild")
 		os.Exit(1)
@@ -106,7 +121,8 @@ func main() {
 		setupLog.Error(err, "unable to set up ready check")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace, "fileStoreRoots", roots)
+	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace, "fileStoreRoots", roots,
+		"maxConcurrentReconciles", concurrency, "kubeAPIQPS", apiQPS, "kubeAPIBurst", apiBurst, "statusProgressInterval", progressInterval)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)

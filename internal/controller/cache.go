@@ -2,14 +2,23 @@ package controller
 
 import (
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
 
+// lastAppliedAnnotation is kubectl apply's copy of the whole object, as big
+// as the spec and never read by the operator.
+const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
+
 // CacheByObject limits the manager's Job cache to the operator's own Jobs,
-// so it does not hold every Job in the cluster.
+// so it does not hold every Job in the cluster, and keeps only what the
+// controller reads of the objects it caches: at a thousand builds the
+// managedFields and the Jobs' pod templates would be most of the cache.
 func CacheByObject() map[client.Object]cache.ByObject {
 	own, err := labels.NewRequirement(LabelBuildName, selection.Exists, nil)
 	if err != nil {
@@ -17,6 +26,34 @@ func CacheByObject() map[client.Object]cache.ByObject {
 		panic(err)
 	}
 	return map[client.Object]cache.ByObject{
-		&batchv1.Job{}: {Label: labels.NewSelector().Add(*own)},
+		&batchv1.Job{}:                   {Label: labels.NewSelector().Add(*own), Transform: trimCachedJob},
+		&indexbuildv1alpha1.IndexBuild{}: {Transform: trimCachedIndexBuild},
 	}
+}
+
+// trimCachedJob drops from a cached Job what the controller never reads:
+// managedFields, the pod template, the selector and the pod failure policy.
+// The controller changes Jobs with patches of what it sets, never with an
+// update of the cached copy, which would send the trimmed object back.
+func trimCachedJob(obj any) (any, error) {
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		return obj, nil // a deletion tombstone
+	}
+	job.ManagedFields = nil
+	job.Spec.Template = corev1.PodTemplateSpec{}
+	job.Spec.Selector = nil
+	job.Spec.PodFailurePolicy = nil
+	return job, nil
+}
+
+// trimCachedIndexBuild drops managedFields and kubectl's last-applied copy.
+func trimCachedIndexBuild(obj any) (any, error) {
+	ib, ok := obj.(*indexbuildv1alpha1.IndexBuild)
+	if !ok {
+		return obj, nil
+	}
+	ib.ManagedFields = nil
+	delete(ib.Annotations, lastAppliedAnnotation)
+	return ib, nil
 }

@@ -21,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -42,6 +43,17 @@ type IndexBuildReconciler struct {
 	// FileStoreRoots are the node paths under which file:// stores may be
 	// hostPaths (--file-store-roots); none by default.
 	FileStoreRoots []string
+	// MaxConcurrentReconciles is how many IndexBuilds are reconciled at
+	// once (--max-concurrent-reconciles); 0 means 1.
+	MaxConcurrentReconciles int
+	// ProgressInterval is the least time between two status writes of a
+	// build whose progress alone changed (--status-progress-interval); 0
+	// writes every change.
+	ProgressInterval time.Duration
+
+	progress     *progressCoalescer
+	ownWrites    *ownWrites
+	podDiagnoses *podDiagnoses
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch;patch
@@ -57,7 +69,15 @@ type IndexBuildReconciler struct {
 func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ib := &indexbuildv1alpha1.IndexBuild{}
 	if err := r.Get(ctx, req.NamespacedName, ib); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.progress.forget(req.NamespacedName)
+			r.ownWrites.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.ownWrites.cacheBehind(ib, time.Now()) {
+		// This process wrote a newer status than the cache holds.
+		return ctrl.Result{RequeueAfter: cacheBehindRetry}, nil
 	}
 	if err := r.syncOutputFinalizer(ctx, ib); err != nil {
 		return ctrl.Result{}, err
@@ -82,7 +102,15 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		result.RequeueAfter, err = wait.delay, nil
 	}
 	ib.Status.ObservedGeneration = ib.Generation
-	changed, perr := r.patchStatus(ctx, before, ib)
+	var changed bool
+	var perr error
+	if wait := r.progress.wait(req.NamespacedName, &before.Status, &ib.Status, time.Now()); wait > 0 {
+		// Progress only, and written lately: it goes out with the next
+		// change, or when the interval is up.
+		result.RequeueAfter = soonest(result.RequeueAfter, wait)
+	} else {
+		changed, perr = r.patchStatus(ctx, before, ib)
+	}
 	if perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
@@ -377,6 +405,9 @@ func (r *IndexBuildReconciler) patchStatus(ctx context.Context, before, ib *inde
 	if err := r.Status().Patch(ctx, ib, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, fmt.Errorf("patch status: %w", err)
 	}
+	now := time.Now()
+	r.ownWrites.record(ib, now)
+	r.progress.written(client.ObjectKeyFromObject(ib), &ib.Status, now)
 	if before.Status.Phase != ib.Status.Phase {
 		r.recordPhaseEvent(ib)
 	} else {
@@ -451,8 +482,12 @@ func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // writes, which would reconcile every build once more per patch) and the
 // Jobs it owns.
 func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) *builder.Builder {
+	r.progress = newProgressCoalescer(r.ProgressInterval)
+	r.ownWrites = newOwnWrites()
+	r.podDiagnoses = newPodDiagnoses()
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(r.ownWrites.observer(), predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).
+		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("indexbuild")
 }

@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,8 +65,12 @@ func waitingForPods(job *batchv1.Job) bool {
 	if classifyJob(job).finished() || ptr.Deref(job.Spec.Suspend, false) {
 		return false
 	}
-	wanted := min(ptr.Deref(job.Spec.Parallelism, 1), ptr.Deref(job.Spec.Completions, 1)-job.Status.Succeeded)
-	return job.Status.Active < wanted || ptr.Deref(job.Status.Ready, 0) < job.Status.Active
+	return job.Status.Active < wantedPods(job) || ptr.Deref(job.Status.Ready, 0) < job.Status.Active
+}
+
+// wantedPods is how many pods a running Job runs at once.
+func wantedPods(job *batchv1.Job) int32 {
+	return min(ptr.Deref(job.Spec.Parallelism, 1), ptr.Deref(job.Spec.Completions, 1)-job.Status.Succeeded)
 }
 
 // diagnosePods says why a Job's pods do not run, from its pods and its
@@ -162,27 +167,64 @@ func eventTime(e *corev1.Event) time.Time {
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
 // stays). Pods and Events are read uncached, and only while the Job waits
-// for pods.
+// for pods, and rationed (podDiagnoses).
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
 	if !waitingForPods(job) {
+		r.podDiagnoses.forget(job.UID)
 		return nil
 	}
-	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	now := time.Now()
+	trouble, standing := r.podDiagnoses.reuse(job.UID, now)
+	if !standing {
+		var err error
+		if trouble, err = r.diagnoseJobPods(ctx, job, now); err != nil {
+			return err
+		}
+		r.podDiagnoses.record(job.UID, trouble, now)
 	}
-	var events corev1.EventList
-	if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
-		client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}); err != nil {
-		return fmt.Errorf("list Events of Job %s: %w", job.Name, err)
-	}
-	trouble := diagnosePods(job, pods.Items, events.Items, time.Now())
 	if trouble == nil {
 		return nil
 	}
 	ready := meta.FindStatusCondition(ib.Status.Conditions, indexbuildv1alpha1.ConditionReady)
 	newStatusWriter(ib).inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
 	return nil
+}
+
+// diagnoseJobPods reads a Job's pods and FailedCreate Events and says what
+// keeps them from running.
+func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, now time.Time) (*podTrouble, error) {
+	// From the API server's watch cache (resourceVersion "0"): a list at
+	// the latest version is read from etcd, every pod of the namespace of
+	// it, for the few that match.
+	fromCache := func() *client.ListOptions {
+		// A new one per list: the client writes each list's selectors into it.
+		return &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}
+	}
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}, fromCache()); err != nil {
+		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	}
+	// Events are read only when pods are missing, the one case a refused
+	// creation explains, and within their own budget (podDiagnoses).
+	var events corev1.EventList
+	if podsMissing(job, pods.Items) && r.podDiagnoses.allowEventList(now) {
+		if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
+			client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}, fromCache()); err != nil {
+			return nil, fmt.Errorf("list Events of Job %s: %w", job.Name, err)
+		}
+	}
+	return diagnosePods(job, pods.Items, events.Items, now), nil
+}
+
+// podsMissing reports whether a Job has fewer pods than it wants running.
+func podsMissing(job *batchv1.Job, pods []corev1.Pod) bool {
+	live := 0
+	for i := range pods {
+		if pods[i].DeletionTimestamp == nil && pods[i].Status.Phase != corev1.PodSucceeded && pods[i].Status.Phase != corev1.PodFailed {
+			live++
+		}
+	}
+	return int32(live) < wantedPods(job)
 }
 
 // recordPodTroubleEvent emits a Warning when the build's pods start having

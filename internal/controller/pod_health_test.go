@@ -182,3 +182,31 @@ var _ = Describe("Why nothing runs", func() {
 		expectReady(ib, ReasonUnschedulable, "big-1-build-0-abcde unschedulable", "Insufficient cpu")
 	})
 })
+
+func TestPodsMissing(t *testing.T) {
+	job := &batchv1.Job{Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](3), Completions: ptr.To[int32](4)}}
+	job.Status.Succeeded = 2 // two more to run
+	pod := func(phase corev1.PodPhase, deleting bool) corev1.Pod {
+		p := corev1.Pod{Status: corev1.PodStatus{Phase: phase}}
+		if deleting {
+			p.DeletionTimestamp = ptr.To(metav1.Now())
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pods []corev1.Pod
+		want bool
+	}{
+		{"none yet", nil, true},
+		{"one of two", []corev1.Pod{pod(corev1.PodPending, false)}, true},
+		{"both, pending", []corev1.Pod{pod(corev1.PodPending, false), pod(corev1.PodRunning, false)}, false},
+		{"finished and deleted pods do not count", []corev1.Pod{pod(corev1.PodSucceeded, false), pod(corev1.PodFailed, false), pod(corev1.PodRunning, true), pod(corev1.PodRunning, false)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := podsMissing(job, tc.pods); got != tc.want {
+				t.Fatalf("podsMissing = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -48,6 +49,8 @@ var (
 	testFileStoreRoot = "/var/lib/indexbuild"
 	// metricsAddr is where the test manager serves /metrics.
 	metricsAddr string
+	// suiteProgressInterval is the test manager's --status-progress-interval.
+	suiteProgressInterval = time.Second
 )
 
 func TestControllers(t *testing.T) {
@@ -123,6 +126,9 @@ var _ = BeforeSuite(func() {
 		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
 		BuilderImage:   builderName,
 		FileStoreRoots: []string{testFileStoreRoot},
+
+		MaxConcurrentReconciles: 4,
+		ProgressInterval:        suiteProgressInterval,
 	}
 	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
