@@ -1,10 +1,15 @@
 package controller
 
 import (
+	"context"
+	"fmt"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,4 +61,24 @@ func trimCachedIndexBuild(obj any) (any, error) {
 	ib.ManagedFields = nil
 	delete(ib.Annotations, lastAppliedAnnotation)
 	return ib, nil
+}
+
+// jobControllerKey indexes cached Jobs by the name of the IndexBuild that
+// controls them. childJobs runs several times a reconcile; a label selector
+// would scan every cached Job of the namespace each time, the index returns
+// one build's few Jobs.
+const jobControllerKey = ".metadata.controller.indexbuild"
+
+func indexJobsByController(mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobControllerKey, func(obj client.Object) []string {
+		ref := metav1.GetControllerOf(obj)
+		if ref == nil || ref.Kind != "IndexBuild" || ref.APIVersion != indexbuildv1alpha1.GroupVersion.String() {
+			return nil
+		}
+		return []string{ref.Name}
+	})
+	if err != nil {
+		return fmt.Errorf("index Jobs by their IndexBuild: %w", err)
+	}
+	return nil
 }

@@ -66,7 +66,9 @@ var _ = Describe("IndexBuild controller concurrency", func() {
 		Expect(err).NotTo(HaveOccurred())
 		r := &IndexBuildReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), MaxConcurrentReconciles: 3}
 		flight := &inFlight{want: 3}
-		Expect(r.controllerBuilder(mgr).Complete(reconcile.Func(flight.reconcile))).To(Succeed())
+		b, err := r.controllerBuilder(mgr)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Complete(reconcile.Func(flight.reconcile))).To(Succeed())
 		mgrCtx, stop := context.WithCancel(ctx)
 		defer stop()
 		go func() {

@@ -260,7 +260,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, ib *indexbuild
 // childJobs lists the Jobs this IndexBuild controls, of every task.
 func (r *IndexBuildReconciler) childJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) ([]*batchv1.Job, error) {
 	var list batchv1.JobList
-	if err := r.List(ctx, &list, client.InNamespace(ib.Namespace), client.MatchingLabels{LabelBuildName: ib.Name}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ib.Namespace), client.MatchingFields{jobControllerKey: ib.Name}); err != nil {
 		return nil, fmt.Errorf("list Jobs: %w", err)
 	}
 	jobs := make([]*batchv1.Job, 0, len(list.Items))
@@ -475,13 +475,20 @@ func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()}); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
-	return r.controllerBuilder(mgr).Complete(r)
+	b, err := r.controllerBuilder(mgr)
+	if err != nil {
+		return err
+	}
+	return b.Complete(r)
 }
 
 // controllerBuilder watches IndexBuild spec changes (not its own status
 // writes, which would reconcile every build once more per patch) and the
 // Jobs it owns.
-func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) *builder.Builder {
+func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) (*builder.Builder, error) {
+	if err := indexJobsByController(mgr); err != nil {
+		return nil, err
+	}
 	r.progress = newProgressCoalescer(r.ProgressInterval)
 	r.ownWrites = newOwnWrites()
 	r.podDiagnoses = newPodDiagnoses()
@@ -489,5 +496,5 @@ func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) *builder.Buil
 		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(r.ownWrites.observer(), predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).
 		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
-		Named("indexbuild")
+		Named("indexbuild"), nil
 }

@@ -136,7 +136,9 @@ var _ = BeforeSuite(func() {
 		return res, err
 	})
 	Expect(ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()})).To(Succeed())
-	Expect(r.controllerBuilder(mgr).Complete(counting)).To(Succeed())
+	b, err := r.controllerBuilder(mgr)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(b.Complete(counting)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()
