@@ -1,53 +1,102 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-func TestPodDiagnosesRationed(t *testing.T) {
+// waitingJobAt is a build Job of 2 partitions with active and ready pods.
+func waitingJobAt(uid types.UID, active, ready int32) *batchv1.Job {
+	job := runningBuildJob(active, ready)
+	job.UID = uid
+	return job
+}
+
+func TestPodDiagnosesWaitForPodsToStandStill(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	d := newPodDiagnoses()
 	trouble := &podTrouble{Reason: ReasonImagePullFailed, Message: "cannot pull"}
+	job := waitingJobAt("job-a", 0, 0)
 
-	if _, standing := d.reuse("job-a", t0); standing {
-		t.Fatal("first look at a Job: want a diagnosis")
+	if _, due := d.observe(job, t0); due {
+		t.Fatal("a Job just seen waiting: want no diagnosis before podStallGrace")
 	}
-	d.record("job-a", trouble, t0)
-	if got, standing := d.reuse("job-a", t0.Add(podCheckInterval/2)); !standing || got != trouble {
-		t.Fatalf("within podCheckInterval: got %v, %v; want the last diagnosis to stand", got, standing)
+	if got := d.nextLook(job, t0); got != podStallGrace {
+		t.Fatalf("nextLook = %s, want podStallGrace %s", got, podStallGrace)
 	}
-	if _, standing := d.reuse("job-a", t0.Add(podCheckInterval)); standing {
+	// Pods on their way: the counts move, the grace starts again.
+	moving := waitingJobAt("job-a", 1, 0)
+	if _, due := d.observe(moving, t0.Add(podStallGrace-time.Second)); due {
+		t.Fatal("counts moved: want no diagnosis")
+	}
+	if _, due := d.observe(moving, t0.Add(podStallGrace)); due {
+		t.Fatal("counts moved a second ago: want no diagnosis")
+	}
+	if got := d.nextLook(moving, t0.Add(podStallGrace)); got != time.Second*9 {
+		t.Fatalf("nextLook = %s, want the rest of the grace, 9s", got)
+	}
+	stalled := t0.Add(2*podStallGrace - time.Second)
+	if _, due := d.observe(moving, stalled); !due {
+		t.Fatal("counts still for podStallGrace: want a diagnosis")
+	}
+	d.record("job-a", trouble, stalled)
+	if got, due := d.observe(moving, stalled.Add(podCheckInterval/2)); due || got != trouble {
+		t.Fatalf("within podCheckInterval: got %v, due %v; want the last diagnosis to stand", got, due)
+	}
+	if got := d.nextLook(moving, stalled.Add(podCheckInterval/2)); got != podCheckInterval/2 {
+		t.Fatalf("nextLook = %s, want the rest of podCheckInterval", got)
+	}
+	if _, due := d.observe(moving, stalled.Add(podCheckInterval)); !due {
 		t.Fatal("after podCheckInterval: want a new diagnosis")
 	}
-	d.forget("job-a")
-	if _, standing := d.reuse("job-a", t0.Add(podCheckInterval)); standing {
-		t.Fatal("a forgotten Job is diagnosed anew")
+	// A pod that starts drops the finding: the build reads Building again.
+	if got, due := d.observe(waitingJobAt("job-a", 1, 1), stalled.Add(podCheckInterval+time.Second)); due || got != nil {
+		t.Fatalf("counts moved after a diagnosis: got %v, due %v; want no finding and no diagnosis", got, due)
 	}
+	d.forget("job-a")
+	if got := d.nextLook(moving, stalled); got != podStallGrace {
+		t.Fatalf("a forgotten Job: nextLook = %s, want podStallGrace", got)
+	}
+}
 
+func TestPodDiagnosesRationed(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	stalled := t0.Add(podStallGrace)
+	d := newPodDiagnoses()
+	jobs := make([]*batchv1.Job, 10*podDiagnosisBurst)
+	for i := range jobs {
+		jobs[i] = waitingJobAt(types.UID(fmt.Sprint("job-", i)), 0, 0)
+		d.observe(jobs[i], t0)
+	}
 	// All Jobs together: the burst, then podDiagnosisRate a second; a Job
-	// over the budget keeps its last diagnosis (none yet: nil).
-	d = newPodDiagnoses()
+	// over the budget keeps its last diagnosis (none yet: nil) and is
+	// looked at again after podCheckInterval.
 	allowed := 0
-	for i := range 10 * podDiagnosisBurst {
-		if _, standing := d.reuse(types.UID(rune('a'+i%26))+types.UID(rune(i)), t0); !standing {
+	for _, job := range jobs {
+		if _, due := d.observe(job, stalled); due {
 			allowed++
 		}
 	}
 	if allowed != podDiagnosisBurst {
 		t.Fatalf("%d diagnoses at once, want the burst of %d", allowed, podDiagnosisBurst)
 	}
+	if got := d.nextLook(jobs[len(jobs)-1], stalled); got != podCheckInterval {
+		t.Fatalf("nextLook of a Job held back by the budget = %s, want podCheckInterval", got)
+	}
 	allowed = 0
-	for i := range 100 {
-		if _, standing := d.reuse(types.UID("later")+types.UID(rune(i)), t0.Add(time.Second)); !standing {
+	for _, job := range jobs {
+		if _, due := d.observe(job, stalled.Add(time.Second)); due {
 			allowed++
 		}
 	}
 	if allowed != podDiagnosisRate {
 		t.Fatalf("%d diagnoses one second later, want %d", allowed, podDiagnosisRate)
 	}
+
 	d = newPodDiagnoses()
 	allowed = 0
 	for range 50 {
@@ -65,7 +114,7 @@ func TestPodDiagnosesRationed(t *testing.T) {
 	if !none.allowEventList(t0) {
 		t.Fatal("a reconciler without podDiagnoses lists Events")
 	}
-	if _, standing := none.reuse("x", t0); standing {
+	if _, due := none.observe(jobs[0], t0); !due {
 		t.Fatal("a reconciler without podDiagnoses always diagnoses")
 	}
 }

@@ -36,9 +36,9 @@ const (
 // build says so: long enough for a cluster autoscaler to react to it.
 const unschedulableGrace = 30 * time.Second
 
-// podCheckInterval is how often a build whose pods are not all running is
-// looked at again: pod trouble changes no Job status, so no event brings
-// the next reconcile.
+// podCheckInterval is how often a Job whose pods stand still without running
+// is diagnosed again (podDiagnoses): pod trouble changes no Job status, so
+// no event brings the next reconcile.
 const podCheckInterval = 5 * time.Second
 
 // failedCreateReason is the reason of the Job controller's Event when the
@@ -166,16 +166,16 @@ func eventTime(e *corev1.Event) time.Time {
 
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
-// stays). Pods and Events are read uncached, and only while the Job waits
-// for pods, and rationed (podDiagnoses).
+// stays). Pods and Events are read uncached, only once the Job's pods stand
+// still without running, and rationed (podDiagnoses).
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
 	if !waitingForPods(job) {
 		r.podDiagnoses.forget(job.UID)
 		return nil
 	}
 	now := time.Now()
-	trouble, standing := r.podDiagnoses.reuse(job.UID, now)
-	if !standing {
+	trouble, due := r.podDiagnoses.observe(job, now)
+	if due {
 		var err error
 		if trouble, err = r.diagnoseJobPods(ctx, job, now); err != nil {
 			return err
@@ -237,12 +237,14 @@ func (r *IndexBuildReconciler) recordPodTroubleEvent(before, ib *indexbuildv1alp
 	r.Recorder.Eventf(ib, nil, corev1.EventTypeWarning, now.Reason, string(ib.Status.Phase), "%s", now.Message)
 }
 
-// podCheckAfter is when to look at an in-progress build's pods again.
-func podCheckAfter(jobs []*batchv1.Job) time.Duration {
+// podCheckAfter is when to look at an in-progress build's pods again, 0
+// when none of its Jobs waits for pods.
+func (r *IndexBuildReconciler) podCheckAfter(jobs []*batchv1.Job, now time.Time) time.Duration {
+	var after time.Duration
 	for _, job := range jobs {
 		if job.DeletionTimestamp.IsZero() && waitingForPods(job) {
-			return podCheckInterval
+			after = soonest(after, r.podDiagnoses.nextLook(job, now))
 		}
 	}
-	return 0
+	return after
 }

@@ -113,6 +113,8 @@ var _ = Describe("Why nothing runs", func() {
 	var ns string
 	BeforeEach(func() { ns = restrictedNamespace("ib-health-") })
 
+	// Pods are looked into once the Job's pod counts stand still for
+	// podStallGrace.
 	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
@@ -123,7 +125,7 @@ var _ = Describe("Why nothing runs", func() {
 			for _, m := range message {
 				g.Expect(ready.Message).To(ContainSubstring(m))
 			}
-		}, timeout, interval).Should(Succeed())
+		}, podStallGrace+timeout, interval).Should(Succeed())
 	}
 
 	It("quotes the API's refusal of a pod (Pod Security) until pods run", func() {

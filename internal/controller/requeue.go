@@ -15,7 +15,7 @@ func (r *IndexBuildReconciler) requeueAfter(ctx context.Context, ib *indexbuildv
 	after := soonest(deadlineCheckAfter(ib, now), ttlCheckAfter(ib, now))
 	if !isTerminal(ib.Status.Phase) {
 		if jobs, err := r.childJobs(ctx, ib); err == nil {
-			after = soonest(after, podCheckAfter(jobs))
+			after = soonest(after, r.podCheckAfter(jobs, now))
 		}
 	}
 	return after

@@ -334,6 +334,17 @@ func waitFor(ctx context.Context, timeout time.Duration, p *process, check func(
 	}
 }
 
+// apiServerCPU is the CPU seconds kube-apiserver has used so far.
+func (c *cluster) apiServerCPU() (float64, error) {
+	for _, p := range c.procs {
+		if p.name == "kube-apiserver" {
+			u, err := readProcUsage(p.cmd.Process.Pid)
+			return u.CPUSeconds, err
+		}
+	}
+	return 0, errors.New("no kube-apiserver process")
+}
+
 func (c *cluster) stop() {
 	// Reverse order: KWOK and controllers before the API server and etcd.
 	for i := len(c.procs) - 1; i >= 0; i-- {

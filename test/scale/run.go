@@ -51,6 +51,9 @@ type operatorResult struct {
 	Usage      procUsage
 	LagP50     time.Duration
 	LagMax     time.Duration
+	// APIServerCPU is kube-apiserver's CPU seconds from the first create to
+	// the last Succeeded.
+	APIServerCPU float64
 	// Jobs are the child Jobs the operator created, replayed by the floor.
 	Jobs []batchv1.Job
 }
@@ -283,6 +286,10 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		return nil, err
 	}
 
+	cpuBefore, err := c.apiServerCPU()
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	err = createAll(ctx, sz.N, func(i int) error {
 		ib := testutil.MakeIndexBuild(buildName(i), benchNamespace).Partitions(int32(sz.P)).Obj()
@@ -297,8 +304,12 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		mu.Unlock()
 		return nil, fmt.Errorf("%d of %d builds Succeeded: %w", n, sz.N, err)
 	}
+	cpuAfter, err := c.apiServerCPU()
+	if err != nil {
+		return nil, err
+	}
 	mu.Lock()
-	res := &operatorResult{Wall: last.Sub(start)}
+	res := &operatorResult{Wall: last.Sub(start), APIServerCPU: cpuAfter - cpuBefore}
 	err = failed
 	mu.Unlock()
 	if err != nil {
@@ -349,6 +360,14 @@ func waitDone(ctx context.Context, c *cluster, mgr *process, done <-chan struct{
 	}
 }
 
+// floorResult is what one floor run measured.
+type floorResult struct {
+	Wall time.Duration
+	// APIServerCPU is kube-apiserver's CPU seconds from the first create to
+	// the last finalize Complete.
+	APIServerCPU float64
+}
+
 // floorJob turns a Job the operator created into the same Job created
 // directly: no owner, and the selector and controller labels left for the
 // API server to set anew.
@@ -377,7 +396,8 @@ func floorJob(job batchv1.Job) *batchv1.Job {
 // runFloor measures bare Jobs on a fresh harness: per build, the build
 // Job, then once it is Complete the finalize Job, exactly as the operator
 // created them.
-func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, jobs []batchv1.Job) (time.Duration, error) {
+func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, jobs []batchv1.Job) (floorResult, error) {
+	var res floorResult
 	builds := map[string]*batchv1.Job{}
 	finalizes := map[string]*batchv1.Job{}
 	for _, j := range jobs {
@@ -389,16 +409,16 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 		}
 	}
 	if len(builds) != sz.N || len(finalizes) != sz.N {
-		return 0, fmt.Errorf("operator run left %d build and %d finalize Jobs, want %d each", len(builds), len(finalizes), sz.N)
+		return res, fmt.Errorf("operator run left %d build and %d finalize Jobs, want %d each", len(builds), len(finalizes), sz.N)
 	}
 	c, err := startCluster(ctx, cfg)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer c.stop()
 	cl, err := prepare(ctx, c, opts.repo, cfg, false)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	var mu sync.Mutex
 	started, completed := map[string]bool{}, map[string]bool{}
@@ -445,25 +465,34 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	if err := watchObjects(watchCtx, c, map[client.Object]func(any){&batchv1.Job{}: onJob}); err != nil {
-		return 0, err
+		return res, err
+	}
+	cpuBefore, err := c.apiServerCPU()
+	if err != nil {
+		return res, err
 	}
 	start := time.Now()
 	err = createAll(ctx, sz.N, func(i int) error { return cl.Create(ctx, builds[buildName(i)]) })
 	if err != nil {
-		return 0, fmt.Errorf("create Jobs: %w", err)
+		return res, fmt.Errorf("create Jobs: %w", err)
 	}
 	if err := waitDone(ctx, c, nil, done, opts.timeout); err != nil {
 		mu.Lock()
 		n := len(completed)
 		mu.Unlock()
-		return 0, fmt.Errorf("%d of %d finalize Jobs complete: %w", n, sz.N, err)
+		return res, fmt.Errorf("%d of %d finalize Jobs complete: %w", n, sz.N, err)
+	}
+	cpuAfter, err := c.apiServerCPU()
+	if err != nil {
+		return res, err
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if createErr != nil {
-		return 0, createErr
+		return res, createErr
 	}
-	return last.Sub(start), nil
+	res.Wall, res.APIServerCPU = last.Sub(start), cpuAfter-cpuBefore
+	return res, nil
 }
 
 // watchObjects calls each handler with every object of its type in the
