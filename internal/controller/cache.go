@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,7 +22,8 @@ import (
 const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
 // CacheByObject limits the manager's Job cache to the operator's own Jobs,
-// so it does not hold every Job in the cluster, and keeps only what the
+// so it does not hold every Job in the cluster, and its Event cache to the
+// Job controller's refused pod creations; and keeps only what the
 // controller reads of the objects it caches: at a thousand builds the
 // managedFields and the Jobs' pod templates would be most of the cache.
 func CacheByObject() map[client.Object]cache.ByObject {
@@ -33,7 +35,26 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	return map[client.Object]cache.ByObject{
 		&batchv1.Job{}:                   {Label: labels.NewSelector().Add(*own), Transform: trimCachedJob},
 		&indexbuildv1alpha1.IndexBuild{}: {Transform: trimCachedIndexBuild},
+		&corev1.Event{}:                  {Field: refusedPodCreations, Transform: trimCachedEvent},
 	}
+}
+
+// refusedPodCreations selects the Events the Job controller records when
+// the API refuses one of a Job's pods. The API server keeps no watch cache
+// of Events: a list reads every Event of the namespace from etcd, a watch
+// only passes on the new ones that match. Watched, they cost one list at
+// start and nothing per diagnosis.
+var refusedPodCreations = fields.SelectorFromSet(fields.Set{
+	"involvedObject.kind": "Job",
+	"reason":              failedCreateReason,
+})
+
+// trimCachedEvent drops managedFields.
+func trimCachedEvent(obj any) (any, error) {
+	if e, ok := obj.(*corev1.Event); ok {
+		e.ManagedFields = nil
+	}
+	return obj, nil
 }
 
 // trimCachedJob drops from a cached Job what the controller never reads:
@@ -68,6 +89,24 @@ func trimCachedIndexBuild(obj any) (any, error) {
 // would scan every cached Job of the namespace each time, the index returns
 // one build's few Jobs.
 const jobControllerKey = ".metadata.controller.indexbuild"
+
+// eventObjectUIDKey indexes cached Events by the UID of the object they are
+// about.
+const eventObjectUIDKey = ".involvedObject.uid"
+
+// indexCachedObjects adds the indexes the controller reads the cache by.
+func indexCachedObjects(mgr ctrl.Manager) error {
+	if err := indexJobsByController(mgr); err != nil {
+		return err
+	}
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Event{}, eventObjectUIDKey, func(obj client.Object) []string {
+		return []string{string(obj.(*corev1.Event).InvolvedObject.UID)}
+	})
+	if err != nil {
+		return fmt.Errorf("index Events by their object: %w", err)
+	}
+	return nil
+}
 
 func indexJobsByController(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobControllerKey, func(obj client.Object) []string {

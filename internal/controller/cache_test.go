@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -52,5 +55,39 @@ var _ = Describe("The manager's cache", func() {
 			g.Expect(*build.Spec.Suspend).To(BeTrue())
 		}, timeout, interval).Should(Succeed())
 		Expect(build.Spec.Template.Spec.Containers).NotTo(BeEmpty())
+	})
+
+	It("holds the Job controller's refused pod creations and no other Events", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-cache-events-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		// The Events name a Job; the cache does not need it to exist.
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "refused", Namespace: n.Name, UID: types.UID(n.Name + "-job")}}
+		event := func(name, kind, reason string) *corev1.Event {
+			return &corev1.Event{
+				ObjectMeta:     metav1.ObjectMeta{Name: name, Namespace: n.Name},
+				InvolvedObject: corev1.ObjectReference{Kind: kind, APIVersion: "batch/v1", Namespace: n.Name, Name: job.Name, UID: job.UID},
+				Reason:         reason, Message: "Error creating: forbidden", Type: corev1.EventTypeWarning,
+				Source: corev1.EventSource{Component: "job-controller"}, FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
+			}
+		}
+		for _, e := range []*corev1.Event{
+			event("refused", "Job", failedCreateReason),
+			event("created", "Job", "SuccessfulCreate"),
+			event("other-kind", "CronJob", failedCreateReason),
+		} {
+			Expect(k8sClient.Create(ctx, e)).To(Succeed())
+		}
+		var cached corev1.EventList
+		Eventually(func(g Gomega) {
+			g.Expect(cachedClient.List(ctx, &cached, client.InNamespace(n.Name), client.MatchingFields{eventObjectUIDKey: string(job.UID)})).To(Succeed())
+			g.Expect(cached.Items).To(HaveLen(1))
+		}, timeout, interval).Should(Succeed())
+		Expect(cached.Items[0].Name).To(Equal("refused"))
+		Expect(cached.Items[0].ManagedFields).To(BeEmpty())
+		// Nothing else comes later.
+		Consistently(func(g Gomega) {
+			g.Expect(cachedClient.List(ctx, &cached, client.InNamespace(n.Name))).To(Succeed())
+			g.Expect(cached.Items).To(HaveLen(1))
+		}, time.Second, interval).Should(Succeed())
 	})
 })

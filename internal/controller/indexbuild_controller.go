@@ -486,7 +486,7 @@ func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // writes, which would reconcile every build once more per patch) and the
 // Jobs it owns.
 func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) (*builder.Builder, error) {
-	if err := indexJobsByController(mgr); err != nil {
+	if err := indexCachedObjects(mgr); err != nil {
 		return nil, err
 	}
 	r.progress = newProgressCoalescer(r.ProgressInterval)

@@ -21,26 +21,18 @@ import (
 // the API server's CPU. After that a Job is diagnosed at most once per
 // podCheckInterval, and all Jobs together at most podDiagnosisRate times a
 // second; in between, the last diagnosis stands.
-//
-// Events are not in the API server's watch cache: a list reads every Event
-// of the namespace from etcd (0.3 s of API server time at a thousand
-// builds). They are read only when pods are missing, and at most
-// eventListRate times a second in all.
 const (
 	podStallGrace     = 10 * time.Second
 	podDiagnosisRate  = 5
 	podDiagnosisBurst = 20
-	eventListRate     = 1
-	eventListBurst    = 5
 )
 
 // podDiagnoses follows each waiting Job's pod counts, remembers its last
 // diagnosis and rations new ones.
 type podDiagnoses struct {
-	limiter    *rate.Limiter
-	eventLists *rate.Limiter
-	mu         sync.Mutex
-	jobs       map[types.UID]waitingJob
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	jobs    map[types.UID]waitingJob
 }
 
 // waitingJob is what is known of a Job that waits for pods.
@@ -63,9 +55,8 @@ func countsOf(job *batchv1.Job) podCounts {
 
 func newPodDiagnoses() *podDiagnoses {
 	return &podDiagnoses{
-		limiter:    rate.NewLimiter(podDiagnosisRate, podDiagnosisBurst),
-		eventLists: rate.NewLimiter(eventListRate, eventListBurst),
-		jobs:       map[types.UID]waitingJob{},
+		limiter: rate.NewLimiter(podDiagnosisRate, podDiagnosisBurst),
+		jobs:    map[types.UID]waitingJob{},
 	}
 }
 
@@ -116,11 +107,6 @@ func (d *podDiagnoses) nextLook(job *batchv1.Job, now time.Time) time.Duration {
 		return wait
 	}
 	return podCheckInterval
-}
-
-// allowEventList reports whether a diagnosis may list Events now.
-func (d *podDiagnoses) allowEventList(now time.Time) bool {
-	return d == nil || d.eventLists.AllowN(now, 1)
 }
 
 // record keeps a new diagnosis of a waiting Job.

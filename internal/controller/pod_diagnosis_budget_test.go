@@ -97,23 +97,7 @@ func TestPodDiagnosesRationed(t *testing.T) {
 		t.Fatalf("%d diagnoses one second later, want %d", allowed, podDiagnosisRate)
 	}
 
-	d = newPodDiagnoses()
-	allowed = 0
-	for range 50 {
-		if d.allowEventList(t0) {
-			allowed++
-		}
-	}
-	if allowed != eventListBurst {
-		t.Fatalf("%d Event lists at once, want the burst of %d", allowed, eventListBurst)
-	}
-	if !d.allowEventList(t0.Add(time.Second / eventListRate)) {
-		t.Fatal("no Event list a while later")
-	}
 	var none *podDiagnoses
-	if !none.allowEventList(t0) {
-		t.Fatal("a reconciler without podDiagnoses lists Events")
-	}
 	if _, due := none.observe(jobs[0], t0); !due {
 		t.Fatal("a reconciler without podDiagnoses always diagnoses")
 	}

@@ -162,12 +162,12 @@ func eventTime(e *corev1.Event) time.Time {
 	return t
 }
 
-// +kubebuilder:rbac:groups="",resources=events,verbs=list
+// +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
 
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
-// stays). Pods and Events are read uncached, only once the Job's pods stand
-// still without running, and rationed (podDiagnoses).
+// stays). Pods are read uncached, only once the Job's pods stand still
+// without running, and rationed (podDiagnoses).
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
 	if !waitingForPods(job) {
 		r.podDiagnoses.forget(job.UID)
@@ -190,8 +190,8 @@ func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbu
 	return nil
 }
 
-// diagnoseJobPods reads a Job's pods and FailedCreate Events and says what
-// keeps them from running.
+// diagnoseJobPods reads a Job's pods and, from the cache, its FailedCreate
+// Events, and says what keeps them from running.
 func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, now time.Time) (*podTrouble, error) {
 	// From the API server's watch cache (resourceVersion "0"): a list at
 	// the latest version is read from etcd, every pod of the namespace of
@@ -204,12 +204,10 @@ func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1
 	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}, fromCache()); err != nil {
 		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
 	}
-	// Events are read only when pods are missing, the one case a refused
-	// creation explains, and within their own budget (podDiagnoses).
+	// A refused creation explains only pods that are missing.
 	var events corev1.EventList
-	if podsMissing(job, pods.Items) && r.podDiagnoses.allowEventList(now) {
-		if err := r.APIReader.List(ctx, &events, client.InNamespace(job.Namespace),
-			client.MatchingFields{"involvedObject.uid": string(job.UID), "reason": failedCreateReason}, fromCache()); err != nil {
+	if podsMissing(job, pods.Items) {
+		if err := r.List(ctx, &events, client.InNamespace(job.Namespace), client.MatchingFields{eventObjectUIDKey: string(job.UID)}); err != nil {
 			return nil, fmt.Errorf("list Events of Job %s: %w", job.Name, err)
 		}
 	}
