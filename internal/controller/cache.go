@@ -21,11 +21,12 @@ import (
 // as the spec and never read by the operator.
 const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
-// CacheByObject limits the manager's Job cache to the operator's own Jobs,
-// so it does not hold every Job in the cluster, and its Event cache to the
-// Job controller's refused pod creations; and keeps only what the
-// controller reads of the objects it caches: at a thousand builds the
-// managedFields and the Jobs' pod templates would be most of the cache.
+// CacheByObject limits the manager's Job and pod caches to the operator's
+// own Jobs and their pods, so they do not hold every Job and pod in the
+// cluster, and its Event cache to the Job controller's refused pod
+// creations; and keeps only what the controller reads of the objects it
+// caches: at a thousand builds the managedFields, the Jobs' pod templates
+// and the pods' specs would be most of the cache.
 func CacheByObject() map[client.Object]cache.ByObject {
 	own, err := labels.NewRequirement(LabelBuildName, selection.Exists, nil)
 	if err != nil {
@@ -34,6 +35,7 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 	return map[client.Object]cache.ByObject{
 		&batchv1.Job{}:                   {Label: labels.NewSelector().Add(*own), Transform: trimCachedJob},
+		&corev1.Pod{}:                    {Label: labels.NewSelector().Add(*own), Transform: trimCachedPod},
 		&indexbuildv1alpha1.IndexBuild{}: {Transform: trimCachedIndexBuild},
 		&corev1.Event{}:                  {Field: refusedPodCreations, Transform: trimCachedEvent},
 	}
@@ -73,6 +75,31 @@ func trimCachedJob(obj any) (any, error) {
 	return job, nil
 }
 
+// trimCachedPod keeps of a pod what tells why it does not run and how it
+// ended: its name, labels and times, its phase, its PodScheduled condition
+// and its containers' states.
+func trimCachedPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	trimmed := &corev1.Pod{
+		TypeMeta: pod.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			Labels: pod.Labels, CreationTimestamp: pod.CreationTimestamp, DeletionTimestamp: pod.DeletionTimestamp,
+		},
+		Status: corev1.PodStatus{Phase: pod.Status.Phase},
+	}
+	if c := podCondition(pod, corev1.PodScheduled); c != nil {
+		trimmed.Status.Conditions = []corev1.PodCondition{*c}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		trimmed.Status.ContainerStatuses = append(trimmed.Status.ContainerStatuses, corev1.ContainerStatus{Name: cs.Name, Image: cs.Image, State: cs.State})
+	}
+	return trimmed, nil
+}
+
 // trimCachedIndexBuild drops managedFields and kubectl's last-applied copy.
 func trimCachedIndexBuild(obj any) (any, error) {
 	ib, ok := obj.(*indexbuildv1alpha1.IndexBuild)
@@ -94,16 +121,29 @@ const jobControllerKey = ".metadata.controller.indexbuild"
 // about.
 const eventObjectUIDKey = ".involvedObject.uid"
 
+// podJobKey indexes cached pods by the name of their Job.
+const podJobKey = ".metadata.labels.job-name"
+
 // indexCachedObjects adds the indexes the controller reads the cache by.
 func indexCachedObjects(mgr ctrl.Manager) error {
 	if err := indexJobsByController(mgr); err != nil {
 		return err
 	}
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Event{}, eventObjectUIDKey, func(obj client.Object) []string {
+	indexer := mgr.GetFieldIndexer()
+	err := indexer.IndexField(context.Background(), &corev1.Event{}, eventObjectUIDKey, func(obj client.Object) []string {
 		return []string{string(obj.(*corev1.Event).InvolvedObject.UID)}
 	})
 	if err != nil {
 		return fmt.Errorf("index Events by their object: %w", err)
+	}
+	err = indexer.IndexField(context.Background(), &corev1.Pod{}, podJobKey, func(obj client.Object) []string {
+		if job, ok := obj.GetLabels()[batchv1.JobNameLabel]; ok {
+			return []string{job}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index pods by their Job: %w", err)
 	}
 	return nil
 }

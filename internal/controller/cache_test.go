@@ -90,4 +90,38 @@ var _ = Describe("The manager's cache", func() {
 			g.Expect(cached.Items).To(HaveLen(1))
 		}, time.Second, interval).Should(Succeed())
 	})
+
+	It("holds the operator's pods, trimmed to their names, times and states", func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-cache-pods-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ib := testutil.MakeIndexBuild("pods", n.Name).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		build := waitForJob(n.Name, "pods-1-build")
+		pod := testutil.MakeJobPod(build, "pods-1-build-0-abcde")
+		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		unschedulableSince(time.Now())(pod)
+		imagePullBackOff(pod)
+		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		foreign := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: n.Name, Labels: map[string]string{batchv1.JobNameLabel: build.Name}},
+			Spec:       *pod.Spec.DeepCopy(),
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+
+		var cached corev1.PodList
+		Eventually(func(g Gomega) {
+			g.Expect(cachedClient.List(ctx, &cached, client.InNamespace(n.Name), client.MatchingFields{podJobKey: build.Name})).To(Succeed())
+			g.Expect(cached.Items).To(HaveLen(1), "only pods with the operator's labels are cached")
+			g.Expect(cached.Items[0].Status.ContainerStatuses).To(HaveLen(1))
+		}, timeout, interval).Should(Succeed())
+		got := cached.Items[0]
+		Expect(got.Name).To(Equal(pod.Name))
+		Expect(got.Spec.Containers).To(BeEmpty(), "the pod spec is cached")
+		Expect(got.ManagedFields).To(BeEmpty())
+		Expect(got.Labels).To(HaveKeyWithValue(batchv1.JobNameLabel, build.Name))
+		Expect(got.CreationTimestamp).To(Equal(pod.CreationTimestamp))
+		Expect(got.Status.ContainerStatuses[0].State.Waiting.Reason).To(Equal("ImagePullBackOff"))
+		Expect(got.Status.ContainerStatuses[0].Image).To(Equal("registry.invalid/nope:1"))
+		Expect(podCondition(&got, corev1.PodScheduled).Reason).To(Equal(corev1.PodReasonUnschedulable))
+	})
 })

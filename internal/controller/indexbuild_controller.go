@@ -51,16 +51,15 @@ type IndexBuildReconciler struct {
 	// writes every change.
 	ProgressInterval time.Duration
 
-	progress     *progressCoalescer
-	ownWrites    *ownWrites
-	podDiagnoses *podDiagnoses
+	progress  *progressCoalescer
+	ownWrites *ownWrites
+	podStalls *podStalls
 }
 
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/finalizers,verbs=update
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one IndexBuild along Pending → Building → Finalizing →
@@ -491,7 +490,7 @@ func (r *IndexBuildReconciler) controllerBuilder(mgr ctrl.Manager) (*builder.Bui
 	}
 	r.progress = newProgressCoalescer(r.ProgressInterval)
 	r.ownWrites = newOwnWrites()
-	r.podDiagnoses = newPodDiagnoses()
+	r.podStalls = newPodStalls()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&indexbuildv1alpha1.IndexBuild{}, builder.WithPredicates(r.ownWrites.observer(), predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).

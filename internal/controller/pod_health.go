@@ -9,7 +9,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,8 +36,8 @@ const (
 const unschedulableGrace = 30 * time.Second
 
 // podCheckInterval is how often a Job whose pods stand still without running
-// is diagnosed again (podDiagnoses): pod trouble changes no Job status, so
-// no event brings the next reconcile.
+// is looked into again: pod trouble changes no Job status, so no event
+// brings the next reconcile.
 const podCheckInterval = 5 * time.Second
 
 // failedCreateReason is the reason of the Job controller's Event when the
@@ -163,55 +162,53 @@ func eventTime(e *corev1.Event) time.Time {
 }
 
 // +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
-// stays). Pods are read uncached, only once the Job's pods stand still
-// without running, and rationed (podDiagnoses).
+// stays), once the Job's pod counts stand still (podStalls).
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
 	if !waitingForPods(job) {
-		r.podDiagnoses.forget(job.UID)
+		r.podStalls.forget(job.UID)
 		return nil
 	}
 	now := time.Now()
-	trouble, due := r.podDiagnoses.observe(job, now)
-	if due {
-		var err error
-		if trouble, err = r.diagnoseJobPods(ctx, job, now); err != nil {
-			return err
-		}
-		r.podDiagnoses.record(job.UID, trouble, now)
+	if r.podStalls.observe(job, now) > 0 {
+		return nil // pods on their way
 	}
-	if trouble == nil {
-		return nil
+	trouble, err := r.diagnoseJobPods(ctx, job, now)
+	if err != nil || trouble == nil {
+		return err
 	}
 	ready := meta.FindStatusCondition(ib.Status.Conditions, indexbuildv1alpha1.ConditionReady)
 	newStatusWriter(ib).inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
 	return nil
 }
 
-// diagnoseJobPods reads a Job's pods and, from the cache, its FailedCreate
-// Events, and says what keeps them from running.
+// diagnoseJobPods reads a Job's pods and FailedCreate Events from the cache
+// and says what keeps its pods from running.
 func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, now time.Time) (*podTrouble, error) {
-	// From the API server's watch cache (resourceVersion "0"): a list at
-	// the latest version is read from etcd, every pod of the namespace of
-	// it, for the few that match.
-	fromCache := func() *client.ListOptions {
-		// A new one per list: the client writes each list's selectors into it.
-		return &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}
-	}
-	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}, fromCache()); err != nil {
-		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	pods, err := r.cachedJobPods(ctx, job)
+	if err != nil {
+		return nil, err
 	}
 	// A refused creation explains only pods that are missing.
 	var events corev1.EventList
-	if podsMissing(job, pods.Items) {
+	if podsMissing(job, pods) {
 		if err := r.List(ctx, &events, client.InNamespace(job.Namespace), client.MatchingFields{eventObjectUIDKey: string(job.UID)}); err != nil {
 			return nil, fmt.Errorf("list Events of Job %s: %w", job.Name, err)
 		}
 	}
-	return diagnosePods(job, pods.Items, events.Items, now), nil
+	return diagnosePods(job, pods, events.Items, now), nil
+}
+
+// cachedJobPods are a Job's pods as the cache holds them (trimCachedPod).
+func (r *IndexBuildReconciler) cachedJobPods(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingFields{podJobKey: job.Name}); err != nil {
+		return nil, fmt.Errorf("list pods of Job %s: %w", job.Name, err)
+	}
+	return pods.Items, nil
 }
 
 // podsMissing reports whether a Job has fewer pods than it wants running.
@@ -236,12 +233,17 @@ func (r *IndexBuildReconciler) recordPodTroubleEvent(before, ib *indexbuildv1alp
 }
 
 // podCheckAfter is when to look at an in-progress build's pods again, 0
-// when none of its Jobs waits for pods.
+// when none of its Jobs waits for pods: when a waiting Job's counts will
+// have stood for podStallGrace, or podCheckInterval once they have.
 func (r *IndexBuildReconciler) podCheckAfter(jobs []*batchv1.Job, now time.Time) time.Duration {
 	var after time.Duration
 	for _, job := range jobs {
 		if job.DeletionTimestamp.IsZero() && waitingForPods(job) {
-			after = soonest(after, r.podDiagnoses.nextLook(job, now))
+			wait := r.podStalls.observe(job, now)
+			if wait == 0 {
+				wait = podCheckInterval
+			}
+			after = soonest(after, wait)
 		}
 	}
 	return after

@@ -18,21 +18,34 @@ import (
 )
 
 // terminationMessages returns the termination messages of a Job's pods
-// whose container ended with exitCode, newest first. Pods are read
-// uncached: the operator reads them only at the end of a Job, which does
-// not justify caching every pod in the cluster.
+// whose container ended with exitCode, newest first. A finished Job's pods
+// are read from the cache; when it does not show the message yet (the Job
+// event came before the pod's), from the API.
 func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *batchv1.Job, exitCode int32, podName string) ([]string, error) {
-	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	pods, err := r.cachedJobPods(ctx, job)
+	if err != nil {
 		return nil, err
 	}
+	if msgs := podTerminationMessages(pods, exitCode, podName); len(msgs) > 0 {
+		return msgs, nil
+	}
+	var fresh corev1.PodList
+	if err := r.APIReader.List(ctx, &fresh, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return nil, err
+	}
+	return podTerminationMessages(fresh.Items, exitCode, podName), nil
+}
+
+// podTerminationMessages are the termination messages of the pods (all,
+// or the one named) whose container ended with exitCode, newest first.
+func podTerminationMessages(pods []corev1.Pod, exitCode int32, podName string) []string {
 	type message struct {
 		text     string
 		finished time.Time
 	}
 	var found []message
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	for i := range pods {
+		pod := &pods[i]
 		if podName != "" && pod.Name != podName {
 			continue
 		}
@@ -48,7 +61,7 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 	for i, m := range found {
 		msgs[i] = m.text
 	}
-	return msgs, nil
+	return msgs
 }
 
 // commitFromFinalize reads the commit summary the finalize pod left in its
