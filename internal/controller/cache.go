@@ -22,9 +22,9 @@ import (
 const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
 // CacheByObject limits the manager's Job and pod caches to the operator's
-// own Jobs and their pods, so they do not hold every Job and pod in the
-// cluster, and its Event cache to the Job controller's refused pod
-// creations; and keeps only what the controller reads of the objects it
+// own Jobs and their pods that did not succeed, so they do not hold every
+// Job and pod in the cluster, and its Event cache to the Job controller's
+// refused pod creations; and keeps only what the controller reads of the objects it
 // caches: at a thousand builds the managedFields, the Jobs' pod templates
 // and the pods' specs would be most of the cache.
 func CacheByObject() map[client.Object]cache.ByObject {
@@ -35,11 +35,17 @@ func CacheByObject() map[client.Object]cache.ByObject {
 	}
 	return map[client.Object]cache.ByObject{
 		&batchv1.Job{}:                   {Label: labels.NewSelector().Add(*own), Transform: trimCachedJob},
-		&corev1.Pod{}:                    {Label: labels.NewSelector().Add(*own), Transform: trimCachedPod},
+		&corev1.Pod{}:                    {Label: labels.NewSelector().Add(*own), Field: unfinishedOrFailedPods, Transform: trimCachedPod},
 		&indexbuildv1alpha1.IndexBuild{}: {Transform: trimCachedIndexBuild},
 		&corev1.Event{}:                  {Field: refusedPodCreations, Transform: trimCachedEvent},
 	}
 }
+
+// unfinishedOrFailedPods leaves out the pods that succeeded: nothing is
+// wrong with them, and at a thousand builds they are most of the pods. The
+// one thing read from a succeeded pod, finalize's commit summary, is read
+// from the API once per build (terminationMessages).
+var unfinishedOrFailedPods = fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded))
 
 // refusedPodCreations selects the Events the Job controller records when
 // the API refuses one of a Job's pods. The API server keeps no watch cache

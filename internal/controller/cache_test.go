@@ -91,7 +91,7 @@ var _ = Describe("The manager's cache", func() {
 		}, time.Second, interval).Should(Succeed())
 	})
 
-	It("holds the operator's pods, trimmed to their names, times and states", func() {
+	It("holds the operator's pods that did not succeed, trimmed to their names, times and states", func() {
 		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ib-cache-pods-"}}
 		Expect(k8sClient.Create(ctx, n)).To(Succeed())
 		ib := testutil.MakeIndexBuild("pods", n.Name).Obj()
@@ -123,5 +123,13 @@ var _ = Describe("The manager's cache", func() {
 		Expect(got.Status.ContainerStatuses[0].State.Waiting.Reason).To(Equal("ImagePullBackOff"))
 		Expect(got.Status.ContainerStatuses[0].Image).To(Equal("registry.invalid/nope:1"))
 		Expect(podCondition(&got, corev1.PodScheduled).Reason).To(Equal(corev1.PodReasonUnschedulable))
+
+		By("a pod that succeeded leaving the cache")
+		testutil.PodTerminated(pod, 0, `{"rows":1}`)
+		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(cachedClient.List(ctx, &cached, client.InNamespace(n.Name), client.MatchingFields{podJobKey: build.Name})).To(Succeed())
+			g.Expect(cached.Items).To(BeEmpty())
+		}, timeout, interval).Should(Succeed())
 	})
 })

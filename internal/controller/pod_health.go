@@ -202,7 +202,8 @@ func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1
 	return diagnosePods(job, pods, events.Items, now), nil
 }
 
-// cachedJobPods are a Job's pods as the cache holds them (trimCachedPod).
+// cachedJobPods are a Job's pods that did not succeed, as the cache holds
+// them (trimCachedPod).
 func (r *IndexBuildReconciler) cachedJobPods(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, error) {
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingFields{podJobKey: job.Name}); err != nil {

@@ -18,9 +18,9 @@ import (
 )
 
 // terminationMessages returns the termination messages of a Job's pods
-// whose container ended with exitCode, newest first. A finished Job's pods
-// are read from the cache; when it does not show the message yet (the Job
-// event came before the pod's), from the API.
+// whose container ended with exitCode, newest first: from the cache, which
+// holds failed pods; from the API when the cache has none (succeeded pods
+// are not cached, or the Job's event came before the pod's).
 func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *batchv1.Job, exitCode int32, podName string) ([]string, error) {
 	pods, err := r.cachedJobPods(ctx, job)
 	if err != nil {
