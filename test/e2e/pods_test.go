@@ -131,6 +131,26 @@ var _ = Describe("Pods that real clusters accept", func() {
 		}
 	}, SpecTimeout(6*time.Minute))
 
+	It("shows the API's refusal of the pods in kubectl get ib (the Job controller's FailedCreate Events)", func(ctx SpecContext) {
+		env := newTestEnv(ctx)
+		env.genTable("books", 100, 1)
+		restrictedNamespace(ctx, env)
+		// The node's file:// store is a hostPath, which restricted Pod
+		// Security refuses.
+		b := env.twoPartitions("refused")
+		Expect(k.Create(ctx, b)).To(Succeed())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			out, err := kubectl(ctx, "", "-n", env.ns, "get", "ib", b.Name)
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			g.Expect(out).To(ContainSubstring(controller.ReasonPodCreateFailed))
+		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
+		GinkgoWriter.Printf("PodCreateFailed shown after %s\n", time.Since(start).Round(time.Second))
+		got := env.get(ctx, b.Name)
+		Expect(got.Status.Phase).To(Equal(ibv1.PhaseBuilding), describe(got))
+		Expect(condition(got, ibv1.ConditionReady).Message).To(And(ContainSubstring("violates PodSecurity"), ContainSubstring("hostPath")))
+	}, SpecTimeout(3*time.Minute))
+
 	It("shows an image that cannot be pulled in kubectl get ib, then ends DeadlineExceeded", func(ctx SpecContext) {
 		env := newTestEnv(ctx)
 		env.genTable("books", 100, 1)

@@ -334,15 +334,44 @@ func waitFor(ctx context.Context, timeout time.Duration, p *process, check func(
 	}
 }
 
-// apiServerCPU is the CPU seconds kube-apiserver has used so far.
-func (c *cluster) apiServerCPU() (float64, error) {
+// cpuMark is the CPU time used so far by kube-apiserver and by the whole
+// machine.
+type cpuMark struct {
+	apiServer         float64
+	hostBusy, hostAll uint64 // /proc/stat jiffies
+}
+
+func (c *cluster) markCPU() (cpuMark, error) {
+	var m cpuMark
 	for _, p := range c.procs {
 		if p.name == "kube-apiserver" {
 			u, err := readProcUsage(p.cmd.Process.Pid)
-			return u.CPUSeconds, err
+			if err != nil {
+				return m, err
+			}
+			m.apiServer = u.CPUSeconds
 		}
 	}
-	return 0, errors.New("no kube-apiserver process")
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return m, err
+	}
+	m.hostBusy, m.hostAll, err = parseHostCPU(string(stat))
+	return m, err
+}
+
+// cpuUse is what a run used between two marks.
+type cpuUse struct {
+	APIServerSeconds float64
+	HostBusyPercent  float64 // of all cores
+}
+
+func cpuUsed(from, to cpuMark) cpuUse {
+	u := cpuUse{APIServerSeconds: to.apiServer - from.apiServer}
+	if all := to.hostAll - from.hostAll; all > 0 {
+		u.HostBusyPercent = 100 * float64(to.hostBusy-from.hostBusy) / float64(all)
+	}
+	return u
 }
 
 func (c *cluster) stop() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,6 +162,30 @@ func readProcUsage(pid int) (procUsage, error) {
 	}
 	u.CPUSeconds = cpu
 	return u, nil
+}
+
+// parseHostCPU reads the machine's busy and total jiffies from the "cpu"
+// line of /proc/stat: user to steal (guest time is counted in user
+// already); idle and iowait are not busy.
+func parseHostCPU(stat string) (busy, all uint64, err error) {
+	for _, line := range strings.Split(stat, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[0] != "cpu" {
+			continue
+		}
+		for i, v := range f[1:min(len(f), 9)] {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("/proc/stat cpu field %d: %w", i+1, err)
+			}
+			all += n
+			if i != 3 && i != 4 { // idle, iowait
+				busy += n
+			}
+		}
+		return busy, all, nil
+	}
+	return 0, 0, errors.New("no cpu line in /proc/stat")
 }
 
 // parseStatCPU reads utime+stime from /proc/<pid>/stat. The command name

@@ -110,3 +110,18 @@ func TestFloorJobDropsOwnerAndSelector(t *testing.T) {
 		t.Fatalf("template labels %v, want only the operator's", got.Spec.Template.Labels)
 	}
 }
+
+func TestParseHostCPU(t *testing.T) {
+	stat := "cpu  100 5 50 800 20 3 2 0 7 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 12345\n"
+	busy, all, err := parseHostCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	if busy != 100+5+50+3+2 || all != 980 {
+		t.Fatalf("busy %d, all %d; want 160, 980", busy, all)
+	}
+	if _, _, err := parseHostCPU("intr 1\n"); err == nil {
+		t.Fatal("no cpu line: want an error")
+	}
+}

@@ -51,9 +51,9 @@ type operatorResult struct {
 	Usage      procUsage
 	LagP50     time.Duration
 	LagMax     time.Duration
-	// APIServerCPU is kube-apiserver's CPU seconds from the first create to
-	// the last Succeeded.
-	APIServerCPU float64
+	// CPU is what kube-apiserver and the machine used from the first
+	// create to the last Succeeded.
+	CPU cpuUse
 	// Jobs are the child Jobs the operator created, replayed by the floor.
 	Jobs []batchv1.Job
 }
@@ -286,7 +286,7 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		return nil, err
 	}
 
-	cpuBefore, err := c.apiServerCPU()
+	cpuBefore, err := c.markCPU()
 	if err != nil {
 		return nil, err
 	}
@@ -304,12 +304,12 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		mu.Unlock()
 		return nil, fmt.Errorf("%d of %d builds Succeeded: %w", n, sz.N, err)
 	}
-	cpuAfter, err := c.apiServerCPU()
+	cpuAfter, err := c.markCPU()
 	if err != nil {
 		return nil, err
 	}
 	mu.Lock()
-	res := &operatorResult{Wall: last.Sub(start), APIServerCPU: cpuAfter - cpuBefore}
+	res := &operatorResult{Wall: last.Sub(start), CPU: cpuUsed(cpuBefore, cpuAfter)}
 	err = failed
 	mu.Unlock()
 	if err != nil {
@@ -363,9 +363,9 @@ func waitDone(ctx context.Context, c *cluster, mgr *process, done <-chan struct{
 // floorResult is what one floor run measured.
 type floorResult struct {
 	Wall time.Duration
-	// APIServerCPU is kube-apiserver's CPU seconds from the first create to
-	// the last finalize Complete.
-	APIServerCPU float64
+	// CPU is what kube-apiserver and the machine used from the first
+	// create to the last finalize Complete.
+	CPU cpuUse
 }
 
 // floorJob turns a Job the operator created into the same Job created
@@ -467,7 +467,7 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 	if err := watchObjects(watchCtx, c, map[client.Object]func(any){&batchv1.Job{}: onJob}); err != nil {
 		return res, err
 	}
-	cpuBefore, err := c.apiServerCPU()
+	cpuBefore, err := c.markCPU()
 	if err != nil {
 		return res, err
 	}
@@ -482,7 +482,7 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 		mu.Unlock()
 		return res, fmt.Errorf("%d of %d finalize Jobs complete: %w", n, sz.N, err)
 	}
-	cpuAfter, err := c.apiServerCPU()
+	cpuAfter, err := c.markCPU()
 	if err != nil {
 		return res, err
 	}
@@ -491,7 +491,7 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 	if createErr != nil {
 		return res, createErr
 	}
-	res.Wall, res.APIServerCPU = last.Sub(start), cpuAfter-cpuBefore
+	res.Wall, res.CPU = last.Sub(start), cpuUsed(cpuBefore, cpuAfter)
 	return res, nil
 }
 

@@ -24,16 +24,16 @@ type row struct {
 	PeakRSSMiB      float64
 	CPUPer1000      float64
 	LagP50, LagMax  time.Duration
-	// API server CPU seconds in the operator run and in the floor run.
-	APIServerCPU, FloorAPIServerCPU float64
-	VerbPerBuild                    map[string]float64
-	TotalRequests                   int
+	// CPU used in the operator run and in the floor run.
+	CPU, FloorCPU cpuUse
+	VerbPerBuild  map[string]float64
+	TotalRequests int
 }
 
 func newRow(sz size, op *operatorResult, floor floorResult) row {
 	n := float64(sz.N)
 	r := row{Size: sz, Operator: op.Wall, Floor: floor.Wall, VerbPerBuild: map[string]float64{},
-		APIServerCPU: op.APIServerCPU, FloorAPIServerCPU: floor.APIServerCPU}
+		CPU: op.CPU, FloorCPU: floor.CPU}
 	total := 0
 	for v, c := range op.API.ByVerb {
 		r.VerbPerBuild[v] = float64(c) / n
@@ -62,11 +62,12 @@ func (r row) summary() string {
 
 func printTable(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N x P\toperator s\tbare Jobs s\tratio\twrites/build\tstatus writes/build\treads/build\treconciles/build\t409s % of writes\tpeak RSS MiB\tCPU s/1000 builds\tstatus lag p50 s\tstatus lag max s\tAPI server CPU s\tbare Jobs API server CPU s\t")
+	fmt.Fprintln(tw, "N x P\toperator s\tbare Jobs s\tratio\twrites/build\tstatus writes/build\treads/build\treconciles/build\t409s % of writes\tpeak RSS MiB\tCPU s/1000 builds\tstatus lag p50 s\tstatus lag max s\tAPI server CPU s\tbare Jobs API server CPU s\tmachine busy %\tbare Jobs machine busy %\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t\n",
 			r.Size, r.Operator.Seconds(), r.Floor.Seconds(), r.ratio(), r.WritesPerBuild, r.StatusPerBuild,
-			r.ReadsPerBuild, r.ReconcilesPer, r.ConflictPct, r.PeakRSSMiB, r.CPUPer1000, r.LagP50.Seconds(), r.LagMax.Seconds(), r.APIServerCPU, r.FloorAPIServerCPU)
+			r.ReadsPerBuild, r.ReconcilesPer, r.ConflictPct, r.PeakRSSMiB, r.CPUPer1000, r.LagP50.Seconds(), r.LagMax.Seconds(),
+			r.CPU.APIServerSeconds, r.FloorCPU.APIServerSeconds, r.CPU.HostBusyPercent, r.FloorCPU.HostBusyPercent)
 	}
 	tw.Flush()
 
