@@ -18,15 +18,22 @@ const podStallGrace = 10 * time.Second
 
 // podStalls follows the pod counts of the Jobs that wait for pods.
 type podStalls struct {
-	mu   sync.Mutex
-	jobs map[types.UID]stillCounts
+	mu        sync.Mutex
+	jobs      map[types.UID]stillCounts
+	lastSweep time.Time
 }
 
-// stillCounts are a waiting Job's pod counts and since when they stand.
+// stillCounts are a waiting Job's pod counts, since when they stand, and
+// when the Job was last observed.
 type stillCounts struct {
-	counts podCounts
-	since  time.Time
+	counts          podCounts
+	since, lastSeen time.Time
 }
+
+// unobservedExpiry drops a Job not observed for this long: a waiting Job is
+// observed every podCheckInterval, so it is gone (its build was deleted
+// while it waited) and nothing else would forget it.
+const unobservedExpiry = 10 * time.Minute
 
 // podCounts are the pod numbers of a Job's status that move while its pods
 // are created, scheduled, started and finished.
@@ -51,12 +58,28 @@ func (s *podStalls) observe(job *batchv1.Job, now time.Time) time.Duration {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sweep(now)
 	c, seen := s.jobs[job.UID]
 	if counts := countsOf(job); !seen || counts != c.counts {
 		c = stillCounts{counts: counts, since: now}
-		s.jobs[job.UID] = c
 	}
+	c.lastSeen = now
+	s.jobs[job.UID] = c
 	return max(0, c.since.Add(podStallGrace).Sub(now))
+}
+
+// sweep drops the Jobs not observed for unobservedExpiry, at most once per
+// unobservedExpiry.
+func (s *podStalls) sweep(now time.Time) {
+	if now.Sub(s.lastSweep) < unobservedExpiry {
+		return
+	}
+	s.lastSweep = now
+	for uid, c := range s.jobs {
+		if now.Sub(c.lastSeen) >= unobservedExpiry {
+			delete(s.jobs, uid)
+		}
+	}
 }
 
 // forget drops a Job whose pods run (or that ended).

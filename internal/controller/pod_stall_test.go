@@ -38,6 +38,21 @@ func TestPodStalls(t *testing.T) {
 	if got := s.observe(job(1, 1), t0.Add(2*time.Minute)); got != podStallGrace {
 		t.Errorf("a forgotten Job is seen anew: observe = %s, want %s", got, podStallGrace)
 	}
+	// A Job no longer observed (its build was deleted while it waited) is
+	// dropped; one observed all along stays.
+	other := job(0, 0)
+	other.UID = "job-b"
+	s.observe(other, t0)
+	for at := time.Duration(0); at <= 2*unobservedExpiry; at += podCheckInterval {
+		s.observe(job(1, 1), t0.Add(2*time.Minute+at))
+	}
+	if _, kept := s.jobs["job-b"]; kept {
+		t.Error("a Job not observed for unobservedExpiry is kept")
+	}
+	if _, kept := s.jobs["job-a"]; !kept {
+		t.Error("a Job observed every podCheckInterval was dropped")
+	}
+
 	var none *podStalls
 	if got := none.observe(job(0, 0), t0); got != 0 {
 		t.Errorf("a reconciler without podStalls looks into pods at once: observe = %s", got)

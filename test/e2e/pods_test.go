@@ -45,6 +45,20 @@ func restrictedNamespace(ctx context.Context, env *testEnv) {
 	Expect(k.Update(ctx, ns)).To(Succeed())
 }
 
+// expectReasonShown waits up to 60 s for kubectl get ib to show reason for
+// the named build, and logs how long it took.
+func (e *testEnv) expectReasonShown(ctx context.Context, name, reason string) {
+	GinkgoHelper()
+	By("kubectl get ib shows " + reason + " within 60 s")
+	start := time.Now()
+	Eventually(func(g Gomega) {
+		out, err := kubectl(ctx, "", "-n", e.ns, "get", "ib", name)
+		g.Expect(err).NotTo(HaveOccurred(), out)
+		g.Expect(out).To(ContainSubstring(reason))
+	}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
+	GinkgoWriter.Printf("%s shown after %s\n", reason, time.Since(start).Round(time.Second))
+}
+
 // claim makes a hostPath PersistentVolume on the node (StorageClass
 // indexbuild-hostpath of hack/dev-cluster.sh), owned by the pods' user, and
 // a claim bound to it; it returns the volume's node directory.
@@ -139,13 +153,7 @@ var _ = Describe("Pods that real clusters accept", func() {
 		// Security refuses.
 		b := env.twoPartitions("refused")
 		Expect(k.Create(ctx, b)).To(Succeed())
-		start := time.Now()
-		Eventually(func(g Gomega) {
-			out, err := kubectl(ctx, "", "-n", env.ns, "get", "ib", b.Name)
-			g.Expect(err).NotTo(HaveOccurred(), out)
-			g.Expect(out).To(ContainSubstring(controller.ReasonPodCreateFailed))
-		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
-		GinkgoWriter.Printf("PodCreateFailed shown after %s\n", time.Since(start).Round(time.Second))
+		env.expectReasonShown(ctx, b.Name, controller.ReasonPodCreateFailed)
 		got := env.get(ctx, b.Name)
 		Expect(got.Status.Phase).To(Equal(ibv1.PhaseBuilding), describe(got))
 		Expect(condition(got, ibv1.ConditionReady).Message).To(And(ContainSubstring("violates PodSecurity"), ContainSubstring("hostPath")))
@@ -158,15 +166,7 @@ var _ = Describe("Pods that real clusters accept", func() {
 		b.Spec.Builder = &ibv1.BuilderSpec{Image: "registry.invalid/indexbuild/nope:1"}
 		b.Spec.ActiveDeadlineSeconds = ptr.To[int64](90)
 		Expect(k.Create(ctx, b)).To(Succeed())
-		start := time.Now()
-
-		By("kubectl get ib shows ImagePullFailed within 60 s")
-		Eventually(func(g Gomega) {
-			out, err := kubectl(ctx, "", "-n", env.ns, "get", "ib", b.Name)
-			g.Expect(err).NotTo(HaveOccurred(), out)
-			g.Expect(out).To(ContainSubstring(controller.ReasonImagePullFailed))
-		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
-		GinkgoWriter.Printf("ImagePullFailed shown after %s\n", time.Since(start).Round(time.Second))
+		env.expectReasonShown(ctx, b.Name, controller.ReasonImagePullFailed)
 		ready := condition(env.get(ctx, b.Name), ibv1.ConditionReady)
 		Expect(ready.Message).To(ContainSubstring("registry.invalid/indexbuild/nope:1"))
 
