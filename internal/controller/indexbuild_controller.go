@@ -128,6 +128,12 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err == nil && isTerminal(ib.Status.Phase) && ib.DeletionTimestamp.IsZero() {
 		err = r.removeExpiredJobs(ctx, ib, time.Now())
 	}
+	if errors.Is(err, errCacheBehind) {
+		// The status is stored; the Jobs are seen to once the cache shows
+		// the IndexBuild as the API has it (someone else wrote it since),
+		// which takes a moment, not a backoff.
+		return ctrl.Result{RequeueAfter: cacheBehindRetry}, nil
+	}
 	// Errors are API trouble and retried with backoff; Job events and spec
 	// changes bring the next reconcile. Waits (for Jobs of a previous
 	// object, for a cleanup) look again after their delay, and so does

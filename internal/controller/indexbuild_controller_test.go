@@ -429,7 +429,14 @@ func expectEvent(ns, name, eventType, reason string) {
 func expectQuiet(ib *indexbuildv1alpha1.IndexBuild) {
 	key := client.ObjectKeyFromObject(ib)
 	// Let the events of the last transition (the status patch, a Job
-	// deletion) drain before counting.
+	// deletion) drain before counting: the cache holds the IndexBuild as
+	// the API has it (a loaded machine can delay it), then a second more.
+	Eventually(func(g Gomega) {
+		latest, cached := &indexbuildv1alpha1.IndexBuild{}, &indexbuildv1alpha1.IndexBuild{}
+		g.Expect(k8sClient.Get(ctx, key, latest)).To(Succeed())
+		g.Expect(cachedClient.Get(ctx, key, cached)).To(Succeed())
+		g.Expect(cached.ResourceVersion).To(Equal(latest.ResourceVersion))
+	}, timeout, interval).Should(Succeed())
 	time.Sleep(time.Second)
 	var jobs batchv1.JobList
 	Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ib.Namespace))).To(Succeed())
