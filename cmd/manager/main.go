@@ -93,7 +93,11 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "indexbuild-operator.indexbuild.dev",
-		Cache:                  cacheOpts,
+		// The process exits as soon as the manager stops, so the lease can
+		// be handed over at once: a rolling upgrade's new pod need not wait
+		// for it to expire.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOpts,
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create manager")
