@@ -16,14 +16,6 @@ log() { echo "build-helm: $*" >&2; }
 # shellcheck source=lib/go-tool.sh
 source "${ROOT}/hack/lib/go-tool.sh"
 
-if [ -x "${OUT}" ]; then
-  echo "${OUT}"
-  exit 0
-fi
-
 major="${HELM_VERSION%%.*}"
-log "building helm v${HELM_VERSION}"
-build_go_tool "${OUT}" "helm.sh/helm/v${major}@v${HELM_VERSION}" "helm.sh/helm/v${major}/cmd/helm" \
+ensure_go_tool "${OUT}" "helm.sh/helm/v${major}@v${HELM_VERSION}" "helm.sh/helm/v${major}/cmd/helm" \
   "-s -w -X helm.sh/helm/v${major}/internal/version.version=v${HELM_VERSION}"
-log "built ${OUT}"
-echo "${OUT}"

@@ -16,12 +16,4 @@ log() { echo "build-kwok: $*" >&2; }
 # shellcheck source=lib/go-tool.sh
 source "${ROOT}/hack/lib/go-tool.sh"
 
-if [ -x "${OUT}" ]; then
-  echo "${OUT}"
-  exit 0
-fi
-
-log "building kwok v${KWOK_VERSION}"
-build_go_tool "${OUT}" "sigs.k8s.io/kwok@v${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwok"
-log "built ${OUT}"
-echo "${OUT}"
+ensure_go_tool "${OUT}" "sigs.k8s.io/kwok@v${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwok"

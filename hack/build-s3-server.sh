@@ -24,12 +24,4 @@ log() { echo "build-s3-server: $*" >&2; }
 # shellcheck source=lib/go-tool.sh
 source "${ROOT}/hack/lib/go-tool.sh"
 
-if [ -x "${OUT}" ]; then
-  echo "${OUT}"
-  exit 0
-fi
-
-log "building versitygw v${VERSITYGW_VERSION}"
-build_go_tool "${OUT}" "github.com/versity/versitygw@v${VERSITYGW_VERSION}" github.com/versity/versitygw/cmd/versitygw
-log "built ${OUT}"
-echo "${OUT}"
+ensure_go_tool "${OUT}" "github.com/versity/versitygw@v${VERSITYGW_VERSION}" github.com/versity/versitygw/cmd/versitygw

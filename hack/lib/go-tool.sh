@@ -24,6 +24,19 @@ build_go_tool() {
   mv "${out}.tmp" "${out}"
 }
 
+# ensure_go_tool OUT MODULE@VERSION PACKAGE [LDFLAGS]
+#   Prints OUT, building it first with build_go_tool unless it is there
+#   already; progress goes to the caller's log function.
+ensure_go_tool() {
+  local out=$1
+  if [ ! -x "${out}" ]; then
+    log "building $2"
+    build_go_tool "$@"
+    log "built ${out}"
+  fi
+  echo "${out}"
+}
+
 # module_replaces MODULE@VERSION
 #   Prints the replace directives of MODULE@VERSION's go.mod, one per line, with
 #   each local-path replacement of a submodule (MODULE/api => ./api) pointed at

@@ -24,9 +24,9 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 // CacheByObject limits the manager's Job and pod caches to the operator's
 // own Jobs and their pods that did not succeed, so they do not hold every
 // Job and pod in the cluster, and its Event cache to the Job controller's
-// refused pod creations; and keeps only what the controller reads of the objects it
-// caches: at a thousand builds the managedFields, the Jobs' pod templates
-// and the pods' specs would be most of the cache.
+// refused pod creations; and keeps only what the controller reads of the
+// objects it caches: at a thousand builds the managedFields, the Jobs' pod
+// templates and the pods' specs would be most of the cache.
 func CacheByObject() map[client.Object]cache.ByObject {
 	own, err := labels.NewRequirement(LabelBuildName, selection.Exists, nil)
 	if err != nil {
@@ -117,53 +117,47 @@ func trimCachedIndexBuild(obj any) (any, error) {
 	return ib, nil
 }
 
-// jobControllerKey indexes cached Jobs by the name of the IndexBuild that
-// controls them. childJobs runs several times a reconcile; a label selector
-// would scan every cached Job of the namespace each time, the index returns
-// one build's few Jobs.
-const jobControllerKey = ".metadata.controller.indexbuild"
-
-// eventObjectUIDKey indexes cached Events by the UID of the object they are
-// about.
-const eventObjectUIDKey = ".involvedObject.uid"
-
-// podJobKey indexes cached pods by the name of their Job.
-const podJobKey = ".metadata.labels.job-name"
+// Indexes of cached objects. childJobs runs several times a reconcile, and a
+// diagnosis reads a Job's pods and Events: a label or field selector would
+// scan every cached object of the namespace each time, an index returns the
+// few that match.
+const (
+	// jobControllerKey: the name of the IndexBuild that controls a Job.
+	jobControllerKey = ".metadata.controller.indexbuild"
+	// podJobKey: the name of a pod's Job.
+	podJobKey = ".metadata.labels.job-name"
+	// eventObjectUIDKey: the UID of the object an Event is about.
+	eventObjectUIDKey = ".involvedObject.uid"
+)
 
 // indexCachedObjects adds the indexes the controller reads the cache by.
 func indexCachedObjects(mgr ctrl.Manager) error {
-	if err := indexJobsByController(mgr); err != nil {
-		return err
-	}
-	indexer := mgr.GetFieldIndexer()
-	err := indexer.IndexField(context.Background(), &corev1.Event{}, eventObjectUIDKey, func(obj client.Object) []string {
-		return []string{string(obj.(*corev1.Event).InvolvedObject.UID)}
-	})
-	if err != nil {
-		return fmt.Errorf("index Events by their object: %w", err)
-	}
-	err = indexer.IndexField(context.Background(), &corev1.Pod{}, podJobKey, func(obj client.Object) []string {
-		if job, ok := obj.GetLabels()[batchv1.JobNameLabel]; ok {
-			return []string{job}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("index pods by their Job: %w", err)
-	}
-	return nil
-}
-
-func indexJobsByController(mgr ctrl.Manager) error {
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobControllerKey, func(obj client.Object) []string {
-		ref := metav1.GetControllerOf(obj)
-		if ref == nil || ref.Kind != "IndexBuild" || ref.APIVersion != indexbuildv1alpha1.GroupVersion.String() {
+	indexes := []struct {
+		obj   client.Object
+		key   string
+		value func(client.Object) []string
+	}{
+		{&batchv1.Job{}, jobControllerKey, func(obj client.Object) []string {
+			ref := metav1.GetControllerOf(obj)
+			if ref == nil || ref.Kind != "IndexBuild" || ref.APIVersion != indexbuildv1alpha1.GroupVersion.String() {
+				return nil
+			}
+			return []string{ref.Name}
+		}},
+		{&corev1.Pod{}, podJobKey, func(obj client.Object) []string {
+			if job, ok := obj.GetLabels()[batchv1.JobNameLabel]; ok {
+				return []string{job}
+			}
 			return nil
+		}},
+		{&corev1.Event{}, eventObjectUIDKey, func(obj client.Object) []string {
+			return []string{string(obj.(*corev1.Event).InvolvedObject.UID)}
+		}},
+	}
+	for _, ix := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.key, ix.value); err != nil {
+			return fmt.Errorf("index cached %T by %s: %w", ix.obj, ix.key, err)
 		}
-		return []string{ref.Name}
-	})
-	if err != nil {
-		return fmt.Errorf("index Jobs by their IndexBuild: %w", err)
 	}
 	return nil
 }

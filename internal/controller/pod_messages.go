@@ -18,34 +18,22 @@ import (
 )
 
 // terminationMessages returns the termination messages of a Job's pods
-// whose container ended with exitCode, newest first: from the cache, which
-// holds failed pods; from the API when the cache has none (succeeded pods
-// are not cached, or the Job's event came before the pod's).
+// whose container ended with exitCode, newest first. They are read from the
+// API, once at the end of a Job: the cache holds no pods that succeeded
+// (finalize's commit summary is in one), and may not have the last state of
+// a pod whose Job has just ended.
 func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *batchv1.Job, exitCode int32, podName string) ([]string, error) {
-	pods, err := r.cachedJobPods(ctx, job)
-	if err != nil {
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return nil, err
 	}
-	if msgs := podTerminationMessages(pods, exitCode, podName); len(msgs) > 0 {
-		return msgs, nil
-	}
-	var fresh corev1.PodList
-	if err := r.APIReader.List(ctx, &fresh, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return nil, err
-	}
-	return podTerminationMessages(fresh.Items, exitCode, podName), nil
-}
-
-// podTerminationMessages are the termination messages of the pods (all,
-// or the one named) whose container ended with exitCode, newest first.
-func podTerminationMessages(pods []corev1.Pod, exitCode int32, podName string) []string {
 	type message struct {
 		text     string
 		finished time.Time
 	}
 	var found []message
-	for i := range pods {
-		pod := &pods[i]
+	for i := range pods.Items {
+		pod := &pods.Items[i]
 		if podName != "" && pod.Name != podName {
 			continue
 		}
@@ -61,7 +49,7 @@ func podTerminationMessages(pods []corev1.Pod, exitCode int32, podName string) [
 	for i, m := range found {
 		msgs[i] = m.text
 	}
-	return msgs
+	return msgs, nil
 }
 
 // commitFromFinalize reads the commit summary the finalize pod left in its

@@ -286,30 +286,18 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		return nil, err
 	}
 
-	cpuBefore, err := c.markCPU()
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	err = createAll(ctx, sz.N, func(i int) error {
+	start, cpu, err := createAndWait(ctx, c, mgr, sz.N, func(i int) error {
 		ib := testutil.MakeIndexBuild(buildName(i), benchNamespace).Partitions(int32(sz.P)).Obj()
 		return cl.Create(ctx, ib)
-	})
+	}, done, opts.timeout)
 	if err != nil {
-		return nil, fmt.Errorf("create IndexBuilds: %w", err)
-	}
-	if err := waitDone(ctx, c, mgr, done, opts.timeout); err != nil {
 		mu.Lock()
 		n := len(succeeded)
 		mu.Unlock()
 		return nil, fmt.Errorf("%d of %d builds Succeeded: %w", n, sz.N, err)
 	}
-	cpuAfter, err := c.markCPU()
-	if err != nil {
-		return nil, err
-	}
 	mu.Lock()
-	res := &operatorResult{Wall: last.Sub(start), CPU: cpuUsed(cpuBefore, cpuAfter)}
+	res := &operatorResult{Wall: last.Sub(start), CPU: cpu}
 	err = failed
 	mu.Unlock()
 	if err != nil {
@@ -335,6 +323,24 @@ func runOperator(ctx context.Context, cfg clusterConfig, opts options, sz size) 
 		return nil, err
 	}
 	return res, nil
+}
+
+// createAndWait is one measured run: n creates at once, then until done.
+// It returns when the first create started and the CPU used from then on.
+func createAndWait(ctx context.Context, c *cluster, mgr *process, n int, create func(i int) error, done <-chan struct{}, timeout time.Duration) (time.Time, cpuUse, error) {
+	before, err := c.markCPU()
+	if err != nil {
+		return time.Time{}, cpuUse{}, err
+	}
+	start := time.Now()
+	if err := createAll(ctx, n, create); err != nil {
+		return start, cpuUse{}, fmt.Errorf("create: %w", err)
+	}
+	if err := waitDone(ctx, c, mgr, done, timeout); err != nil {
+		return start, cpuUse{}, err
+	}
+	after, err := c.markCPU()
+	return start, cpuUsed(before, after), err
 }
 
 func waitDone(ctx context.Context, c *cluster, mgr *process, done <-chan struct{}, timeout time.Duration) error {
@@ -467,31 +473,19 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 	if err := watchObjects(watchCtx, c, map[client.Object]func(any){&batchv1.Job{}: onJob}); err != nil {
 		return res, err
 	}
-	cpuBefore, err := c.markCPU()
+	start, cpu, err := createAndWait(ctx, c, nil, sz.N, func(i int) error { return cl.Create(ctx, builds[buildName(i)]) }, done, opts.timeout)
 	if err != nil {
-		return res, err
-	}
-	start := time.Now()
-	err = createAll(ctx, sz.N, func(i int) error { return cl.Create(ctx, builds[buildName(i)]) })
-	if err != nil {
-		return res, fmt.Errorf("create Jobs: %w", err)
-	}
-	if err := waitDone(ctx, c, nil, done, opts.timeout); err != nil {
 		mu.Lock()
 		n := len(completed)
 		mu.Unlock()
 		return res, fmt.Errorf("%d of %d finalize Jobs complete: %w", n, sz.N, err)
-	}
-	cpuAfter, err := c.markCPU()
-	if err != nil {
-		return res, err
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if createErr != nil {
 		return res, createErr
 	}
-	res.Wall, res.CPU = last.Sub(start), cpuUsed(cpuBefore, cpuAfter)
+	res.Wall, res.CPU = last.Sub(start), cpu
 	return res, nil
 }
 
