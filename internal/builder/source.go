@@ -18,7 +18,7 @@ import (
 // catalog is invalid input: no retry will make it appear.
 func LoadTable(ctx context.Context, src storage.Bucket) (*table.Table, error) {
 	data, err := storage.ReadAll(ctx, src, table.CatalogName)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) && !storage.Unhealable(err) {
 		return nil, &retry.InvalidInputError{File: table.CatalogName, Err: fmt.Errorf("no catalog in %s", src.URI())}
 	}
 	if err != nil {
