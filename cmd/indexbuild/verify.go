@@ -110,4 +110,3 @@ func (f *sourceFlag) Set(s string) error {
 	}
 	return nil
 }
-
