@@ -107,11 +107,12 @@ func build(ctx context.Context, cfg Config) (meta staging.PartitionMeta, done bo
 // returns the sinks (to be closed by the caller, also on error), the number
 // of rows and the digest of the input snapshot they were read from.
 //
-// The partition plans from the task's pinned input (pinInput), checks that
-// its files are still the pinned versions before it reads them (a changed
-// file is stale metadata, not the bad data a decoder would make of it),
-// again when a read fails, and once more after the last row: the rows it
-// indexed are the snapshot's.
+// The partition plans from the task's pinned input (pinInput). It checks
+// that a file is still the pinned version when reading it fails (a changed
+// file is stale metadata, not the bad data a decoder would make of it), and
+// that all its files are after the last row: the rows it indexed are the
+// snapshot's. (A check before reading as well would only fail a stale task
+// sooner, at the cost of one more listing per worker in every task.)
 func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []table.Index) ([]*sink, int64, string, error) {
 	cols, sinkPos, pkPos := decodedColumns(tbl, elements)
 	var c counters
@@ -122,10 +123,6 @@ func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []ta
 	}
 	shares, total, err := planShare(snap, cfg.SourceFormat, cfg.Partition, cfg.Partitions)
 	if err != nil {
-		return nil, 0, "", err
-	}
-	pinned := pinnedFiles(shares)
-	if err := checkPinned(ctx, cfg.Source, snap.Source, pinned); err != nil {
 		return nil, 0, "", err
 	}
 	budget := cfg.SortBudget
@@ -180,7 +177,7 @@ func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []ta
 		err = pks.check(ctx, sc, files)
 	}
 	if err == nil {
-		err = checkPinned(ctx, cfg.Source, snap.Source, pinned)
+		err = checkPinned(ctx, cfg.Source, snap.Source, pinnedFiles(shares))
 	}
 	return sinks, c.rows.Load(), digest, err
 }
