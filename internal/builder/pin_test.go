@@ -282,3 +282,39 @@ func TestManyFilesCheckedByListing(t *testing.T) {
 		t.Fatalf("err = %v, want stale metadata naming %s", err, last)
 	}
 }
+
+// TestFinalizeCommitsOneSnapshot: a partition built from another input
+// snapshot than the task's (a worker of another build of the task's
+// version, or one from before inputs were pinned) is stale metadata for
+// finalize: it commits nothing.
+func TestFinalizeCommitsOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	for name, digest := range map[string]string{"another snapshot": strings.Repeat("ab", 32), "no snapshot": ""} {
+		t.Run(name, func(t *testing.T) {
+			src := generate(t, gentable.Options{Rows: 100, Files: 2, Format: rows.JSONL})
+			out := storagetest.Mem().Open(t)
+			var v storage.Bucket
+			for p := range 2 {
+				var err error
+				if v, err = buildPartition(t, src, out, indexTask, p, 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, _, err := staging.ReadPartitionMeta(ctx, v, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Snapshot = digest
+			if err := staging.WritePartitionMeta(ctx, v, m); err != nil {
+				t.Fatal(err)
+			}
+			_, err = commit.Finalize(ctx, out, commit.Options{Task: indexTask, Partitions: 2})
+			if retry.ExitCode(err) != retry.ExitStaleMeta || !strings.Contains(err.Error(), "partition 1 was built from input snapshot") {
+				t.Fatalf("err = %v, want stale metadata naming partition 1", err)
+			}
+			if _, err := commit.ReadMarker(ctx, v); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("a marker was written: %v", err)
+			}
+		})
+	}
+}
