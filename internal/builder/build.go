@@ -165,7 +165,7 @@ func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []ta
 	var failed *shareError
 	if errors.As(err, &failed) {
 		// A read or decoding failure of a file that changed is the change.
-		if cerr := checkPinned(ctx, cfg.Source, snap.Source, []staging.SourceFile{failed.share.pinned}); cerr != nil {
+		if cerr := checkPinned(ctx, cfg.Source, snap.Source, []staging.SourceFile{failed.share.pinned}); errors.Is(cerr, retry.ErrStaleMeta) {
 			return sinks, 0, "", cerr
 		}
 	}
