@@ -22,13 +22,7 @@ import (
 func commitTask(t *testing.T, src storage.Bucket, task taskmeta.Meta, partitions int) (storage.Bucket, commit.Marker) {
 	t.Helper()
 	out := storagetest.Mem().Open(t)
-	var v storage.Bucket
-	for p := range partitions {
-		var err error
-		if v, err = buildPartition(t, src, out, task, p, partitions); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v := buildPartitions(t, src, out, task, partitions)
 	if _, err := commit.Finalize(context.Background(), out, commit.Options{Task: task, Partitions: partitions}); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,20 @@ func buildPartition(t *testing.T, src, out storage.Bucket, task taskmeta.Meta, p
 	return v, err
 }
 
+// buildPartitions builds every partition of task from src into the task's
+// version of out, and returns the version.
+func buildPartitions(t *testing.T, src, out storage.Bucket, task taskmeta.Meta, partitions int) storage.Bucket {
+	t.Helper()
+	var v storage.Bucket
+	for p := range partitions {
+		var err error
+		if v, err = buildPartition(t, src, out, task, p, partitions); err != nil {
+			t.Fatalf("partition %d: %v", p, err)
+		}
+	}
+	return v
+}
+
 func readSnapshot(t *testing.T, v storage.Bucket) (staging.Snapshot, []byte) {
 	t.Helper()
 	data, err := storage.ReadAll(context.Background(), v, staging.SnapshotKey)
@@ -249,14 +263,7 @@ func TestHiddenPathsAreNotData(t *testing.T) {
 		src.Write(ctx, key, bytes.NewReader(data))
 	}
 	out := storagetest.Mem().Open(t)
-	var v storage.Bucket
-	for p := range 2 {
-		var err error
-		if v, err = buildPartition(t, src, out, indexTask, p, 2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	snap, _ := readSnapshot(t, v)
+	snap, _ := readSnapshot(t, buildPartitions(t, src, out, indexTask, 2))
 	if len(snap.Files) != 1 || snap.Files[0].Key != "part-00000.jsonl" {
 		t.Fatalf("snapshot lists %+v", snap.Files)
 	}
@@ -293,13 +300,7 @@ func TestFinalizeCommitsOneSnapshot(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := generate(t, gentable.Options{Rows: 100, Files: 2, Format: rows.JSONL})
 			out := storagetest.Mem().Open(t)
-			var v storage.Bucket
-			for p := range 2 {
-				var err error
-				if v, err = buildPartition(t, src, out, indexTask, p, 2); err != nil {
-					t.Fatal(err)
-				}
-			}
+			v := buildPartitions(t, src, out, indexTask, 2)
 			m, _, err := staging.ReadPartitionMeta(ctx, v, 1)
 			if err != nil {
 				t.Fatal(err)

@@ -431,14 +431,8 @@ func (p *Plugin) query(ctx context.Context, args []string) error {
 	if err := querycmd.Validate(q, output); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	if index == "" {
-		ib, err := getBuild(ctx, c, name)
-		if err != nil {
-			return err
-		}
-		if index, err = IndexRoot(ib); err != nil {
-			return err
-		}
+	if index, err = committedIndex(ctx, c, name, index); err != nil {
+		return err
 	}
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -472,16 +466,23 @@ func (p *Plugin) verify(ctx context.Context, args []string) error {
 	if source != taskSource {
 		o.SourceURI = source
 	}
-	if index == "" {
-		ib, err := getBuild(ctx, c, name)
-		if err != nil {
-			return err
-		}
-		if index, err = IndexRoot(ib); err != nil {
-			return err
-		}
+	if index, err = committedIndex(ctx, c, name, index); err != nil {
+		return err
 	}
 	return verifycmd.Run(ctx, index, o, p.Out)
+}
+
+// committedIndex is index when given (--index), else the output root of the
+// IndexBuild's committed index.
+func committedIndex(ctx context.Context, c *Clients, name, index string) (string, error) {
+	if index != "" {
+		return index, nil
+	}
+	ib, err := getBuild(ctx, c, name)
+	if err != nil {
+		return "", err
+	}
+	return IndexRoot(ib)
 }
 
 // taskSource is --source given without a URI: the task's own source.
