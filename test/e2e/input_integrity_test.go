@@ -19,52 +19,46 @@ import (
 // The committed index is exactly the table the task started from: the
 // table changing under a running task, and bad rows, as a user meets them.
 var _ = Describe("IndexBuild input integrity", func() {
-	// holdSecondPartition creates a 2-partition build with parallelism 1
-	// and holds the second worker as it starts, after the first finished.
-	holdSecondPartition := func(ctx SpecContext, env *testEnv, name string) (*ibv1.IndexBuild, func()) {
-		b := env.create(ctx, buildSpec{name: name, table: "books", output: "out",
+	It("indexes exactly the snapshot when a file is added after the first partition finished", func(ctx SpecContext) {
+		env := newTestEnv(ctx)
+		env.genTable("books", bigRows, 2)
+		b := env.create(ctx, buildSpec{name: "added", table: "books", output: "out",
 			elementType: "index", elementIDs: []int64{1, 2}, partitions: 2, parallelism: 1})
 		Eventually(func(g Gomega) {
 			g.Expect(k.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
 			g.Expect(b.Status.Partitions.Succeeded).To(BeNumerically(">=", 1))
-		}).WithContext(ctx).WithTimeout(3 * time.Minute).Should(Succeed())
-		return b, freeze(waitProcess(ctx, "build", b.Spec.Output.URI))
-	}
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(50 * time.Millisecond).Should(Succeed())
 
-	It("indexes exactly the snapshot when a file is added after the first partition finished", func(ctx SpecContext) {
-		env := newTestEnv(ctx)
-		env.genTable("books", bigRows, 2)
-		_, resume := holdSecondPartition(ctx, env, "added")
-
-		By("adding a data file with 1,000 other rows while the second worker is held")
+		By("adding a data file with 1,000 other rows once the first partition finished")
 		data, err := os.ReadFile(env.path("books/part-00000.jsonl"))
 		Expect(err).NotTo(HaveOccurred())
 		lines := strings.SplitAfter(string(data), "\n")[:1000]
 		for i := range lines {
 			lines[i] = strings.Replace(lines[i], `{"id":`, `{"id":99999`, 1) // ids nobody else has
 		}
-		Expect(os.WriteFile(env.path("books/part-00002.jsonl"), []byte(strings.Join(lines, "")), 0o644)).To(Succeed())
-		resume()
+		replaceFile(env.path("books/part-00002.jsonl"), []byte(strings.Join(lines, "")))
 
-		b := env.waitEnded(ctx, "added")
+		b = env.waitEnded(ctx, "added")
 		expectSucceeded(b, bigRows)
 		By("verify --source: one entry per row of the pinned input, and the added file is not part of it")
 		out := runIB("verify", "--output="+b.Spec.Output.URI, "--source")
 		Expect(out).To(ContainSubstring(fmt.Sprintf("2 files, %d rows", bigRows)))
 	}, SpecTimeout(8*time.Minute))
 
-	It("fails with StaleMeta naming a data file that changed after the first partition finished", func(ctx SpecContext) {
+	It("fails with StaleMeta naming a data file that changed after the task pinned its input", func(ctx SpecContext) {
 		env := newTestEnv(ctx)
 		env.genTable("books", bigRows, 1) // both partitions read the one file
-		_, resume := holdSecondPartition(ctx, env, "changed")
+		env.create(ctx, buildSpec{name: "changed", table: "books", output: "out",
+			elementType: "index", elementIDs: []int64{1, 2}, partitions: 2, parallelism: 1})
 
-		By("appending a row to the file while the second worker is held")
+		By("appending a row to the file as soon as the first worker pinned the input")
+		Eventually(func() string { return env.path("out/versions/1/staging/_source.json") }).WithContext(ctx).
+			WithTimeout(3 * time.Minute).WithPolling(5 * time.Millisecond).Should(BeAnExistingFile())
 		file := env.path("books/part-00000.jsonl")
 		data, err := os.ReadFile(file)
 		Expect(err).NotTo(HaveOccurred())
 		extra := strings.Replace(strings.SplitAfter(string(data), "\n")[0], `{"id":`, `{"id":99999`, 1)
-		Expect(os.WriteFile(file, append(data, extra...), 0o644)).To(Succeed())
-		resume()
+		replaceFile(file, append(data, extra...))
 
 		b := env.waitEnded(ctx, "changed")
 		Expect(b.Status.Phase).To(Equal(ibv1.PhaseFailed), describe(b))
@@ -120,3 +114,12 @@ var _ = Describe("IndexBuild input integrity", func() {
 		expectSucceeded(env.waitEnded(ctx, "leftovers"), 500)
 	}, SpecTimeout(8*time.Minute))
 })
+
+// replaceFile writes data to a temporary file next to name and renames it
+// over name, the way most tools replace a file: a reader sees the old or
+// the new one, never a half-written one.
+func replaceFile(name string, data []byte) {
+	tmp := name + ".tmp-e2e"
+	Expect(os.WriteFile(tmp, data, 0o644)).To(Succeed())
+	Expect(os.Rename(tmp, name)).To(Succeed())
+}
