@@ -182,7 +182,7 @@ func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelis
 		s := steps[i]
 		// Where the store lists no MD5 for the source (S3 multipart uploads)
 		// there is nothing cheaper to check the copy by than its SHA-256.
-		c, err := b.Copy(ctx, s.final.Path, s.src.Path, storage.CopyOptions{SHA256: s.srcMD5 == nil})
+		c, err := b.Copy(ctx, s.final.Path, s.src.Path, storage.CopyOptions{SHA256: s.srcMD5 == nil, Size: s.src.Size})
 		if err != nil {
 			return err
 		}

@@ -87,6 +87,11 @@ type CopyOptions struct {
 	// copy where it can compute one (S3 additional checksums), at some cost
 	// to the copy. Copies streamed through this process report it anyway.
 	SHA256 bool
+	// Size is the source's size when the caller knows it (0 otherwise). S3
+	// copies a source larger than one CopyObject may copy (5 GiB) in parts
+	// (UploadPartCopy), which needs the size: a caller that may copy
+	// objects that large says it.
+	Size int64
 }
 
 // Copied is what a Copy learnt about the object it wrote, so a caller can

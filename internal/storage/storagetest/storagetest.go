@@ -1,6 +1,7 @@
 // Package storagetest provides the stores tests run against: mem://, file://
-// in a temporary directory, and a real S3-compatible server (versitygw) on
-// loopback.
+// in a temporary directory, and real servers on loopback for the remote
+// schemes: versitygw for s3://, fake-gcs-server for gs://, Azurite for
+// azblob://.
 package storagetest
 
 import (
@@ -20,9 +21,13 @@ type Store struct {
 	Open func(t testing.TB) storage.Bucket
 }
 
-// Stores returns mem, file and s3 (whose Open skips the test when there is
-// no server binary).
-func Stores() []Store { return []Store{Mem(), File(), S3()} }
+// Stores returns every store: mem, file and the real servers (whose Open
+// skips the test when the server is not installed, and fails it under
+// CI=true).
+func Stores() []Store { return append([]Store{Mem(), File()}, Servers()...) }
+
+// Servers returns the stores on real servers: s3, gcs and azure.
+func Servers() []Store { return []Store{S3(), GCS(), Azure()} }
 
 // Reopen returns a second, independent handle on b's data, as another
 // process would open it. mem:// buckets exist only in their one handle, so
