@@ -3,6 +3,7 @@ package commit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -102,7 +103,11 @@ func finalize(ctx context.Context, b storage.Bucket, opts Options, committed fun
 	}
 	if err != nil {
 		// A concurrent finalizer may have committed (and begun cleaning up
-		// staging under us): its marker settles the outcome.
+		// staging under us): its marker settles the outcome. Not on a store
+		// refused for ignoring preconditions: there a marker proves nothing.
+		if errors.Is(err, storage.ErrPreconditionsIgnored) {
+			return summary.Commit{}, err
+		}
 		if winner, found, rerr := readMarkerIfPresent(ctx, b); rerr == nil && found {
 			return alreadyCommitted(b, winner, opts.Task)
 		}

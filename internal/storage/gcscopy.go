@@ -18,7 +18,7 @@ type gcsTarget struct {
 // it holds. Only for keys gcsblob stores as is (plainKey).
 func (g *gcsTarget) copy(ctx context.Context, dst, src string) (Copied, error) {
 	bkt := g.client.Bucket(g.bucket)
-	attrs, err := bkt.Object(g.prefix+dst).CopierFrom(bkt.Object(g.prefix+src)).Run(ctx)
+	attrs, err := bkt.Object(g.prefix + dst).CopierFrom(bkt.Object(g.prefix + src)).Run(ctx)
 	if err != nil {
 		return Copied{}, classify("copy", src+" -> "+dst, err)
 	}

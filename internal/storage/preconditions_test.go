@@ -5,36 +5,12 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
 )
-
-// IgnoresPreconditions is a store that takes conditional writes and ignores
-// their conditions, as some S3-compatible stores and gateways do: Create is
-// a plain Write, Replace writes whatever the revision.
-type IgnoresPreconditions struct {
-	storage.Bucket
-	mu     sync.Mutex
-	writes int
-}
-
-func (b *IgnoresPreconditions) Create(ctx context.Context, key string, r io.Reader) error {
-	b.mu.Lock()
-	b.writes++
-	b.mu.Unlock()
-	return b.Bucket.Write(ctx, key, r)
-}
-
-func (b *IgnoresPreconditions) Replace(ctx context.Context, key string, r io.Reader, _ storage.Revision) error {
-	b.mu.Lock()
-	b.writes++
-	b.mu.Unlock()
-	return b.Bucket.Write(ctx, key, r)
-}
 
 // TestRequirePreconditionsRefusesAStoreThatIgnoresThem: the first
 // create-if-absent and the first compare-and-swap through a store that
@@ -66,7 +42,7 @@ func TestRequirePreconditionsRefusesAStoreThatIgnoresThem(t *testing.T) {
 					return b.Replace(ctx, "p/old", strings.NewReader("first"), rev)
 				}},
 			} {
-				ignoring := &IgnoresPreconditions{Bucket: inner}
+				ignoring := &storagetest.IgnoresPreconditions{Bucket: inner}
 				b := storage.RequirePreconditions(ignoring)
 				err := tt.write(b)
 				if !errors.Is(err, storage.ErrPreconditionsIgnored) || !errors.Is(err, storage.ErrPermanent) ||
@@ -74,8 +50,8 @@ func TestRequirePreconditionsRefusesAStoreThatIgnoresThem(t *testing.T) {
 					t.Fatalf("%s through a store that ignores preconditions: %v (exit %d); want a permanent error naming the store, exit 4",
 						tt.op, err, retry.ExitCode(err))
 				}
-				if ignoring.writes != 2 {
-					t.Errorf("%s: %d conditional writes, want the write and its proof", tt.op, ignoring.writes)
+				if ignoring.Writes.Load() != 2 {
+					t.Errorf("%s: %d conditional writes, want the write and its proof", tt.op, ignoring.Writes.Load())
 				}
 				// Still refused on the next write: nothing proved it.
 				if err := tt.write(b); !errors.Is(err, storage.ErrPreconditionsIgnored) {

@@ -31,7 +31,7 @@ var (
 // STORAGE_EMULATOR_HOST, which is read when a client is made, so the
 // process has one GCS server.
 func GCS() Store {
-	return Store{Name: "gcs", Open: func(t testing.TB) storage.Bucket {
+	return Store{Name: "gcs", CopySums: CopySums{MD5: true}, Open: func(t testing.TB) storage.Bucket {
 		return OpenURI(t, NewGCSBucket(t))
 	}}
 }
@@ -69,7 +69,7 @@ func GCSEndpoint(t testing.TB) string {
 }
 
 func startGCS(bin string) (string, error) {
-	addr, err := freeAddr()
+	addr, err := freeAddr("127.0.0.1")
 	if err != nil {
 		return "", err
 	}

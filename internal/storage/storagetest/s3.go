@@ -21,18 +21,27 @@ var s3Server = server{name: "S3", env: S3ServerEnv, bin: "bin/versitygw", make: 
 // port, one server with a fresh directory per Open, stopped when the test
 // ends.
 func S3() Store {
-	return Store{Name: "s3", Open: func(t testing.TB) storage.Bucket {
+	return Store{Name: "s3", CopySums: CopySums{SHA256Asked: true, MD5: true}, Open: func(t testing.TB) storage.Bucket {
 		return OpenURI(t, StartS3(t))
 	}}
 }
 
-// StartS3 starts a server and returns the URI of an empty bucket on it.
+// StartS3 starts a server on loopback and returns the URI of an empty
+// bucket on it.
 func StartS3(t testing.TB) string {
 	t.Helper()
+	return StartS3On(t, "127.0.0.1", "indexbuild", "indexbuild-secret")
+}
+
+// StartS3On starts a server listening on host (an address pods reach, for
+// the e2e tests) that takes the given credentials, and returns the URI of
+// an empty bucket "test" on it, keys under "out/". The credentials are set
+// in this process's environment for the test, as the AWS SDK reads them
+// (as in a pod with the output Secret as env vars); no instance metadata
+// lookups.
+func StartS3On(t testing.TB, host, access, secret string) string {
+	t.Helper()
 	bin := s3Server.program(t)
-	const access, secret = "indexbuild", "indexbuild-secret"
-	// The AWS SDK reads credentials from the environment (as in a pod with
-	// the output Secret mounted as env vars); no instance metadata lookups.
 	t.Setenv("AWS_ACCESS_KEY_ID", access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -41,7 +50,7 @@ func StartS3(t testing.TB) string {
 	if err := os.Mkdir(filepath.Join(root, "test"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := freeAddr()
+	addr, err := freeAddr(host)
 	if err != nil {
 		t.Fatal(err)
 	}
