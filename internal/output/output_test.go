@@ -293,3 +293,23 @@ func TestClaimNeverNamesAnEmptyOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimRefusesAStoreThatIgnoresPreconditions: a worker's or finalize's
+// first conditional write is its claim; on a store that ignores
+// preconditions it fails permanently (exit 4) naming the store, and the
+// owner record is all it wrote.
+func TestClaimRefusesAStoreThatIgnoresPreconditions(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			inner := s.Open(t)
+			root := storage.RequirePreconditions(&storagetest.IgnoresPreconditions{Bucket: inner})
+			err := output.Claim(ctx, root, output.Owner{Namespace: "ns-a", Name: "books"})
+			if !errors.Is(err, storage.ErrPreconditionsIgnored) || retry.ExitCode(err) != retry.ExitInvalidInput || !strings.Contains(err.Error(), inner.URI()) {
+				t.Fatalf("claim on a store that ignores preconditions: %v (exit %d)", err, retry.ExitCode(err))
+			}
+			if got := list(t, inner); !slices.Equal(got, []string{output.OwnerKey}) {
+				t.Fatalf("the refused claim left %v", got)
+			}
+		})
+	}
+}
