@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -26,10 +23,17 @@ const (
 	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-var (
-	azureServer = server{name: "Azure", env: AzureServerEnv, bin: "bin/azurite/azurite-blob", make: "azure-server"}
-	azureShared shared
-)
+var azureServer = &shared{
+	server: server{name: "Azure", env: AzureServerEnv, bin: "bin/azurite/azurite-blob", make: "azure-server"},
+	args: func(host, port string) []string {
+		return []string{"--blobHost", host, "--blobPort", port, "--inMemoryPersistence",
+			"--silent", "--disableTelemetry", "--skipApiVersionCheck"}
+	},
+	found: func(string) {
+		os.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
+		os.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
+	},
+}
 
 // Azure is azblob:// against Azurite's blob service (in memory) on a free
 // loopback port: one server per test process, started on first use, and a
@@ -66,27 +70,5 @@ func NewAzureContainer(t testing.TB) string {
 // AzureEndpoint is the shared Azure server's address.
 func AzureEndpoint(t testing.TB) string {
 	t.Helper()
-	bin := azureServer.program(t)
-	return azureShared.get(t, func() (string, error) { return startAzure(bin) })
-}
-
-func startAzure(bin string) (string, error) {
-	addr, err := freeAddr("127.0.0.1")
-	if err != nil {
-		return "", err
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	dir, err := os.MkdirTemp("", "azurite")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(bin, "--blobHost", host, "--blobPort", port, "--inMemoryPersistence",
-		"--silent", "--disableTelemetry", "--skipApiVersionCheck")
-	cmd.Dir = dir
-	if _, err := azureServer.start(cmd, addr, filepath.Join(dir, "azurite.log"), true); err != nil {
-		return "", err
-	}
-	os.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
-	os.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
-	return addr, nil
+	return azureServer.address(t)
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,8 +17,16 @@ import (
 const GCSServerEnv = "INDEXBUILD_GCS_SERVER"
 
 var (
-	gcsServer = server{name: "GCS", env: GCSServerEnv, bin: "bin/fake-gcs-server", make: "gcs-server"}
-	gcsShared shared
+	gcsServer = &shared{
+		server: server{name: "GCS", env: GCSServerEnv, bin: "bin/fake-gcs-server", make: "gcs-server"},
+		args: func(host, port string) []string {
+			addr := host + ":" + port
+			return []string{"-scheme", "http", "-host", host, "-port", port, "-backend", "memory",
+				"-public-host", addr, "-external-url", "http://" + addr, "-log-level", "error"}
+		},
+		// For the whole process: every GCS client made from now on talks to it.
+		found: func(addr string) { os.Setenv("STORAGE_EMULATOR_HOST", addr) },
+	}
 	// buckets numbers the buckets and containers the shared servers hand out.
 	buckets atomic.Int64
 )
@@ -40,8 +46,7 @@ func GCS() Store {
 // its URI.
 func NewGCSBucket(t testing.TB) string {
 	t.Helper()
-	bin := gcsServer.program(t)
-	addr := gcsShared.get(t, func() (string, error) { return startGCS(bin) })
+	addr := gcsServer.address(t)
 	name := fmt.Sprintf("test-%d", buckets.Add(1))
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/storage/v1/b?project=test",
 		strings.NewReader(fmt.Sprintf(`{"name":%q}`, name)))
@@ -64,26 +69,5 @@ func NewGCSBucket(t testing.TB) string {
 // it through something of their own (a proxy in front of it).
 func GCSEndpoint(t testing.TB) string {
 	t.Helper()
-	bin := gcsServer.program(t)
-	return gcsShared.get(t, func() (string, error) { return startGCS(bin) })
-}
-
-func startGCS(bin string) (string, error) {
-	addr, err := freeAddr("127.0.0.1")
-	if err != nil {
-		return "", err
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	dir, err := os.MkdirTemp("", "fake-gcs-server")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(bin, "-scheme", "http", "-host", host, "-port", port, "-backend", "memory",
-		"-public-host", addr, "-external-url", "http://"+addr, "-log-level", "error")
-	if _, err := gcsServer.start(cmd, addr, filepath.Join(dir, "fake-gcs-server.log"), true); err != nil {
-		return "", err
-	}
-	// For the whole process: every GCS client made from now on talks to it.
-	os.Setenv("STORAGE_EMULATOR_HOST", addr)
-	return addr, nil
+	return gcsServer.address(t)
 }

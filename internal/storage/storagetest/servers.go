@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,21 +83,49 @@ func (s server) start(cmd *exec.Cmd, addr, logName string, forProcess bool) (<-c
 	return exited, nil
 }
 
-// shared is a server started once per test process, on first use.
+// shared is a server started once per test process, on first use, on a
+// free loopback port, killed when the process ends.
 type shared struct {
+	server
+	// args are the program's arguments to listen on host:port.
+	args func(host, port string) []string
+	// found makes the server known to this process's clients (environment
+	// variables the cloud SDKs read).
+	found func(addr string)
+
 	once sync.Once
 	addr string
 	err  error
 }
 
-// get starts the server with run on first use and returns its address.
-func (sh *shared) get(t testing.TB, run func() (string, error)) string {
+// address starts the server on first use and returns its address.
+func (sh *shared) address(t testing.TB) string {
 	t.Helper()
-	sh.once.Do(func() { sh.addr, sh.err = run() })
+	bin := sh.program(t)
+	sh.once.Do(func() { sh.addr, sh.err = sh.run(bin) })
 	if sh.err != nil {
 		t.Fatal(sh.err)
 	}
 	return sh.addr
+}
+
+func (sh *shared) run(bin string) (string, error) {
+	addr, err := freeAddr("127.0.0.1")
+	if err != nil {
+		return "", err
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	dir, err := os.MkdirTemp("", "indexbuild-"+strings.ToLower(sh.name))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, sh.args(host, port)...)
+	cmd.Dir = dir
+	if _, err := sh.start(cmd, addr, filepath.Join(dir, "server.log"), true); err != nil {
+		return "", err
+	}
+	sh.found(addr)
+	return addr, nil
 }
 
 // repoRoot is the nearest directory above the working directory (a test's
