@@ -41,5 +41,6 @@ if [ ! -x "${BLOB}" ]; then
   log "installed ${BLOB}"
 fi
 mkdir -p "${LINK}"
-ln -sfn "${BLOB}" "${LINK}/azurite-blob"
+# Relative: bin/ may be shared by several checkouts through a symlink.
+ln -sfn "../azurite-${AZURITE_VERSION}/node_modules/.bin/azurite-blob" "${LINK}/azurite-blob"
 echo "${LINK}/azurite-blob"
