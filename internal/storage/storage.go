@@ -11,6 +11,7 @@
 //	s3://bucket/idx1?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true
 //	gs://bucket/idx1                      bucket "bucket", keys under "idx1/"
 //	azblob://container/idx1               container, keys under "idx1/"
+//	azblob://container/idx1?protocol=http&domain=127.0.0.1:10000   the same on Azurite
 //
 // Credentials come from the environment the cloud SDKs read (for example
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS,
@@ -21,6 +22,10 @@
 // Every error a Bucket returns is classified: errors.Is(err, X) holds for
 // exactly one of ErrNotFound, ErrExists, ErrConflict, ErrRetryable,
 // ErrPermanent.
+//
+// A Bucket from Open never trusts a store with a conditional write it does
+// not honour (RequirePreconditions): the commit protocol's create-if-absent
+// and compare-and-swap are proved on first use.
 package storage
 
 import (
