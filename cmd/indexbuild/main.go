@@ -64,11 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// permanentStorage makes a storage failure that no retry can heal (see
-// storage.Unhealable: access denied, no such bucket, invalid argument, a
-// file store's permission error) invalid input, exit 4, quoting the store's
-// error: retrying it would only use up the backoff limit and end the build
-// without its cause.
+// permanentStorage makes a storage failure that no retry can heal but
+// whose class is not permanent (storage.Unhealable: no such bucket or
+// container, a read-only file store) invalid input, exit 4, quoting the
+// store's error, like permanent storage errors: retrying it would only use
+// up the backoff limit and end the build without its cause.
 func permanentStorage(err error) error {
 	if retry.IsRetryable(err) && storage.Unhealable(err) {
 		return fmt.Errorf("%w: storage refused, and retrying cannot change that: %w", retry.ErrInvalidInput, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/gentable"
@@ -87,9 +88,9 @@ func TestUnhealableStorageExits4(t *testing.T) {
 		want                 []string
 	}{
 		// /sys refuses mkdir even to root: EPERM, or EACCES for others.
-		{"file:// output without permission", src, "file:///sys/indexbuild-test-output", [2]string{}, []string{"storage refused", "/sys/indexbuild-test-output"}},
-		{"no such bucket", strings.Replace(s3, "s3://test/", "s3://no-such-bucket/", 1), "file://" + filepath.Join(dir, "out1"), [2]string{}, []string{"storage refused", "NoSuchBucket"}},
-		{"wrong secret", s3, "file://" + filepath.Join(dir, "out2"), [2]string{"AWS_SECRET_ACCESS_KEY", "wrong"}, []string{"storage refused", "SignatureDoesNotMatch"}},
+		{"file:// output without permission", src, "file:///sys/indexbuild-test-output", [2]string{}, []string{"permanent storage error", "/sys/indexbuild-test-output"}},
+		{"no such bucket", strings.Replace(s3, "s3://test/", "s3://no-such-bucket/", 1), "file://" + filepath.Join(dir, "out1"), [2]string{}, []string{"storage refused, and retrying cannot change that", "NoSuchBucket"}},
+		{"wrong secret", s3, "file://" + filepath.Join(dir, "out2"), [2]string{"AWS_SECRET_ACCESS_KEY", "wrong"}, []string{"permanent storage error", "SignatureDoesNotMatch"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestUnhealableStorageExits4(t *testing.T) {
 			}
 		})
 	}
-	if !storage.Unhealable(&storage.Error{Kind: storage.ErrRetryable, Err: &os.PathError{Op: "open", Path: "x", Err: os.ErrPermission}}) {
-		t.Error("a file store's permission error is not unhealable")
+	if !storage.Unhealable(&storage.Error{Kind: storage.ErrRetryable, Err: &os.PathError{Op: "mkdir", Path: "x", Err: syscall.EROFS}}) {
+		t.Error("a read-only file store is not unhealable")
 	}
 }
