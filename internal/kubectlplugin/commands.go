@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/querycmd"
 	"github.com/indexbuild/indexbuild/internal/verifycmd"
 )
