@@ -3,9 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -72,15 +70,7 @@ func StatVersion(ctx context.Context, b Bucket, key string) (ObjectVersion, erro
 
 func (b *blobBucket) listVersions(ctx context.Context, prefix string) ([]ObjectVersion, error) {
 	var out []ObjectVersion
-	it := b.b.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, classify("list", prefix, err)
-		}
+	err := b.eachListed(ctx, prefix, func(obj *blob.ListObject) {
 		var etag string
 		var s3obj s3types.Object
 		var azItem container.BlobItem
@@ -91,6 +81,9 @@ func (b *blobBucket) listVersions(ctx context.Context, prefix string) ([]ObjectV
 			etag = string(*azItem.Properties.ETag)
 		}
 		out = append(out, ObjectVersion{Key: obj.Key, Size: obj.Size, Token: versionToken(obj.As, etag, obj.ModTime, obj.MD5)})
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b ObjectVersion) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
