@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -54,15 +53,15 @@ func TestArgoCDHealth(t *testing.T) {
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Healthy", "committed 4 files"},
 		{"stale metadata", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonStaleMeta, "elementIDs recorded in status.task is [1] but the current value is [2]")
+			newStatusWriter(ib).failed(ReasonStaleMeta, "elementIDs recorded in status.task is [1] but the current value is [2]")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "StaleMeta: elementIDs recorded"},
 		{"invalid input", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonInvalidInput, "data.csv line 3")
+			newStatusWriter(ib).failed(ReasonInvalidInput, "data.csv line 3")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "InvalidInput: data.csv line 3"},
 		{"out of retries", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonBackoffLimitExceeded, "partition 2")
+			newStatusWriter(ib).failed(ReasonBackoffLimitExceeded, "partition 2")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "BackoffLimitExceeded"},
 		{"spec changed after success", func(ib *indexbuildv1alpha1.IndexBuild) {

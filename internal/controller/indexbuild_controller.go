@@ -338,7 +338,7 @@ func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuil
 // requeues it. Only a new spec.jobID moves on.
 func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, cause error) {
 	logf.FromContext(ctx).Info("stale task metadata, failing the task", "task", taskKey(ib), "reason", cause.Error())
-	newStatusWriter(ib).failed(retry.ReasonStaleMeta, cause.Error())
+	newStatusWriter(ib).failed(ReasonStaleMeta, cause.Error())
 }
 
 // stopUnfinishedJobs deletes the failed build's Jobs that still run.

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -53,13 +52,13 @@ func TestKstatusOfEveryPhase(t *testing.T) {
 			ib.Status.ObservedGeneration = ib.Generation - 1
 		}, kstatus.InProgressStatus},
 		{"stale metadata", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonStaleMeta, "elementIDs changed")
+			newStatusWriter(ib).failed(ReasonStaleMeta, "elementIDs changed")
 		}, kstatus.FailedStatus},
 		{"invalid input", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonInvalidInput, "bad line")
+			newStatusWriter(ib).failed(ReasonInvalidInput, "bad line")
 		}, kstatus.FailedStatus},
 		{"out of retries", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonBackoffLimitExceeded, "partition 3")
+			newStatusWriter(ib).failed(ReasonBackoffLimitExceeded, "partition 3")
 		}, kstatus.FailedStatus},
 	}
 	for _, tt := range tests {

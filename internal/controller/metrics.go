@@ -10,7 +10,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
 // Metrics served on the manager's metrics endpoint, next to
@@ -105,7 +104,7 @@ func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs []*b
 	case indexbuildv1alpha1.PhaseFailed:
 		reason := findCondition(after, indexbuildv1alpha1.ConditionReady).Reason
 		buildFailures.WithLabelValues(reason).Inc()
-		if reason == retry.ReasonStaleMeta {
+		if reason == ReasonStaleMeta {
 			staleMetaFailures.Inc()
 		}
 		role := RoleBuild
@@ -125,7 +124,7 @@ func observeFinishedJob(job *batchv1.Job) {
 	}
 	role := job.Labels[LabelRole]
 	failed := job.Status.Failed
-	if out := classifyJob(job); out.Failed && (out.Reason == retry.ReasonStaleMeta || out.Reason == retry.ReasonInvalidInput) {
+	if out := classifyJob(job); out.Failed && (out.Reason == ReasonStaleMeta || out.Reason == ReasonInvalidInput) {
 		workerFailures.WithLabelValues(role, "false").Inc()
 		failed--
 	}

@@ -22,12 +22,6 @@ import (
 // store credentials of its own, so the pod runs with the build's.
 const FinalizerOutputCleanup = "indexbuild.dev/output-cleanup"
 
-// Reasons of the deletion path.
-const (
-	ReasonDeletingOutput      = "DeletingOutput"
-	ReasonOutputCleanupFailed = "OutputCleanupFailed"
-)
-
 // deletionPollInterval is how often a deletion that waits for pods to stop
 // or for the cleanup Job looks again (Job events usually come first).
 const deletionPollInterval = 2 * time.Second

@@ -15,22 +15,6 @@ import (
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
 
-// Ready reasons of a build whose pods do not run. They are not failures:
-// a quota can free up, an image can be pushed, a node can join.
-const (
-	// ReasonPodCreateFailed: the API refused the Job's pods (Pod Security,
-	// ResourceQuota, an admission webhook).
-	ReasonPodCreateFailed = "PodCreateFailed"
-	// ReasonImagePullFailed: the kubelet cannot pull the builder image.
-	ReasonImagePullFailed = "ImagePullFailed"
-	// ReasonContainerCreateFailed: the kubelet cannot start the container
-	// (a missing Secret or ConfigMap, a bad mount).
-	ReasonContainerCreateFailed = "ContainerCreateFailed"
-	// ReasonUnschedulable: no node fits the pods, for longer than
-	// unschedulableGrace.
-	ReasonUnschedulable = "Unschedulable"
-)
-
 // unschedulableGrace is how long a pod may wait for a node before the
 // build says so: long enough for a cluster autoscaler to react to it.
 const unschedulableGrace = 30 * time.Second
@@ -47,15 +31,6 @@ const failedCreateReason = "FailedCreate"
 // podTrouble is why a Job's pods do not run.
 type podTrouble struct {
 	Reason, Message string
-}
-
-// isPodTroubleReason reports whether reason is one podTrouble sets.
-func isPodTroubleReason(reason string) bool {
-	switch reason {
-	case ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
-		return true
-	}
-	return false
 }
 
 // waitingForPods reports whether a running Job has fewer pods running than

@@ -8,24 +8,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
-)
-
-// Condition reasons the controller sets besides the failure reasons of
-// package retry.
-const (
-	ReasonPending      = "Pending"
-	ReasonBuilding     = "Building"
-	ReasonFinalizing   = "Finalizing"
-	ReasonSuspended    = "Suspended"
-	ReasonCommitted    = "Committed"
-	ReasonNotCommitted = "NotCommitted"
-	ReasonTaskMetaOK   = "TaskMetaMatches"
-	ReasonNotSuspended = "NotSuspended"
-	ReasonJobConflict  = "JobConflict"
-	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
-	// (kubectl replace --force, a restore) are still going away.
-	ReasonPreviousJobs = "WaitingForPreviousJobs"
 )
 
 // statusWriter sets phase and conditions together, so the kstatus trio
@@ -73,7 +55,7 @@ func (w statusWriter) failed(reason, message string) {
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message+"; change spec.jobID to start a new task")
-	if reason == retry.ReasonStaleMeta {
+	if reason == ReasonStaleMeta {
 		w.set(indexbuildv1alpha1.ConditionStaleMeta, metav1.ConditionTrue, reason, message)
 	}
 	if !meta.IsStatusConditionTrue(w.status.Conditions, indexbuildv1alpha1.ConditionCommitted) {

@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -23,19 +22,19 @@ func TestStatusWriterKeepsKstatusConsistent(t *testing.T) {
 	}{
 		{"building", func(w statusWriter) { w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "") },
 			want{indexbuildv1alpha1.PhaseBuilding, "False", "True", "False", "False", "False"}},
-		{"stale", func(w statusWriter) { w.failed(retry.ReasonStaleMeta, "elementIDs changed") },
+		{"stale", func(w statusWriter) { w.failed(ReasonStaleMeta, "elementIDs changed") },
 			want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "False"}},
-		{"invalid input", func(w statusWriter) { w.failed(retry.ReasonInvalidInput, "bad line") },
+		{"invalid input", func(w statusWriter) { w.failed(ReasonInvalidInput, "bad line") },
 			want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "", "False"}},
 		{"succeeded", func(w statusWriter) { w.succeeded(indexbuildv1alpha1.CommitStatus{MarkerURI: "mem://x/metadata.json"}) },
 			want{indexbuildv1alpha1.PhaseSucceeded, "True", "False", "False", "", "True"}},
 		{"building then stale", func(w statusWriter) {
 			w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "")
-			w.failed(retry.ReasonStaleMeta, "tableID changed")
+			w.failed(ReasonStaleMeta, "tableID changed")
 		}, want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "False"}},
 		{"committed then stale keeps Committed", func(w statusWriter) {
 			w.succeeded(indexbuildv1alpha1.CommitStatus{})
-			w.failed(retry.ReasonStaleMeta, "elementIDs changed")
+			w.failed(ReasonStaleMeta, "elementIDs changed")
 		}, want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "True"}},
 	}
 	for _, tt := range tests {
