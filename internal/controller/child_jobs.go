@@ -128,15 +128,10 @@ type childJobs struct {
 	previous []*batchv1.Job
 }
 
-// all is every child Job, the current task's first.
+// all is every child Job.
 func (c childJobs) all() []*batchv1.Job {
 	jobs := make([]*batchv1.Job, 0, len(c.current)+len(c.previous))
-	for _, st := range taskStages {
-		if j := c.current[st.role]; j != nil {
-			jobs = append(jobs, j)
-		}
-	}
-	if j := c.current[RoleCleanup]; j != nil {
+	for _, j := range c.current {
 		jobs = append(jobs, j)
 	}
 	return append(jobs, c.previous...)

@@ -1,5 +1,6 @@
-// Package controller reconciles IndexBuilds into a build Job (one worker per
-// partition) and a finalize Job, and refuses to resume a task whose recorded
+// Package controller reconciles IndexBuilds into their task's stages, one
+// child Job each (stages.go: a build Job with one worker per partition,
+// then a finalize Job), and refuses to resume a task whose recorded
 // metadata no longer matches the spec.
 package controller
 
@@ -128,6 +129,9 @@ func (r *IndexBuildReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return result, err
 }
 
+// reconcileSnapshot is Reconcile after the Get: the freshness gate, the
+// finalizer, the child Jobs listed once, the decision, the one status
+// write and what follows it.
 func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, now time.Time) (ctrl.Result, error) {
 	if err := r.freshness.satisfied(ib, now); err != nil {
 		return ctrl.Result{}, err

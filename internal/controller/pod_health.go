@@ -137,12 +137,12 @@ func eventTime(e *corev1.Event) time.Time {
 // +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 
-// podStallGrace is how long a waiting Job's pods must stand still before
+// podsStillGrace is how long a waiting Job's pods must stand still before
 // they are looked into. Pods that are being created, scheduled and started
 // move; a refused pod, an image that cannot be pulled or a pod no node fits
 // does not. On a busy cluster every Job waits a while, and reporting why
 // would be noise about pods on their way.
-const podStallGrace = 10 * time.Second
+const podsStillGrace = 10 * time.Second
 
 // podsMovedAt is when a Job's pods last moved, from the times the cached
 // Job and pods carry: the Job started (or resumed), a pod was created,
@@ -181,7 +181,7 @@ func podsMovedAt(job *batchv1.Job, pods []corev1.Pod) time.Time {
 
 // reportPodTrouble puts why a running Job's pods do not run into the
 // Ready and Reconciling conditions of an in-progress build (the phase
-// stays), once they have stood still for podStallGrace. It returns when to
+// stays), once they have stood still for podsStillGrace. It returns when to
 // look again: pod trouble changes no Job status, so no event brings the
 // next reconcile.
 func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, status phaseConditions, job *batchv1.Job, now time.Time) (time.Duration, error) {
@@ -192,8 +192,8 @@ func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbu
 	if err != nil {
 		return 0, err
 	}
-	if still := now.Sub(podsMovedAt(job, pods)); still < podStallGrace {
-		return podStallGrace - still, nil // pods on their way
+	if still := now.Sub(podsMovedAt(job, pods)); still < podsStillGrace {
+		return podsStillGrace - still, nil // pods on their way
 	}
 	trouble, err := r.diagnoseJobPods(ctx, job, pods, now)
 	if err != nil || trouble == nil {

@@ -149,7 +149,7 @@ var _ = Describe("Why nothing runs", func() {
 	BeforeEach(func() { ns = restrictedNamespace("ib-health-") })
 
 	// Pods are looked into once the Job's pod counts stand still for
-	// podStallGrace.
+	// podsStillGrace.
 	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
@@ -160,7 +160,7 @@ var _ = Describe("Why nothing runs", func() {
 			for _, m := range message {
 				g.Expect(ready.Message).To(ContainSubstring(m))
 			}
-		}, podStallGrace+timeout, interval).Should(Succeed())
+		}, podsStillGrace+timeout, interval).Should(Succeed())
 	}
 
 	It("quotes the API's refusal of a pod (Pod Security) until pods run", func() {
