@@ -103,17 +103,13 @@ func main() {
 		setupLog.Error(err, "unable to create manager")
 		os.Exit(1)
 	}
-	if err := (&controller.IndexBuildReconciler{
-		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		Scheme:         mgr.GetScheme(),
-		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
-		BuilderImage:   builderImage,
-		FileStoreRoots: roots,
-
+	reconciler := controller.NewIndexBuildReconciler(mgr, controller.Options{
+		BuilderImage:            builderImage,
+		FileStoreRoots:          roots,
 		MaxConcurrentReconciles: concurrency,
 		ProgressInterval:        progressInterval,
-	}).SetupWithManager(mgr); err != nil {
+	})
+	if err := reconciler.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "IndexBuild")
 		os.Exit(1)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/gentable"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
@@ -144,12 +145,16 @@ func TestStorageFailureExits1(t *testing.T) {
 
 func TestRerunAfterCommitIsNoOp(t *testing.T) {
 	src := generate(t, gentable.Options{Rows: 50, Format: rows.JSONL})
-	out := storagetest.Mem().Open(t)
+	root := storagetest.Mem().Open(t)
+	out, err := commit.OpenTask(context.Background(), root, indexTask, output.Owner{}) // the task's version
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config(t, src, out, indexTask)
 	if _, err := builder.Build(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := commit.CommitVersion(context.Background(), out, commit.Options{Task: indexTask, Partitions: 1}); err != nil {
+	if _, err := commit.Finalize(context.Background(), root, commit.Options{Task: indexTask, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := builder.Build(context.Background(), cfg)

@@ -50,7 +50,7 @@ type Options struct {
 // Options say otherwise: the published one and the one before it.
 const DefaultKeepVersions = 2
 
-// CommitVersion commits the staged partitions of opts.Task in b (the task's
+// finalize commits the staged partitions of opts.Task in b (the task's
 // version of the output, see Finalize), following the design's steps: an existing marker of the same task means done; staging is
 // checked in full before anything is copied; files are copied to dense final
 // names (sources kept, final paths overwritten, never deleted first) and
@@ -60,12 +60,9 @@ const DefaultKeepVersions = 2
 // The summary is filled in on success; errors classify per the worker
 // contract (retry.ExitCode): stale staging or marker 3, corrupt staging 4,
 // storage trouble 1.
-func CommitVersion(ctx context.Context, b storage.Bucket, opts Options) (summary.Commit, error) {
-	return finalize(ctx, b, opts, nil)
-}
-
-// finalize is CommitVersion calling committed (when not nil) right after it
-// created the marker, before the cleanup; benchmarks time the two apart.
+//
+// committed, when not nil, is called right after the marker is created,
+// before the cleanup; benchmarks time the two apart.
 func finalize(ctx context.Context, b storage.Bucket, opts Options, committed func()) (summary.Commit, error) {
 	opts = opts.withDefaults()
 	// The marker and staging are read at once: one round trip instead of

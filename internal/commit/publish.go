@@ -20,24 +20,19 @@ import (
 
 // Finalize commits opts.Task into the output root: it claims the root for
 // opts.Owner, refuses a task older than the published one, commits the
-// task's own version (CommitVersion on versions/<jobID>/), publishes it by
+// task's own version (finalize on versions/<jobID>/), publishes it by
 // moving the pointer (Publish), and applies retention (Retain). Every step
 // is idempotent, so a retry after a crash anywhere converges: before the
 // marker the version is committed again, between marker and pointer the
 // marker is found and the pointer moved, after the pointer everything is
 // found done and only cleanup is repeated.
 func Finalize(ctx context.Context, root storage.Bucket, opts Options) (summary.Commit, error) {
-	return finalizeOutput(ctx, root, opts, nil)
-}
-
-// finalizeOutput is Finalize with finalize's committed hook.
-func finalizeOutput(ctx context.Context, root storage.Bucket, opts Options, committed func()) (summary.Commit, error) {
 	opts = opts.withDefaults()
 	v, err := OpenTask(ctx, root, opts.Task, opts.Owner)
 	if err != nil {
 		return summary.Commit{}, err
 	}
-	sum, err := finalize(ctx, v, opts, committed)
+	sum, err := finalize(ctx, v, opts, nil)
 	if err != nil {
 		return summary.Commit{}, err
 	}

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -34,39 +33,39 @@ func TestArgoCDHealth(t *testing.T) {
 	}{
 		{"not observed yet", func(ib *indexbuildv1alpha1.IndexBuild) {}, "Progressing", "Waiting"},
 		{"building", func(ib *indexbuildv1alpha1.IndexBuild) {
-			w := newStatusWriter(ib)
+			w := newPhaseConditions(ib, testNow)
 			w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "")
 			w.partitions(indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 1})
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Progressing", "Building 1/4"},
 		{"finalizing", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "")
+			newPhaseConditions(ib, testNow).inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Progressing", "Finalizing"},
 		{"suspended", func(ib *indexbuildv1alpha1.IndexBuild) {
-			w := newStatusWriter(ib)
+			w := newPhaseConditions(ib, testNow)
 			w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonSuspended, "")
 			w.suspended(true)
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Suspended", "spec.suspend"},
 		{"succeeded", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).succeeded(indexbuildv1alpha1.CommitStatus{MarkerURI: "s3://i/metadata.json", Files: 4, Rows: 10})
+			newPhaseConditions(ib, testNow).succeeded(indexbuildv1alpha1.CommitStatus{MarkerURI: "s3://i/metadata.json", Files: 4, Rows: 10})
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Healthy", "committed 4 files"},
 		{"stale metadata", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonStaleMeta, "elementIDs recorded in status.task is [1] but the current value is [2]")
+			newPhaseConditions(ib, testNow).failed(ReasonStaleMeta, "elementIDs recorded in status.task is [1] but the current value is [2]")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "StaleMeta: elementIDs recorded"},
 		{"invalid input", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonInvalidInput, "data.csv line 3")
+			newPhaseConditions(ib, testNow).failed(ReasonInvalidInput, "data.csv line 3")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "InvalidInput: data.csv line 3"},
 		{"out of retries", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonBackoffLimitExceeded, "partition 2")
+			newPhaseConditions(ib, testNow).failed(ReasonBackoffLimitExceeded, "partition 2")
 			ib.Status.ObservedGeneration = ib.Generation
 		}, "Degraded", "BackoffLimitExceeded"},
 		{"spec changed after success", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).succeeded(indexbuildv1alpha1.CommitStatus{})
+			newPhaseConditions(ib, testNow).succeeded(indexbuildv1alpha1.CommitStatus{})
 			ib.Status.ObservedGeneration = ib.Generation - 1
 		}, "Progressing", "Waiting"},
 	}

@@ -37,7 +37,7 @@ func CacheByObject() map[client.Object]cache.ByObject {
 		&batchv1.Job{}:                   {Label: labels.NewSelector().Add(*own), Transform: trimCachedJob},
 		&corev1.Pod{}:                    {Label: labels.NewSelector().Add(*own), Field: unfinishedOrFailedPods, Transform: trimCachedPod},
 		&indexbuildv1alpha1.IndexBuild{}: {Transform: trimCachedIndexBuild},
-		&corev1.Event{}:                  {Field: refusedPodCreations, Transform: trimCachedEvent},
+		&corev1.Event{}:                  {Field: refusedPodCreations, Transform: cache.TransformStripManagedFields()},
 	}
 }
 
@@ -57,14 +57,6 @@ var refusedPodCreations = fields.SelectorFromSet(fields.Set{
 	"reason":              failedCreateReason,
 })
 
-// trimCachedEvent drops managedFields.
-func trimCachedEvent(obj any) (any, error) {
-	if e, ok := obj.(*corev1.Event); ok {
-		e.ManagedFields = nil
-	}
-	return obj, nil
-}
-
 // trimCachedJob drops from a cached Job what the controller never reads:
 // managedFields, the pod template, the selector and the pod failure policy.
 // The controller changes Jobs with patches of what it sets, never with an
@@ -81,9 +73,10 @@ func trimCachedJob(obj any) (any, error) {
 	return job, nil
 }
 
-// trimCachedPod keeps of a pod what tells why it does not run and how it
-// ended: its name, labels and times, its phase, its PodScheduled condition
-// and its containers' states.
+// trimCachedPod keeps of a pod what tells why it does not run, how it
+// ended and when it last moved (podsMovedAt): its name, labels and times,
+// its phase, its PodScheduled and Ready conditions and its containers'
+// states.
 func trimCachedPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -97,8 +90,10 @@ func trimCachedPod(obj any) (any, error) {
 		},
 		Status: corev1.PodStatus{Phase: pod.Status.Phase},
 	}
-	if c := podCondition(pod, corev1.PodScheduled); c != nil {
-		trimmed.Status.Conditions = []corev1.PodCondition{*c}
+	for _, t := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodReady} {
+		if c := podCondition(pod, t); c != nil {
+			trimmed.Status.Conditions = append(trimmed.Status.Conditions, *c)
+		}
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		trimmed.Status.ContainerStatuses = append(trimmed.Status.ContainerStatuses, corev1.ContainerStatus{Name: cs.Name, Image: cs.Image, State: cs.State})
@@ -117,10 +112,10 @@ func trimCachedIndexBuild(obj any) (any, error) {
 	return ib, nil
 }
 
-// Indexes of cached objects. childJobs runs several times a reconcile, and a
-// diagnosis reads a Job's pods and Events: a label or field selector would
-// scan every cached object of the namespace each time, an index returns the
-// few that match.
+// Indexes of cached objects. Every reconcile lists its IndexBuild's Jobs,
+// and a waiting Job's pods (and Events) are read: a label or field selector
+// would scan every cached object of the namespace each time, an index
+// returns the few that match.
 const (
 	// jobControllerKey: the name of the IndexBuild that controls a Job.
 	jobControllerKey = ".metadata.controller.indexbuild"

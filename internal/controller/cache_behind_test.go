@@ -56,12 +56,8 @@ var _ = Describe("IndexBuild controller with a cache behind the API", func() {
 			g.Expect(jobs.Items).To(BeEmpty())
 		}, timeout, interval).Should(Succeed())
 
-		lagging := &IndexBuildReconciler{
-			Client:       laggingIndexBuildClient{Client: cachedClient, snapshot: snapshot},
-			APIReader:    k8sClient,
-			Scheme:       cachedClient.Scheme(),
-			BuilderImage: builderName,
-		}
+		lagging := NewIndexBuildReconciler(testManager, Options{BuilderImage: builderName})
+		lagging.Client = laggingIndexBuildClient{Client: cachedClient, snapshot: snapshot}
 		res, err := lagging.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ib)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.RequeueAfter).To(BeNumerically(">", 0), "a reconcile from a lagging cache comes back once the cache caught up")

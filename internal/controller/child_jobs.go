@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -8,7 +9,12 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/retry"
@@ -110,4 +116,120 @@ func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container, image strin
 	}
 	addQueueLabels(ib, job)
 	return job
+}
+
+// childJobs are the Jobs an IndexBuild controls, listed once per reconcile
+// (listChildJobs) and passed down.
+type childJobs struct {
+	// current are the current task's Jobs (spec.jobID) by role: build,
+	// finalize, cleanup.
+	current map[string]*batchv1.Job
+	// previous are the Jobs of earlier tasks.
+	previous []*batchv1.Job
+}
+
+// all is every child Job.
+func (c childJobs) all() []*batchv1.Job {
+	jobs := make([]*batchv1.Job, 0, len(c.current)+len(c.previous))
+	for _, j := range c.current {
+		jobs = append(jobs, j)
+	}
+	return append(jobs, c.previous...)
+}
+
+// listChildJobs reads the IndexBuild's Jobs from the cache, through the
+// index of their controller.
+func (r *IndexBuildReconciler) listChildJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) (childJobs, error) {
+	var list batchv1.JobList
+	if err := r.List(ctx, &list, client.InNamespace(ib.Namespace), client.MatchingFields{jobControllerKey: ib.Name}); err != nil {
+		return childJobs{}, fmt.Errorf("list Jobs: %w", err)
+	}
+	jobs := childJobs{current: map[string]*batchv1.Job{}}
+	jobID := strconv.FormatInt(ib.Spec.JobID, 10)
+	for i := range list.Items {
+		job := &list.Items[i]
+		switch {
+		case !metav1.IsControlledBy(job, ib):
+		case job.Labels[LabelJobID] == jobID:
+			jobs.current[job.Labels[LabelRole]] = job
+		default:
+			jobs.previous = append(jobs.previous, job)
+		}
+	}
+	return jobs, nil
+}
+
+// createJob creates a child Job. When a Job of that name exists already
+// (the cache had not seen it yet, or something else made it) the existing
+// one is returned for the caller to check before it is used; a nil Job
+// comes with the reason.
+func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
+	// Every Job, whatever its role, mounts the build's stores: none may
+	// reach a node path the admin did not allow.
+	if err := checkFileStores(ib, r.fileStoreRoots); err != nil {
+		return nil, err
+	}
+	if err := r.freshness.confirmLatest(ctx, ib); err != nil {
+		return nil, err
+	}
+	err := r.Create(ctx, job)
+	if err == nil {
+		logf.FromContext(ctx).Info("created Job", "job", job.Name, "task", taskKey(ib))
+		return job, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create Job %s: %w", job.Name, err)
+	}
+	// Read past the cache, which may not have seen the Job yet.
+	existing := &batchv1.Job{}
+	if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, existing); err != nil {
+		return nil, fmt.Errorf("get existing Job %s: %w", job.Name, err)
+	}
+	if leftByPrevious(ib, existing) {
+		return nil, &previousJobError{job: existing.Name}
+	}
+	if err := checkChildJob(ib, existing); err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// deleteJobs deletes Jobs, with their pods, past the freshness gate.
+func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, propagation metav1.DeletionPropagation) error {
+	confirmed := false
+	for _, job := range jobs {
+		if !job.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if !confirmed {
+			if err := r.freshness.confirmLatest(ctx, ib); err != nil {
+				return err
+			}
+			confirmed = true
+		}
+		err := r.Delete(ctx, job, client.PropagationPolicy(propagation))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Job %s: %w", job.Name, err)
+		}
+		logf.FromContext(ctx).Info("deleted Job", "job", job.Name)
+	}
+	return nil
+}
+
+// syncSuspend mirrors spec.suspend onto a running Job of a stage that
+// follows it; the Job controller stops its pods and keeps finished indexes.
+// A queued Job is Kueue's to suspend.
+func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, suspend bool) error {
+	if ptr.Deref(job.Spec.Suspend, false) == suspend || queueName(job) != "" {
+		return nil
+	}
+	if err := r.freshness.confirmLatest(ctx, ib); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(job.DeepCopy())
+	job.Spec.Suspend = ptr.To(suspend)
+	if err := r.Patch(ctx, job, patch); err != nil {
+		return fmt.Errorf("set suspend=%v on Job %s: %w", suspend, job.Name, err)
+	}
+	return nil
 }

@@ -64,7 +64,7 @@ var _ = Describe("IndexBuild controller concurrency", func() {
 			Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		})
 		Expect(err).NotTo(HaveOccurred())
-		r := &IndexBuildReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), MaxConcurrentReconciles: 3}
+		r := NewIndexBuildReconciler(mgr, Options{MaxConcurrentReconciles: 3})
 		flight := &inFlight{want: 3}
 		b, err := r.controllerBuilder(mgr)
 		Expect(err).NotTo(HaveOccurred())

@@ -4,15 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
-
-// ReasonDeadlineExceeded fails a build that ran past spec.activeDeadlineSeconds
-// (or whose finalize ran past spec.finalize.activeDeadlineSeconds: the Job
-// controller's reason of the same name passes through).
-const ReasonDeadlineExceeded = batchv1.JobReasonDeadlineExceeded
 
 // taskDeadline is when the task must have ended: its recorded start plus
 // spec.activeDeadlineSeconds. Time in a queue or suspended counts.

@@ -11,9 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -75,15 +77,56 @@ var _ = Describe("Deadlines", func() {
 	}
 
 	It("ends a build past spec.activeDeadlineSeconds and stops its workers", func() {
-		ib := testutil.MakeIndexBuild("slow", ns).ActiveDeadlineSeconds(2).Obj()
+		ib := testutil.MakeIndexBuild("slow", ns).ActiveDeadlineSeconds(600).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		build := waitForJob(ns, "slow-1-build")
 		updateJobStatus(build, func(j *batchv1.Job) { testutil.JobRunning(j, 4, "0") })
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+		}, timeout, interval).Should(Succeed())
+		Expect(reconcileNow(ib).RequeueAfter).To(BeNumerically("<=", 600*time.Second), "no reconcile at the deadline")
 
-		expectDeadlineExceeded(ib, "spec.activeDeadlineSeconds=2")
+		suiteClock.skip(601 * time.Second)
+		reconcileNow(ib) // what the deadline's timer brings
+		expectDeadlineExceeded(ib, "spec.activeDeadlineSeconds=600")
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(build), &batchv1.Job{}))
 		}, timeout, interval).Should(BeTrue())
+		expectQuiet(ib)
+	})
+
+	// Regression: the deadline was checked before the finalize Job, so a
+	// finalize that published before the deadline, seen by a reconcile
+	// after it, ended Failed/DeadlineExceeded with status.commit naming the
+	// previous version while the pointer named the new one.
+	It("ends Succeeded with the new commit when finalize completed before the deadline and is seen after it", func() {
+		ib := testutil.MakeIndexBuild("published", ns).ActiveDeadlineSeconds(600).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		updateJobStatus(waitForJob(ns, "published-1-build"), testutil.JobSucceeded)
+		finalize := waitForJob(ns, "published-1-finalize")
+		updateJobStatus(finalize, func(j *batchv1.Job) {
+			testutil.JobRunning(j, 1, "")
+			j.Status.Ready = ptr.To[int32](1)
+		})
+		Eventually(func(g Gomega) {
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFinalizing))
+			cached := &indexbuildv1alpha1.IndexBuild{}
+			g.Expect(cachedClient.Get(ctx, client.ObjectKeyFromObject(ib), cached)).To(Succeed())
+			g.Expect(cached.ResourceVersion).To(Equal(got.ResourceVersion))
+		}, timeout, interval).Should(Succeed())
+		time.Sleep(2 * suiteProgressInterval) // let a coalesced progress write go out
+
+		By("finalize completing before the deadline, its reconcile coming after it")
+		suiteClock.skip(601 * time.Second)
+		updateJobStatus(finalize, testutil.JobSucceeded)
+		Eventually(func(g Gomega) {
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseSucceeded))
+			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonCommitted))
+			g.Expect(got.Status.Commit).NotTo(BeNil())
+			g.Expect(got.Status.Commit.Version).To(Equal(output.VersionPrefix(1)))
+		}, timeout, interval).Should(Succeed())
 		expectQuiet(ib)
 	})
 

@@ -8,10 +8,6 @@ import (
 	"github.com/indexbuild/indexbuild/internal/fileroots"
 )
 
-// ReasonFileStoreNotAllowed fails a build whose file:// store would be a
-// hostPath outside the roots the cluster admin allows.
-const ReasonFileStoreNotAllowed = "FileStoreNotAllowed"
-
 // FileStoreRootsFlag is the manager flag that lists the allowed roots.
 const FileStoreRootsFlag = "--file-store-roots"
 

@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	ibretry "github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/summary"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
@@ -135,7 +134,7 @@ var _ = Describe("IndexBuild controller", func() {
 			Eventually(func() bool {
 				return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(build), &batchv1.Job{}))
 			}, timeout, interval).Should(BeTrue())
-			expectEvent(ns, "edited", corev1.EventTypeWarning, ibretry.ReasonStaleMeta)
+			expectEvent(ns, "edited", corev1.EventTypeWarning, ReasonStaleMeta)
 
 			By("never creating another Job nor requeueing the build")
 			expectQuiet(ib)
@@ -221,16 +220,16 @@ var _ = Describe("IndexBuild controller", func() {
 				g.Expect(ready.Reason).To(Equal(reason))
 				g.Expect(ready.Message).To(SatisfyAll(ContainSubstring(workerError), ContainSubstring(ns+"/worker-exit/42"), ContainSubstring("table 7")))
 				g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionStalled)).To(Equal(metav1.ConditionTrue))
-				if reason == ibretry.ReasonStaleMeta {
+				if reason == ReasonStaleMeta {
 					g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionStaleMeta)).To(Equal(metav1.ConditionTrue))
 				}
 			}, timeout, interval).Should(Succeed())
 			expectEvent(ns, "worker-exit", corev1.EventTypeWarning, reason)
 			expectQuiet(ib)
 		},
-		Entry("exit 3: element missing from the catalog", int32(3), 0, "stale task metadata: element 5 not found in table 7 (job 42)", ibretry.ReasonStaleMeta),
-		Entry("exit 4: bad data", int32(4), 1, `invalid input: data/part-2.jsonl line 17 column "year": not a number`, ibretry.ReasonInvalidInput),
-		Entry("exit 5: output owned by another IndexBuild", int32(5), 2, `output in use: s3://indexes/worker-exit belongs to IndexBuild team-b/worker-exit`, ibretry.ReasonOutputInUse),
+		Entry("exit 3: element missing from the catalog", int32(3), 0, "stale task metadata: element 5 not found in table 7 (job 42)", ReasonStaleMeta),
+		Entry("exit 4: bad data", int32(4), 1, `invalid input: data/part-2.jsonl line 17 column "year": not a number`, ReasonInvalidInput),
+		Entry("exit 5: output owned by another IndexBuild", int32(5), 2, `output in use: s3://indexes/worker-exit belongs to IndexBuild team-b/worker-exit`, ReasonOutputInUse),
 	)
 
 	It("ends BackoffLimitExceeded when a partition runs out of retries", func() {
@@ -245,7 +244,7 @@ var _ = Describe("IndexBuild controller", func() {
 		Eventually(func(g Gomega) {
 			got := getIndexBuild(g, ib)
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
-			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ibretry.ReasonBackoffLimitExceeded))
+			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonBackoffLimitExceeded))
 			g.Expect(got.Status.Partitions).To(Equal(indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 2, Failed: 1}))
 		}, timeout, interval).Should(Succeed())
 		expectQuiet(ib)
@@ -262,7 +261,7 @@ var _ = Describe("IndexBuild controller", func() {
 		Eventually(func(g Gomega) {
 			got := getIndexBuild(g, ib)
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
-			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ibretry.ReasonStaleMeta))
+			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonStaleMeta))
 			g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionCommitted)).To(Equal(metav1.ConditionFalse))
 		}, timeout, interval).Should(Succeed())
 	})

@@ -65,7 +65,7 @@ func failureReason(jobReason, message string) string {
 		}
 		return jobReason
 	case batchv1.JobReasonBackoffLimitExceeded, batchv1.JobReasonFailedIndexes, batchv1.JobReasonMaxFailedIndexesExceeded:
-		return retry.ReasonBackoffLimitExceeded
+		return ReasonBackoffLimitExceeded
 	default:
 		return jobReason
 	}

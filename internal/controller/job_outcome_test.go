@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -27,17 +26,17 @@ func TestClassifyJob(t *testing.T) {
 		{name: "complete", mutate: testutil.JobSucceeded, complete: true},
 		{name: "exit 3 fails with StaleMeta", mutate: func(j *batchv1.Job) {
 			testutil.JobFailedByPodFailurePolicy(j, "b-1-build-2-x", "worker", 3, 0)
-		}, failed: true, reason: retry.ReasonStaleMeta, failedPod: "b-1-build-2-x"},
+		}, failed: true, reason: ReasonStaleMeta, failedPod: "b-1-build-2-x"},
 		{name: "exit 4 fails with InvalidInput", mutate: func(j *batchv1.Job) {
 			testutil.JobFailedByPodFailurePolicy(j, "p", "worker", 4, 1)
-		}, failed: true, reason: retry.ReasonInvalidInput, failedPod: "p"},
+		}, failed: true, reason: ReasonInvalidInput, failedPod: "p"},
 		{name: "other exit code keeps the Job's reason", mutate: func(j *batchv1.Job) {
 			testutil.JobFailedByPodFailurePolicy(j, "p", "worker", 42, 0)
 		}, failed: true, reason: batchv1.JobReasonPodFailurePolicy, failedPod: "p"},
-		{name: "indexes out of retries", mutate: func(j *batchv1.Job) { testutil.JobIndexesFailed(j, "2") }, failed: true, reason: retry.ReasonBackoffLimitExceeded},
+		{name: "indexes out of retries", mutate: func(j *batchv1.Job) { testutil.JobIndexesFailed(j, "2") }, failed: true, reason: ReasonBackoffLimitExceeded},
 		{name: "backoff limit", mutate: func(j *batchv1.Job) {
 			testutil.JobFailed(j, batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
-		}, failed: true, reason: retry.ReasonBackoffLimitExceeded},
+		}, failed: true, reason: ReasonBackoffLimitExceeded},
 		{name: "deadline", mutate: func(j *batchv1.Job) { testutil.JobFailed(j, batchv1.JobReasonDeadlineExceeded, "too slow") }, failed: true, reason: batchv1.JobReasonDeadlineExceeded},
 		{name: "failure target only is not terminal yet", mutate: func(j *batchv1.Job) {
 			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy}}

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -34,32 +33,32 @@ func TestKstatusOfEveryPhase(t *testing.T) {
 		want  kstatus.Status
 	}{
 		{"pending", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "")
+			newPhaseConditions(ib, testNow).inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "")
 		}, kstatus.InProgressStatus},
 		{"building", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "")
+			newPhaseConditions(ib, testNow).inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "")
 		}, kstatus.InProgressStatus},
 		{"suspended", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonSuspended, "")
+			newPhaseConditions(ib, testNow).inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonSuspended, "")
 		}, kstatus.InProgressStatus},
 		{"finalizing", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "")
+			newPhaseConditions(ib, testNow).inProgress(indexbuildv1alpha1.PhaseFinalizing, ReasonFinalizing, "")
 		}, kstatus.InProgressStatus},
 		{"succeeded", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).succeeded(indexbuildv1alpha1.CommitStatus{})
+			newPhaseConditions(ib, testNow).succeeded(indexbuildv1alpha1.CommitStatus{})
 		}, kstatus.CurrentStatus},
 		{"succeeded, spec changed since", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).succeeded(indexbuildv1alpha1.CommitStatus{})
+			newPhaseConditions(ib, testNow).succeeded(indexbuildv1alpha1.CommitStatus{})
 			ib.Status.ObservedGeneration = ib.Generation - 1
 		}, kstatus.InProgressStatus},
 		{"stale metadata", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonStaleMeta, "elementIDs changed")
+			newPhaseConditions(ib, testNow).failed(ReasonStaleMeta, "elementIDs changed")
 		}, kstatus.FailedStatus},
 		{"invalid input", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonInvalidInput, "bad line")
+			newPhaseConditions(ib, testNow).failed(ReasonInvalidInput, "bad line")
 		}, kstatus.FailedStatus},
 		{"out of retries", func(ib *indexbuildv1alpha1.IndexBuild) {
-			newStatusWriter(ib).failed(retry.ReasonBackoffLimitExceeded, "partition 3")
+			newPhaseConditions(ib, testNow).failed(ReasonBackoffLimitExceeded, "partition 3")
 		}, kstatus.FailedStatus},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
 // Metrics served on the manager's metrics endpoint, next to
@@ -81,7 +80,7 @@ func (c phaseCollector) Collect(ch chan<- prometheus.Metric) {
 
 // observeStoredStatus updates the counters for what changed between two
 // stored statuses of one IndexBuild; jobs are its child Jobs.
-func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job) {
+func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs childJobs) {
 	if before.Status.Task != nil && after.Status.Task != nil && before.Status.Task.Key == after.Status.Task.Key {
 		if d := after.Status.Partitions.Succeeded - before.Status.Partitions.Succeeded; d > 0 {
 			partitionsCompleted.Add(float64(d))
@@ -90,12 +89,15 @@ func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs []*b
 	if before.Status.Phase == after.Status.Phase {
 		return
 	}
+	// The stages the build left with this change: their Jobs are done with.
+	for i := stageIndex(before.Status.Phase); i < len(taskStages) && (i < stageIndex(after.Status.Phase) || isTerminal(after.Status.Phase)); i++ {
+		if job := jobs.current[taskStages[i].role]; job != nil {
+			observeFinishedJob(job)
+		}
+	}
 	switch after.Status.Phase {
-	case indexbuildv1alpha1.PhaseFinalizing:
-		observeFinishedJob(findJob(after, jobs, RoleBuild))
 	case indexbuildv1alpha1.PhaseSucceeded:
-		finalize := findJob(after, jobs, RoleFinalize)
-		observeFinishedJob(finalize)
+		finalize := jobs.current[publishingStage.role]
 		if finalize != nil && finalize.Status.StartTime != nil && finalize.Status.CompletionTime != nil {
 			finalizeDuration.Observe(finalize.Status.CompletionTime.Sub(finalize.Status.StartTime.Time).Seconds())
 		}
@@ -105,14 +107,9 @@ func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs []*b
 	case indexbuildv1alpha1.PhaseFailed:
 		reason := findCondition(after, indexbuildv1alpha1.ConditionReady).Reason
 		buildFailures.WithLabelValues(reason).Inc()
-		if reason == retry.ReasonStaleMeta {
+		if reason == ReasonStaleMeta {
 			staleMetaFailures.Inc()
 		}
-		role := RoleBuild
-		if before.Status.Phase == indexbuildv1alpha1.PhaseFinalizing {
-			role = RoleFinalize
-		}
-		observeFinishedJob(findJob(after, jobs, role))
 	}
 }
 
@@ -120,26 +117,13 @@ func observeStoredStatus(before, after *indexbuildv1alpha1.IndexBuild, jobs []*b
 // it through the pod failure policy (exit 3 or 4) was not retryable, the
 // others were retried.
 func observeFinishedJob(job *batchv1.Job) {
-	if job == nil {
-		return
-	}
 	role := job.Labels[LabelRole]
 	failed := job.Status.Failed
-	if out := classifyJob(job); out.Failed && (out.Reason == retry.ReasonStaleMeta || out.Reason == retry.ReasonInvalidInput) {
+	if out := classifyJob(job); out.Failed && (out.Reason == ReasonStaleMeta || out.Reason == ReasonInvalidInput) {
 		workerFailures.WithLabelValues(role, "false").Inc()
 		failed--
 	}
 	if failed > 0 {
 		workerFailures.WithLabelValues(role, "true").Add(float64(failed))
 	}
-}
-
-func findJob(ib *indexbuildv1alpha1.IndexBuild, jobs []*batchv1.Job, role string) *batchv1.Job {
-	name := childJobName(ib, role)
-	for _, j := range jobs {
-		if j.Name == name {
-			return j
-		}
-	}
-	return nil
 }

@@ -22,12 +22,6 @@ import (
 // store credentials of its own, so the pod runs with the build's.
 const FinalizerOutputCleanup = "indexbuild.dev/output-cleanup"
 
-// Reasons of the deletion path.
-const (
-	ReasonDeletingOutput      = "DeletingOutput"
-	ReasonOutputCleanupFailed = "OutputCleanupFailed"
-)
-
 // deletionPollInterval is how often a deletion that waits for pods to stop
 // or for the cleanup Job looks again (Job events usually come first).
 const deletionPollInterval = 2 * time.Second
@@ -57,62 +51,57 @@ func (r *IndexBuildReconciler) syncOutputFinalizer(ctx context.Context, ib *inde
 // the cleanup Job, and release the object once the output is gone. A
 // cleanup that fails is reported and retried, never skipped: to give up on
 // the output, set spec.output.deletionPolicy to Retain.
-func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) error {
+func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapshot) (time.Duration, error) {
+	ib := s.ib
 	if !controllerutil.ContainsFinalizer(ib, FinalizerOutputCleanup) {
-		return nil // Retain: owner references take the Jobs with it
+		return 0, nil // Retain: owner references take the Jobs with it
 	}
 	if ib.Spec.Output.DeletionPolicy != indexbuildv1alpha1.DeletionPolicyDelete {
-		return r.releaseDeleted(ctx, ib, "deletionPolicy is Retain: output kept")
+		return 0, r.releaseDeleted(ctx, ib, "deletionPolicy is Retain: output kept")
 	}
-	jobs, err := r.childJobs(ctx, ib)
-	if err != nil {
-		return err
-	}
-	var cleanup *batchv1.Job
+	// Every Job but the cleanup ones writes to the output.
 	var running []*batchv1.Job
-	for _, job := range jobs {
-		if job.Labels[LabelRole] == RoleCleanup {
-			if job.Labels[LabelJobID] == fmt.Sprint(ib.Spec.JobID) {
-				cleanup = job
-			}
-			continue
+	for _, job := range s.jobs.all() {
+		if job.Labels[LabelRole] != RoleCleanup {
+			running = append(running, job)
 		}
-		running = append(running, job)
 	}
-	status := newStatusWriter(ib)
+	status := newPhaseConditions(ib, s.now)
 	if len(running) > 0 {
 		// Foreground: a Job goes only once its pods are gone, so its absence
 		// means no worker or finalize can still write.
-		if err := r.deleteJobs(ctx, ib, running, func(*batchv1.Job) bool { return true }, metav1.DeletePropagationForeground); err != nil {
-			return err
+		if err := r.deleteJobs(ctx, ib, running, metav1.DeletePropagationForeground); err != nil {
+			return 0, err
 		}
 		status.deleting(ReasonDeletingOutput, fmt.Sprintf("stopping %d Job(s) before deleting %s", len(running), ib.Spec.Output.URI))
-		return &waitingError{delay: deletionPollInterval}
+		return deletionPollInterval, nil
 	}
+	cleanup := s.jobs.current[RoleCleanup]
 	if cleanup == nil {
-		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.BuilderImage)); cleanup == nil {
+		var err error
+		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.builderImage)); cleanup == nil {
 			var refused *fileStoreError
 			if errors.As(err, &refused) {
 				status.cleanupFailed(err.Error() + "; no cleanup pod may mount it: set spec.output.deletionPolicy to Retain to let the IndexBuild go")
-				return nil
+				return 0, nil
 			}
-			return err
+			return 0, err
 		}
 	}
 	out := classifyJob(cleanup)
 	switch {
 	case out.Complete:
-		return r.releaseDeleted(ctx, ib, "output "+ib.Spec.Output.URI+" deleted")
+		return 0, r.releaseDeleted(ctx, ib, "output "+ib.Spec.Output.URI+" deleted")
 	case out.Failed:
 		msg := describeFailure(ib, cleanup, out, "") + fmt.Sprintf("; %s still holds the output. Fix the cause and delete Job %s to try again, or set spec.output.deletionPolicy to Retain to keep the output and let the IndexBuild go", ib.Spec.Output.URI, cleanup.Name)
 		if findCondition(ib, indexbuildv1alpha1.ConditionStalled).Reason != ReasonOutputCleanupFailed {
 			r.event(ib, corev1.EventTypeWarning, ReasonOutputCleanupFailed, msg)
 		}
 		status.cleanupFailed(msg)
-		return nil // a deleted Job or a spec change brings the next reconcile
+		return 0, nil // a deleted Job or a spec change brings the next reconcile
 	default:
 		status.deleting(ReasonDeletingOutput, "deleting "+ib.Spec.Output.URI+" (Job "+cleanup.Name+")")
-		return &waitingError{delay: deletionPollInterval}
+		return deletionPollInterval, nil
 	}
 }
 

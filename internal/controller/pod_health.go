@@ -8,27 +8,10 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-)
-
-// Ready reasons of a build whose pods do not run. They are not failures:
-// a quota can free up, an image can be pushed, a node can join.
-const (
-	// ReasonPodCreateFailed: the API refused the Job's pods (Pod Security,
-	// ResourceQuota, an admission webhook).
-	ReasonPodCreateFailed = "PodCreateFailed"
-	// ReasonImagePullFailed: the kubelet cannot pull the builder image.
-	ReasonImagePullFailed = "ImagePullFailed"
-	// ReasonContainerCreateFailed: the kubelet cannot start the container
-	// (a missing Secret or ConfigMap, a bad mount).
-	ReasonContainerCreateFailed = "ContainerCreateFailed"
-	// ReasonUnschedulable: no node fits the pods, for longer than
-	// unschedulableGrace.
-	ReasonUnschedulable = "Unschedulable"
 )
 
 // unschedulableGrace is how long a pod may wait for a node before the
@@ -36,8 +19,7 @@ const (
 const unschedulableGrace = 30 * time.Second
 
 // podCheckInterval is how often a Job whose pods stand still without running
-// is looked into again: pod trouble changes no Job status, so no event
-// brings the next reconcile.
+// is looked into again.
 const podCheckInterval = 5 * time.Second
 
 // failedCreateReason is the reason of the Job controller's Event when the
@@ -47,15 +29,6 @@ const failedCreateReason = "FailedCreate"
 // podTrouble is why a Job's pods do not run.
 type podTrouble struct {
 	Reason, Message string
-}
-
-// isPodTroubleReason reports whether reason is one podTrouble sets.
-func isPodTroubleReason(reason string) bool {
-	switch reason {
-	case ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
-		return true
-	}
-	return false
 }
 
 // waitingForPods reports whether a running Job has fewer pods running than
@@ -164,34 +137,76 @@ func eventTime(e *corev1.Event) time.Time {
 // +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 
-// reportPodTrouble puts why a running Job's pods do not run into the
-// Ready and Reconciling conditions of an in-progress build (the phase
-// stays), once the Job's pod counts stand still (podStalls).
-func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) error {
-	if !waitingForPods(job) {
-		r.podStalls.forget(job.UID)
-		return nil
+// podsStillGrace is how long a waiting Job's pods must stand still before
+// they are looked into. Pods that are being created, scheduled and started
+// move; a refused pod, an image that cannot be pulled or a pod no node fits
+// does not. On a busy cluster every Job waits a while, and reporting why
+// would be noise about pods on their way.
+const podsStillGrace = 10 * time.Second
+
+// podsMovedAt is when a Job's pods last moved, from the times the cached
+// Job and pods carry: the Job started (or resumed), a pod was created,
+// changed a condition, started or ended its container, or began to
+// terminate.
+func podsMovedAt(job *batchv1.Job, pods []corev1.Pod) time.Time {
+	moved := job.CreationTimestamp.Time
+	later := func(t time.Time) {
+		if t.After(moved) {
+			moved = t
+		}
 	}
-	now := time.Now()
-	if r.podStalls.observe(job, now) > 0 {
-		return nil // pods on their way
+	if job.Status.StartTime != nil {
+		later(job.Status.StartTime.Time)
 	}
-	trouble, err := r.diagnoseJobPods(ctx, job, now)
-	if err != nil || trouble == nil {
-		return err
+	for i := range pods {
+		pod := &pods[i]
+		later(pod.CreationTimestamp.Time)
+		if pod.DeletionTimestamp != nil {
+			later(pod.DeletionTimestamp.Time)
+		}
+		for _, c := range pod.Status.Conditions {
+			later(c.LastTransitionTime.Time)
+		}
+		for _, cs := range pod.Status.ContainerStatuses {
+			if r := cs.State.Running; r != nil {
+				later(r.StartedAt.Time)
+			}
+			if t := cs.State.Terminated; t != nil {
+				later(t.FinishedAt.Time)
+			}
+		}
 	}
-	ready := meta.FindStatusCondition(ib.Status.Conditions, indexbuildv1alpha1.ConditionReady)
-	newStatusWriter(ib).inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
-	return nil
+	return moved
 }
 
-// diagnoseJobPods reads a Job's pods and FailedCreate Events from the cache
-// and says what keeps its pods from running.
-func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, now time.Time) (*podTrouble, error) {
+// reportPodTrouble puts why a running Job's pods do not run into the
+// Ready and Reconciling conditions of an in-progress build (the phase
+// stays), once they have stood still for podsStillGrace. It returns when to
+// look again: pod trouble changes no Job status, so no event brings the
+// next reconcile.
+func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, status phaseConditions, job *batchv1.Job, now time.Time) (time.Duration, error) {
+	if !waitingForPods(job) {
+		return 0, nil
+	}
 	pods, err := r.cachedJobPods(ctx, job)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
+	if still := now.Sub(podsMovedAt(job, pods)); still < podsStillGrace {
+		return podsStillGrace - still, nil // pods on their way
+	}
+	trouble, err := r.diagnoseJobPods(ctx, job, pods, now)
+	if err != nil || trouble == nil {
+		return podCheckInterval, err
+	}
+	ready := findCondition(ib, indexbuildv1alpha1.ConditionReady)
+	status.inProgress(ib.Status.Phase, trouble.Reason, ready.Message+"; "+trouble.Message)
+	return podCheckInterval, nil
+}
+
+// diagnoseJobPods reads a Job's FailedCreate Events from the cache, when
+// pods are missing, and says what keeps its pods from running.
+func (r *IndexBuildReconciler) diagnoseJobPods(ctx context.Context, job *batchv1.Job, pods []corev1.Pod, now time.Time) (*podTrouble, error) {
 	// A refused creation explains only pods that are missing.
 	var events corev1.EventList
 	if podsMissing(job, pods) {
@@ -221,31 +236,4 @@ func podsMissing(job *batchv1.Job, pods []corev1.Pod) bool {
 		}
 	}
 	return int32(live) < wantedPods(job)
-}
-
-// recordPodTroubleEvent emits a Warning when the build's pods start having
-// a (different) trouble; phase changes have their own Event.
-func (r *IndexBuildReconciler) recordPodTroubleEvent(before, ib *indexbuildv1alpha1.IndexBuild) {
-	was, now := findCondition(before, indexbuildv1alpha1.ConditionReady), findCondition(ib, indexbuildv1alpha1.ConditionReady)
-	if r.Recorder == nil || !isPodTroubleReason(now.Reason) || was.Reason == now.Reason {
-		return
-	}
-	r.Recorder.Eventf(ib, nil, corev1.EventTypeWarning, now.Reason, string(ib.Status.Phase), "%s", now.Message)
-}
-
-// podCheckAfter is when to look at an in-progress build's pods again, 0
-// when none of its Jobs waits for pods: when a waiting Job's counts will
-// have stood for podStallGrace, or podCheckInterval once they have.
-func (r *IndexBuildReconciler) podCheckAfter(jobs []*batchv1.Job, now time.Time) time.Duration {
-	var after time.Duration
-	for _, job := range jobs {
-		if job.DeletionTimestamp.IsZero() && waitingForPods(job) {
-			wait := r.podStalls.observe(job, now)
-			if wait == 0 {
-				wait = podCheckInterval
-			}
-			after = soonest(after, wait)
-		}
-	}
-	return after
 }

@@ -82,6 +82,41 @@ func TestDiagnosePods(t *testing.T) {
 	}
 }
 
+func TestPodsMovedAt(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) metav1.Time { return metav1.NewTime(t0.Add(d)) }
+	job := runningBuildJob(1, 0)
+	job.CreationTimestamp = at(0)
+	resumed := runningBuildJob(0, 0)
+	resumed.CreationTimestamp, resumed.Status.StartTime = at(0), ptr.To(at(time.Minute))
+	for _, tc := range []struct {
+		name string
+		job  *batchv1.Job
+		pods []corev1.Pod
+		want time.Duration
+	}{
+		{"no pods: since the Job was created", job, nil, 0},
+		{"no pods: since the Job resumed", resumed, nil, time.Minute},
+		{"a pod created", job, []corev1.Pod{waitingPod("p0", t0.Add(3*time.Second), func(*corev1.Pod) {})}, 3 * time.Second},
+		{"a pod found unschedulable", job, []corev1.Pod{waitingPod("p0", t0, unschedulableSince(t0.Add(4*time.Second)))}, 4 * time.Second},
+		{"a container started", job, []corev1.Pod{waitingPod("p0", t0, func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: at(5 * time.Second)}}}}
+		})}, 5 * time.Second},
+		{"a pod failed", job, []corev1.Pod{waitingPod("p0", t0, func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, FinishedAt: at(6 * time.Second)}}}}
+		})}, 6 * time.Second},
+		{"a pod terminating", job, []corev1.Pod{waitingPod("p0", t0, func(p *corev1.Pod) { p.DeletionTimestamp = ptr.To(at(7 * time.Second)) })}, 7 * time.Second},
+		{"the latest of several pods", job, []corev1.Pod{
+			waitingPod("p0", t0.Add(2*time.Second), func(*corev1.Pod) {}),
+			waitingPod("p1", t0.Add(8*time.Second), func(*corev1.Pod) {}),
+		}, 8 * time.Second},
+	} {
+		if got := podsMovedAt(tc.job, tc.pods); !got.Equal(t0.Add(tc.want)) {
+			t.Errorf("%s: podsMovedAt = %s, want t0+%s", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestWaitingForPods(t *testing.T) {
 	suspended := runningBuildJob(0, 0)
 	suspended.Spec.Suspend = ptr.To(true)
@@ -114,7 +149,7 @@ var _ = Describe("Why nothing runs", func() {
 	BeforeEach(func() { ns = restrictedNamespace("ib-health-") })
 
 	// Pods are looked into once the Job's pod counts stand still for
-	// podStallGrace.
+	// podsStillGrace.
 	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
@@ -125,7 +160,7 @@ var _ = Describe("Why nothing runs", func() {
 			for _, m := range message {
 				g.Expect(ready.Message).To(ContainSubstring(m))
 			}
-		}, podStallGrace+timeout, interval).Should(Succeed())
+		}, podsStillGrace+timeout, interval).Should(Succeed())
 	}
 
 	It("quotes the API's refusal of a pod (Pod Security) until pods run", func() {

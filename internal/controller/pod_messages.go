@@ -24,7 +24,7 @@ import (
 // a pod whose Job has just ended.
 func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *batchv1.Job, exitCode int32, podName string) ([]string, error) {
 	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	if err := r.apiReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return nil, err
 	}
 	type message struct {

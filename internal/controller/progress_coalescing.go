@@ -35,7 +35,7 @@ func newProgressCoalescer(interval time.Duration) *progressCoalescer {
 // wait is how long the write of after over before should wait: 0 to write
 // now.
 func (c *progressCoalescer) wait(key types.NamespacedName, before, after *indexbuildv1alpha1.IndexBuildStatus, now time.Time) time.Duration {
-	if c == nil || c.interval <= 0 || !progressOnly(before, after) {
+	if c.interval <= 0 || !progressOnly(before, after) {
 		return 0
 	}
 	c.mu.Lock()
@@ -54,9 +54,6 @@ func (c *progressCoalescer) wait(key types.NamespacedName, before, after *indexb
 // status changes no more without a new task, whose first write is a phase
 // change anyway.
 func (c *progressCoalescer) written(key types.NamespacedName, status *indexbuildv1alpha1.IndexBuildStatus, now time.Time) {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if isTerminal(status.Phase) {
@@ -68,9 +65,6 @@ func (c *progressCoalescer) written(key types.NamespacedName, status *indexbuild
 
 // forget drops a build that is gone.
 func (c *progressCoalescer) forget(key types.NamespacedName) {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.lastWrite, key)

@@ -22,7 +22,7 @@ import (
 func building(succeeded, active int32, reason string) *indexbuildv1alpha1.IndexBuildStatus {
 	ib := &indexbuildv1alpha1.IndexBuild{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	ib.Status.ObservedGeneration = 1
-	w := newStatusWriter(ib)
+	w := newPhaseConditions(ib, testNow)
 	w.partitions(indexbuildv1alpha1.PartitionCounts{Total: 8, Succeeded: succeeded, Active: active})
 	w.inProgress(indexbuildv1alpha1.PhaseBuilding, reason, "some message about progress")
 	ib.Status.Conditions[0].Message = "progress message " + string(rune('a'+succeeded+active))

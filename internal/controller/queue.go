@@ -16,10 +16,6 @@ const (
 	LabelPriorityClass = "kueue.x-k8s.io/priority-class"
 )
 
-// ReasonQueued: the build Job waits for its queue to admit it (or was
-// preempted and waits again).
-const ReasonQueued = "Queued"
-
 // addQueueLabels copies the IndexBuild's queue labels to a child Job. A
 // queued Job is created suspended, as Kueue's webhook would make it
 // anyway: Kueue, not the operator, decides when it starts.

@@ -1,24 +1,17 @@
 package controller
 
 import (
-	"context"
 	"time"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
 
-// requeueAfter is the soonest time-driven look a build needs, 0 for none:
-// pods that do not run, a deadline and a TTL change no Job and no spec, so
-// no event would bring the reconcile that acts on them.
-func (r *IndexBuildReconciler) requeueAfter(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild) time.Duration {
-	now := time.Now()
-	after := soonest(deadlineCheckAfter(ib, now), ttlCheckAfter(ib, now))
-	if !isTerminal(ib.Status.Phase) {
-		if jobs, err := r.childJobs(ctx, ib); err == nil {
-			after = soonest(after, r.podCheckAfter(jobs, now))
-		}
-	}
-	return after
+// timedCheckAfter is the soonest look a build needs for what time alone
+// changes, 0 for none: a deadline and a TTL change no Job and no spec, so
+// no event would bring the reconcile that acts on them. (Pods that do not
+// run are looked at again as reportPodTrouble says.)
+func timedCheckAfter(ib *indexbuildv1alpha1.IndexBuild, now time.Time) time.Duration {
+	return soonest(deadlineCheckAfter(ib, now), ttlCheckAfter(ib, now))
 }
 
 // soonest is the sooner of two requeue delays, where 0 means none.

@@ -2,51 +2,37 @@ package controller
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
-// Condition reasons the controller sets besides the failure reasons of
-// package retry.
-const (
-	ReasonPending      = "Pending"
-	ReasonBuilding     = "Building"
-	ReasonFinalizing   = "Finalizing"
-	ReasonSuspended    = "Suspended"
-	ReasonCommitted    = "Committed"
-	ReasonNotCommitted = "NotCommitted"
-	ReasonTaskMetaOK   = "TaskMetaMatches"
-	ReasonNotSuspended = "NotSuspended"
-	ReasonJobConflict  = "JobConflict"
-	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
-	// (kubectl replace --force, a restore) are still going away.
-	ReasonPreviousJobs = "WaitingForPreviousJobs"
-)
-
-// statusWriter sets phase and conditions together, so the kstatus trio
-// (Ready, Reconciling, Stalled) never contradicts the phase.
-type statusWriter struct {
+// phaseConditions is an IndexBuild's in-memory status seen as its phase and
+// conditions, which it sets together so the kstatus trio (Ready,
+// Reconciling, Stalled) never contradicts the phase. Reconcile writes the
+// status once, afterwards.
+type phaseConditions struct {
 	status     *indexbuildv1alpha1.IndexBuildStatus
 	generation int64
+	// now is the reconcile's time, for status.completionTime.
+	now time.Time
 }
 
-func newStatusWriter(ib *indexbuildv1alpha1.IndexBuild) statusWriter {
-	return statusWriter{status: &ib.Status, generation: ib.Generation}
+func newPhaseConditions(ib *indexbuildv1alpha1.IndexBuild, now time.Time) phaseConditions {
+	return phaseConditions{status: &ib.Status, generation: ib.Generation, now: now}
 }
 
-func (w statusWriter) set(condType string, status metav1.ConditionStatus, reason, message string) {
+func (w phaseConditions) set(condType string, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(&w.status.Conditions, metav1.Condition{
 		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: w.generation,
 	})
 }
 
 // inProgress marks a build that is moving: Pending, Building or Finalizing.
-func (w statusWriter) inProgress(phase indexbuildv1alpha1.Phase, reason, message string) {
+func (w phaseConditions) inProgress(phase indexbuildv1alpha1.Phase, reason, message string) {
 	w.status.Phase = phase
 	w.status.CompletionTime = nil
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
@@ -57,7 +43,7 @@ func (w statusWriter) inProgress(phase indexbuildv1alpha1.Phase, reason, message
 }
 
 // suspended records whether spec.suspend holds the build.
-func (w statusWriter) suspended(on bool) {
+func (w phaseConditions) suspended(on bool) {
 	if on {
 		w.set(indexbuildv1alpha1.ConditionSuspended, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is true: no workers run until it is false")
 		return
@@ -67,13 +53,13 @@ func (w statusWriter) suspended(on bool) {
 
 // failed marks a terminal failure. Nothing retries it until spec.jobID
 // changes, which kstatus reads from Stalled=True.
-func (w statusWriter) failed(reason, message string) {
+func (w phaseConditions) failed(reason, message string) {
 	w.status.Phase = indexbuildv1alpha1.PhaseFailed
 	w.completed()
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message+"; change spec.jobID to start a new task")
-	if reason == retry.ReasonStaleMeta {
+	if reason == ReasonStaleMeta {
 		w.set(indexbuildv1alpha1.ConditionStaleMeta, metav1.ConditionTrue, reason, message)
 	}
 	if !meta.IsStatusConditionTrue(w.status.Conditions, indexbuildv1alpha1.ConditionCommitted) {
@@ -83,7 +69,7 @@ func (w statusWriter) failed(reason, message string) {
 
 // deleting marks an IndexBuild whose output the operator is deleting
 // (deletionPolicy Delete).
-func (w statusWriter) deleting(reason, message string) {
+func (w phaseConditions) deleting(reason, message string) {
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
@@ -91,14 +77,14 @@ func (w statusWriter) deleting(reason, message string) {
 
 // cleanupFailed marks a deletion whose cleanup pod could not delete the
 // output; the IndexBuild stays until it can, or until the policy is Retain.
-func (w statusWriter) cleanupFailed(message string) {
+func (w phaseConditions) cleanupFailed(message string) {
 	w.set(indexbuildv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonOutputCleanupFailed, message)
 	w.set(indexbuildv1alpha1.ConditionReconciling, metav1.ConditionFalse, ReasonOutputCleanupFailed, "")
 	w.set(indexbuildv1alpha1.ConditionStalled, metav1.ConditionTrue, ReasonOutputCleanupFailed, message)
 }
 
 // succeeded marks a committed build.
-func (w statusWriter) succeeded(commit indexbuildv1alpha1.CommitStatus) {
+func (w phaseConditions) succeeded(commit indexbuildv1alpha1.CommitStatus) {
 	w.status.Phase = indexbuildv1alpha1.PhaseSucceeded
 	w.status.Commit = &commit
 	w.completed()
@@ -110,14 +96,14 @@ func (w statusWriter) succeeded(commit indexbuildv1alpha1.CommitStatus) {
 }
 
 // completed records when the task ended, once.
-func (w statusWriter) completed() {
+func (w phaseConditions) completed() {
 	if w.status.CompletionTime == nil {
-		w.status.CompletionTime = ptr.To(metav1.Now())
+		w.status.CompletionTime = &metav1.Time{Time: w.now}
 	}
 }
 
 // partitions records partition progress and the kubectl "Partitions" column.
-func (w statusWriter) partitions(counts indexbuildv1alpha1.PartitionCounts) {
+func (w phaseConditions) partitions(counts indexbuildv1alpha1.PartitionCounts) {
 	w.status.Partitions = counts
 	w.status.Progress = fmt.Sprintf("%d/%d", counts.Succeeded, counts.Total)
 }

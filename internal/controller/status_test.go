@@ -2,47 +2,49 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
-	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
-func TestStatusWriterKeepsKstatusConsistent(t *testing.T) {
+func TestPhaseConditionsKeepKstatusConsistent(t *testing.T) {
 	type want struct {
 		phase                                          indexbuildv1alpha1.Phase
 		ready, reconciling, stalled, staleMeta, commit metav1.ConditionStatus
 	}
 	tests := []struct {
 		name  string
-		apply func(w statusWriter)
+		apply func(w phaseConditions)
 		want  want
 	}{
-		{"building", func(w statusWriter) { w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "") },
+		{"building", func(w phaseConditions) { w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "") },
 			want{indexbuildv1alpha1.PhaseBuilding, "False", "True", "False", "False", "False"}},
-		{"stale", func(w statusWriter) { w.failed(retry.ReasonStaleMeta, "elementIDs changed") },
+		{"stale", func(w phaseConditions) { w.failed(ReasonStaleMeta, "elementIDs changed") },
 			want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "False"}},
-		{"invalid input", func(w statusWriter) { w.failed(retry.ReasonInvalidInput, "bad line") },
+		{"invalid input", func(w phaseConditions) { w.failed(ReasonInvalidInput, "bad line") },
 			want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "", "False"}},
-		{"succeeded", func(w statusWriter) { w.succeeded(indexbuildv1alpha1.CommitStatus{MarkerURI: "mem://x/metadata.json"}) },
+		{"succeeded", func(w phaseConditions) {
+			w.succeeded(indexbuildv1alpha1.CommitStatus{MarkerURI: "mem://x/metadata.json"})
+		},
 			want{indexbuildv1alpha1.PhaseSucceeded, "True", "False", "False", "", "True"}},
-		{"building then stale", func(w statusWriter) {
+		{"building then stale", func(w phaseConditions) {
 			w.inProgress(indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, "")
-			w.failed(retry.ReasonStaleMeta, "tableID changed")
+			w.failed(ReasonStaleMeta, "tableID changed")
 		}, want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "False"}},
-		{"committed then stale keeps Committed", func(w statusWriter) {
+		{"committed then stale keeps Committed", func(w phaseConditions) {
 			w.succeeded(indexbuildv1alpha1.CommitStatus{})
-			w.failed(retry.ReasonStaleMeta, "elementIDs changed")
+			w.failed(ReasonStaleMeta, "elementIDs changed")
 		}, want{indexbuildv1alpha1.PhaseFailed, "False", "False", "True", "True", "True"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ib := testutil.MakeIndexBuild("b", "ns").Obj()
 			ib.Generation = 4
-			tt.apply(newStatusWriter(ib))
+			tt.apply(newPhaseConditions(ib, testNow))
 			if ib.Status.Phase != tt.want.phase {
 				t.Errorf("phase = %s, want %s", ib.Status.Phase, tt.want.phase)
 			}
@@ -74,8 +76,11 @@ func TestStatusWriterKeepsKstatusConsistent(t *testing.T) {
 
 func TestProgressColumn(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Obj()
-	newStatusWriter(ib).partitions(indexbuildv1alpha1.PartitionCounts{Total: 8, Succeeded: 3})
+	newPhaseConditions(ib, testNow).partitions(indexbuildv1alpha1.PartitionCounts{Total: 8, Succeeded: 3})
 	if ib.Status.Progress != "3/8" {
 		t.Fatalf("progress = %q", ib.Status.Progress)
 	}
 }
+
+// testNow is the reconcile time of status tests.
+var testNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)

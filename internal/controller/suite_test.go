@@ -39,11 +39,13 @@ var (
 	k8sClient client.WithWatch
 	// cachedClient is the manager's client, reading through its cache.
 	cachedClient client.Client
-	testEnv      *envtest.Environment
-	ctx          context.Context
-	cancel       context.CancelFunc
-	reconciles   = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
-	builderName  = "indexbuild:test"
+	// testManager is the suite's manager.
+	testManager ctrl.Manager
+	testEnv     *envtest.Environment
+	ctx         context.Context
+	cancel      context.CancelFunc
+	reconciles  = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
+	builderName = "indexbuild:test"
 	// testFileStoreRoot is the one root the test manager allows for
 	// hostPath file:// stores.
 	testFileStoreRoot = "/var/lib/indexbuild"
@@ -51,7 +53,41 @@ var (
 	metricsAddr string
 	// suiteProgressInterval is the test manager's --status-progress-interval.
 	suiteProgressInterval = time.Second
+	// suiteClock is the test reconciler's clock: real time, which a spec
+	// may move ahead (suiteClock.skip) instead of waiting.
+	suiteClock = &skippingClock{}
+	// suiteReconciler is the test manager's reconciler, for specs that
+	// reconcile at once what a timer would bring later.
+	suiteReconciler *IndexBuildReconciler
 )
+
+// skippingClock is real time plus what specs skipped ahead. Deadlines and
+// TTLs are compared with it; the workqueue's timers stay on real time, so
+// a spec that skips reconciles at once what a timer would bring later.
+type skippingClock struct {
+	mu      sync.Mutex
+	skipped time.Duration
+}
+
+func (c *skippingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.skipped)
+}
+
+func (c *skippingClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// skip moves the clock d ahead until the spec ends.
+func (c *skippingClock) skip(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skipped += d
+	DeferCleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.skipped -= d
+	})
+}
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -119,17 +155,15 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	cachedClient = mgr.GetClient()
-	r := &IndexBuildReconciler{
-		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		Scheme:         mgr.GetScheme(),
-		Recorder:       mgr.GetEventRecorder("indexbuild-controller"),
-		BuilderImage:   builderName,
-		FileStoreRoots: []string{testFileStoreRoot},
-
+	testManager = mgr
+	suiteReconciler = NewIndexBuildReconciler(mgr, Options{
+		BuilderImage:            builderName,
+		FileStoreRoots:          []string{testFileStoreRoot},
 		MaxConcurrentReconciles: 4,
 		ProgressInterval:        suiteProgressInterval,
-	}
+		Clock:                   suiteClock,
+	})
+	r := suiteReconciler
 	counting := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
 		reconciles.record(req, res, err)

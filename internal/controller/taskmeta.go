@@ -15,7 +15,7 @@ import (
 // recordTask starts a new task: the spec's task metadata goes into
 // status.task and the previous task's conditions are reset. status.commit
 // stays: it names the version readers still get until this task publishes.
-func recordTask(ib *indexbuildv1alpha1.IndexBuild, now metav1.Time) {
+func recordTask(ib *indexbuildv1alpha1.IndexBuild, now time.Time) {
 	m := specTaskMeta(ib)
 	ib.Status.Task = &indexbuildv1alpha1.TaskStatus{
 		Key:         taskKey(ib),
@@ -27,7 +27,7 @@ func recordTask(ib *indexbuildv1alpha1.IndexBuild, now metav1.Time) {
 		Source:      indexbuildv1alpha1.TaskSource{URI: m.Source, Format: indexbuildv1alpha1.SourceFormat(m.SourceFormat)},
 		Partitions:  int32(m.Partitions),
 		Builder:     ib.Spec.Builder.DeepCopy(),
-		StartTime:   &now,
+		StartTime:   &metav1.Time{Time: now},
 	}
 	ib.Status.Conditions = nil
 }
@@ -48,6 +48,20 @@ func checkRecordedTask(ib *indexbuildv1alpha1.IndexBuild) error {
 	}
 	recorded.BuilderImage, recorded.BuilderCommand = builderMeta(t.Builder)
 	return taskmeta.Check("status.task", taskKey(ib), recorded, specTaskMeta(ib))
+}
+
+// checkTask checks the recorded task metadata, in status.task and in the
+// annotation of every Job of the task, against the spec.
+func checkTask(ib *indexbuildv1alpha1.IndexBuild, jobs childJobs) error {
+	if err := checkRecordedTask(ib); err != nil {
+		return err
+	}
+	for _, job := range jobs.current {
+		if err := checkChildJob(ib, job); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkChildJob compares the spec against the metadata a child Job was

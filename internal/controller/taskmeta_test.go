@@ -38,7 +38,7 @@ func TestCheckRecordedTask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ib := testutil.MakeIndexBuild("b", "ns").ElementIDs(1, 2).Builder("example.com/b:1", "/bin/b").Obj()
-			recordTask(ib, metav1.Now())
+			recordTask(ib, testNow)
 			tc.edit(ib)
 			err := checkRecordedTask(ib)
 			if tc.field == "" {
@@ -63,7 +63,7 @@ func TestRecordTaskKeepsThePublishedCommit(t *testing.T) {
 	ib.Status.Commit = &indexbuildv1alpha1.CommitStatus{Version: "versions/1/", MarkerURI: "s3://indexes/b/versions/1/metadata.json"}
 	ib.Status.Conditions = []metav1.Condition{{Type: indexbuildv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
 	ib.Spec.JobID = 2
-	recordTask(ib, metav1.Now())
+	recordTask(ib, testNow)
 	if ib.Status.Commit == nil || ib.Status.Commit.Version != "versions/1/" {
 		t.Fatalf("status.commit = %+v, want the published version kept", ib.Status.Commit)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -32,14 +31,10 @@ func ttlCheckAfter(ib *indexbuildv1alpha1.IndexBuild, now time.Time) time.Durati
 // removeExpiredJobs deletes the child Jobs (and with them their pods) of a
 // build finished longer than its TTL ago. The IndexBuild stays: a GitOps
 // tool would recreate a deleted one and build it again.
-func (r *IndexBuildReconciler) removeExpiredJobs(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, now time.Time) error {
-	at, ok := jobsExpireAt(ib)
-	if !ok || now.Before(at) {
+func (r *IndexBuildReconciler) removeExpiredJobs(ctx context.Context, s *snapshot) error {
+	at, ok := jobsExpireAt(s.ib)
+	if !ok || s.now.Before(at) {
 		return nil
 	}
-	jobs, err := r.childJobs(ctx, ib)
-	if err != nil {
-		return err
-	}
-	return r.deleteJobs(ctx, ib, jobs, func(*batchv1.Job) bool { return true }, metav1.DeletePropagationBackground)
+	return r.deleteJobs(ctx, s.ib, s.jobs.all(), metav1.DeletePropagationBackground)
 }

@@ -1,0 +1,85 @@
+package controller
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/indexbuild/indexbuild/internal/retry"
+)
+
+// Reasons of the Ready condition (and of the others where they say why),
+// all of them: the REASON column of kubectl get ib, Event reasons and the
+// label of indexbuild_build_failures_total. The README's status section
+// lists them for users.
+
+// A build on its way.
+const (
+	ReasonPending    = "Pending"
+	ReasonBuilding   = "Building"
+	ReasonFinalizing = "Finalizing"
+	ReasonSuspended  = "Suspended"
+	// ReasonQueued: a child Job waits for its Kueue queue to admit it (or
+	// was preempted and waits again).
+	ReasonQueued = "Queued"
+	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
+	// (kubectl replace --force, a restore) are still going away.
+	ReasonPreviousJobs = "WaitingForPreviousJobs"
+)
+
+// A build on its way whose pods do not run. They are not failures: a quota
+// can free up, an image can be pushed, a node can join.
+const (
+	// ReasonPodCreateFailed: the API refused the Job's pods (Pod Security,
+	// ResourceQuota, an admission webhook).
+	ReasonPodCreateFailed = "PodCreateFailed"
+	// ReasonImagePullFailed: the kubelet cannot pull the builder image.
+	ReasonImagePullFailed = "ImagePullFailed"
+	// ReasonContainerCreateFailed: the kubelet cannot start the container
+	// (a missing Secret or ConfigMap, a bad mount).
+	ReasonContainerCreateFailed = "ContainerCreateFailed"
+	// ReasonUnschedulable: no node fits the pods, for longer than
+	// unschedulableGrace.
+	ReasonUnschedulable = "Unschedulable"
+)
+
+// A build that ended.
+const (
+	ReasonCommitted = "Committed"
+	// ReasonStaleMeta, ReasonInvalidInput, ReasonOutputInUse and
+	// ReasonBackoffLimitExceeded are the worker contract's failures (package
+	// retry maps them to and from exit codes).
+	ReasonStaleMeta            = retry.ReasonStaleMeta
+	ReasonInvalidInput         = retry.ReasonInvalidInput
+	ReasonOutputInUse          = retry.ReasonOutputInUse
+	ReasonBackoffLimitExceeded = retry.ReasonBackoffLimitExceeded
+	// ReasonDeadlineExceeded: the task ran past spec.activeDeadlineSeconds,
+	// or its finalize past spec.finalize.activeDeadlineSeconds (the Job
+	// controller's reason of the same name passes through).
+	ReasonDeadlineExceeded = batchv1.JobReasonDeadlineExceeded
+	// ReasonFileStoreNotAllowed: a file:// store would be a hostPath outside
+	// the roots the cluster admin allows.
+	ReasonFileStoreNotAllowed = "FileStoreNotAllowed"
+	// ReasonJobConflict: a Job with a child's name belongs to something else.
+	ReasonJobConflict = "JobConflict"
+)
+
+// A deleted IndexBuild with deletionPolicy Delete.
+const (
+	ReasonDeletingOutput      = "DeletingOutput"
+	ReasonOutputCleanupFailed = "OutputCleanupFailed"
+)
+
+// Reasons of the other conditions while they are False.
+const (
+	ReasonNotCommitted = "NotCommitted"
+	ReasonTaskMetaOK   = "TaskMetaMatches"
+	ReasonNotSuspended = "NotSuspended"
+)
+
+// isPodTroubleReason reports whether reason says why a Job's pods do not run.
+func isPodTroubleReason(reason string) bool {
+	switch reason {
+	case ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
+		return true
+	}
+	return false
+}
