@@ -83,9 +83,13 @@ vet: ## go vet
 verify-generated: manifests generate ## Fail when generated files are not what the code says.
 	@git diff --exit-code -- config/ api/ charts/ || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
 
+# The object store test servers (versitygw, fake-gcs-server, Azurite) the
+# store tests find through these variables.
+STORE_SERVERS_ENV = INDEXBUILD_S3_SERVER="$(LOCALBIN)/versitygw" INDEXBUILD_GCS_SERVER="$(LOCALBIN)/fake-gcs-server" INDEXBUILD_AZURE_SERVER="$(LOCALBIN)/azurite/azurite-blob"
+
 .PHONY: test
-test: manifests generate vet envtest s3-server helm ## Unit, envtest, S3 and Helm chart tests (builds the test servers and helm when missing).
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" INDEXBUILD_S3_SERVER="$(LOCALBIN)/versitygw" INDEXBUILD_HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+test: manifests generate vet envtest store-servers helm ## Unit, envtest, store (file, mem, S3, GCS, Azure servers) and Helm chart tests (builds the test servers and helm when missing).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(STORE_SERVERS_ENV) INDEXBUILD_HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: test-chart
 test-chart: manifests helm ## Helm chart tests only: helm lint, and helm template against config/default.
@@ -98,6 +102,10 @@ lint-chart: helm ## helm lint --strict the chart.
 .PHONY: bench
 bench: ## Benchmarks, printed as a table.
 	go test -run '^$$' -bench . -benchmem ./internal/... | tee bench.out
+
+.PHONY: bench-finalize
+bench-finalize: store-servers ## One finalize of 8, 64 and 512 staged files on file:// and each real store server (S3, GCS, Azure), against the store's plain copies.
+	$(STORE_SERVERS_ENV) go test -run '^$$' -bench 'BenchmarkFinalize$$' -benchtime 1x ./internal/commit/ | tee bench-finalize.out
 
 .PHONY: bench-fulltext
 bench-fulltext: ## indexbuild build against SQLite (CREATE INDEX, FTS5) on one generated CSV table, side by side; peak RSS at 1M and 3M rows.
@@ -152,9 +160,20 @@ envtest: ## Build kube-apiserver and etcd from upstream sources into bin/k8s/$(K
 k8s-binaries: ## Build all the local cluster's Kubernetes binaries and etcd into bin/k8s/$(K8S_VERSION).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubelet
 
+.PHONY: store-servers
+store-servers: s3-server gcs-server azure-server ## Build or install the three object store test servers.
+
 .PHONY: s3-server
 s3-server: ## Build the S3-compatible test server (versitygw) into bin/ from the Go module proxy.
 	hack/build-s3-server.sh
+
+.PHONY: gcs-server
+gcs-server: ## Build the GCS test server (fake-gcs-server) into bin/ from the Go module proxy.
+	hack/build-gcs-server.sh
+
+.PHONY: azure-server
+azure-server: ## Install the Azure blob test server (Azurite, from npm; Node.js from Debian when missing) into bin/.
+	hack/install-azurite.sh
 
 .PHONY: flux
 flux: ## Build Flux's kustomize-controller and take its CRDs from module sources into bin/flux/ (the e2e GitOps specs).

@@ -37,12 +37,14 @@ import (
 // and staging before copying, one to create the marker after). commit-* is
 // finalize up to the created marker (the commit), total-* includes the
 // best-effort staging cleanup after it. cpu-* compares the CPU time this
-// process spent instead, which other processes' load does not skew (for s3
-// it leaves out the server's share).
+// process spent instead, which other processes' load does not skew (for the
+// servers it leaves out the server's share). It runs on file:// and on every
+// real server (s3: versitygw, gcs: fake-gcs-server, azure: Azurite);
+// `make bench-finalize` prints one run of each.
 //
 //	go test -run '^$' -bench . ./internal/commit/
 func BenchmarkFinalize(b *testing.B) {
-	for _, s := range []storagetest.Store{storagetest.File(), storagetest.S3()} {
+	for _, s := range append([]storagetest.Store{storagetest.File()}, storagetest.Servers()...) {
 		for _, n := range []int{8, 64, 512} {
 			b.Run(fmt.Sprintf("%s/files=%d", s.Name, n), func(b *testing.B) {
 				benchFinalize(b, s, n)
@@ -100,7 +102,7 @@ func benchStage(b *testing.B, bk storage.Bucket, meta taskmeta.Meta, n int) []st
 //
 //	go test -run '^$' -bench Publish -benchtime 3x ./internal/commit/
 func BenchmarkPublish(b *testing.B) {
-	for _, s := range []storagetest.Store{storagetest.File(), storagetest.S3()} {
+	for _, s := range append([]storagetest.Store{storagetest.File()}, storagetest.Servers()...) {
 		for _, n := range []int{8, 64, 512} {
 			b.Run(fmt.Sprintf("%s/files=%d", s.Name, n), func(b *testing.B) {
 				benchPublish(b, s, n)

@@ -146,7 +146,8 @@ func (n *noSourceMD5) NewReader(ctx context.Context, key string) (io.ReadCloser,
 
 // TestFinalizeChecksCopiesOfSourcesWithoutMD5: where the store lists no MD5
 // for a staged file (S3 multipart uploads), the copy is checked by a SHA-256
-// the store reports for it, not by listing and reading back every copy.
+// the store reports for it, not by listing and reading back every copy;
+// stores that cannot report one (GCS, Azure) have each copy read back.
 func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 	for _, s := range storagetest.Stores() {
 		t.Run(s.Name, func(t *testing.T) {
@@ -156,8 +157,12 @@ func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, nb, defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
-			if nb.finalsListed || len(nb.finalsRead) > 0 {
+			switch {
+			case s.CopySums.SHA256Asked && (nb.finalsListed || len(nb.finalsRead) > 0):
 				t.Errorf("final files listed (%v) or read back (%v)", nb.finalsListed, nb.finalsRead)
+			case !s.CopySums.SHA256Asked && len(nb.finalsRead) != len(defaultBuild.want()):
+				// No checksum of the copy to be had: each is read back.
+				t.Errorf("final files read back: %v, want all %d", nb.finalsRead, len(defaultBuild.want()))
 			}
 			assertCommitted(t, b, defaultBuild)
 
@@ -174,5 +179,47 @@ func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 				t.Fatal("Finalize committed a copy with other bytes than its source")
 			}
 		})
+	}
+}
+
+// copySizes records the source size each Copy was told.
+type copySizes struct {
+	storage.Bucket
+	mu    sync.Mutex
+	sizes map[string]int64
+}
+
+func (c *copySizes) Copy(ctx context.Context, dst, src string, opts storage.CopyOptions) (storage.Copied, error) {
+	c.mu.Lock()
+	c.sizes[src] = opts.Size
+	c.mu.Unlock()
+	return c.Bucket.Copy(ctx, dst, src, opts)
+}
+
+// TestFinalizeTellsCopiesTheirSize: every copy is told its source's staged
+// size, which S3 needs to copy a source over 5 GiB in parts
+// (storage.TestS3MultipartCopy).
+func TestFinalizeTellsCopiesTheirSize(t *testing.T) {
+	b := storagetest.Mem().Open(t)
+	defaultBuild.stage(t, b, task())
+	staged, err := b.List(ctx, staging.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &copySizes{Bucket: b, sizes: map[string]int64{}}
+	if _, err := commit.CommitVersion(ctx, rec, defaultBuild.opts()); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range staged {
+		if size, copied := rec.sizes[a.Key]; copied {
+			n++
+			if size != a.Size {
+				t.Errorf("copy of %s told size %d, it has %d", a.Key, size, a.Size)
+			}
+		}
+	}
+	if n != len(defaultBuild.want()) {
+		t.Errorf("%d copies told their size, want %d", n, len(defaultBuild.want()))
 	}
 }

@@ -3,6 +3,7 @@ package commit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -99,7 +100,11 @@ func finalize(ctx context.Context, b storage.Bucket, opts Options, committed fun
 	}
 	if err != nil {
 		// A concurrent finalizer may have committed (and begun cleaning up
-		// staging under us): its marker settles the outcome.
+		// staging under us): its marker settles the outcome. Not on a store
+		// refused for ignoring preconditions: there a marker proves nothing.
+		if errors.Is(err, storage.ErrPreconditionsIgnored) {
+			return summary.Commit{}, err
+		}
 		if winner, found, rerr := readMarkerIfPresent(ctx, b); rerr == nil && found {
 			return alreadyCommitted(b, winner, opts.Task)
 		}
@@ -179,7 +184,7 @@ func copyAll(ctx context.Context, b storage.Bucket, steps []copyStep, parallelis
 		s := steps[i]
 		// Where the store lists no MD5 for the source (S3 multipart uploads)
 		// there is nothing cheaper to check the copy by than its SHA-256.
-		c, err := b.Copy(ctx, s.final.Path, s.src.Path, storage.CopyOptions{SHA256: s.srcMD5 == nil})
+		c, err := b.Copy(ctx, s.final.Path, s.src.Path, storage.CopyOptions{SHA256: s.srcMD5 == nil, Size: s.src.Size})
 		if err != nil {
 			return err
 		}

@@ -54,7 +54,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 // marker, once there, lists intact files; the rerun converges on one marker
 // and the expected bytes.
 func TestFinalizeCrashAtEveryStep(t *testing.T) {
-	for _, s := range []storagetest.Store{storagetest.Mem(), storagetest.File()} {
+	for _, s := range storagetest.Stores() {
 		for _, par := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/parallelism=%d", s.Name, par), func(t *testing.T) {
 				opts := defaultBuild.opts()

@@ -361,3 +361,35 @@ func TestReadersFollowThePointer(t *testing.T) {
 		t.Fatalf("old layout: %v", err)
 	}
 }
+
+// TestFinalizeRefusesAStoreThatIgnoresPreconditions: on a store that
+// stores conditional writes whatever their conditions, finalize ends with
+// a permanent error naming the store (exit 4) at its first conditional
+// write, and publishes nothing: with an owner, the claim is that write and
+// nothing is copied; without one, the version's marker is, and the pointer
+// never moves.
+func TestFinalizeRefusesAStoreThatIgnoresPreconditions(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		for _, withOwner := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/owner=%v", s.Name, withOwner), func(t *testing.T) {
+				inner := s.Open(t)
+				defaultBuild.stage(t, output.Version(inner, 7), task())
+				root := storage.RequirePreconditions(&storagetest.IgnoresPreconditions{Bucket: inner})
+				opts := outputOpts(task(), 2)
+				if !withOwner {
+					opts.Owner = output.Owner{}
+				}
+				_, err := commit.Finalize(ctx, withFaults(t, root, nil), opts)
+				if !errors.Is(err, storage.ErrPreconditionsIgnored) || retry.ExitCode(err) != retry.ExitInvalidInput || !strings.Contains(err.Error(), inner.URI()) {
+					t.Fatalf("finalize on a store that ignores preconditions: %v (exit %d); want exit 4 naming the store", err, retry.ExitCode(err))
+				}
+				if _, err := inner.Attributes(ctx, output.PointerKey); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("pointer after the refusal: %v; want none", err)
+				}
+				if finals := objects(t, inner, output.VersionPrefix(7)+"part_"); withOwner && len(finals) != 0 {
+					t.Errorf("copied %v after the claim was refused", keys(finals))
+				}
+			})
+		}
+	}
+}

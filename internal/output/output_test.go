@@ -3,7 +3,13 @@ package output_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +224,91 @@ func TestDeleteLayout(t *testing.T) {
 			// Nothing owns the root any more: another IndexBuild may claim it.
 			if err := output.Claim(ctx, root, b); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Regression: with read access denied and write access granted, GCS
+// answers 403 to reading _owner.json and 412 to creating it; gocloud calls
+// the 403 NotFound, so a second IndexBuild claiming a root another one
+// owned got "OutputInUse: ... belongs to IndexBuild /, not ...". The
+// refusal must be a permanent error quoting the store, not a made-up owner.
+// A loopback proxy in front of the GCS test server denies reading the owner
+// record the way GCS does and passes everything else through.
+func TestClaimWithReadDeniedQuotesTheStore(t *testing.T) {
+	owned := storagetest.NewGCSBucket(t)
+	if err := output.Claim(ctx, storagetest.OpenURI(t, owned), output.Owner{Namespace: "ns-a", Name: "books"}); err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse("http://" + storagetest.GCSEndpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, output.OwnerKey) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"error":{"code":403,"message":"Permission 'storage.objects.get' denied on resource (or it may not exist).","errors":[{"reason":"forbidden"}]}}`)
+			return
+		}
+		pass.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(proxy.URL, "http://"))
+	root := storagetest.OpenURI(t, owned)
+
+	err = output.Claim(ctx, root, output.Owner{Namespace: "ns-b", Name: "books"})
+	if errors.Is(err, retry.ErrOutputInUse) || !errors.Is(err, storage.ErrPermanent) || retry.ExitCode(err) != retry.ExitInvalidInput ||
+		!strings.Contains(err.Error(), "storage.objects.get") {
+		t.Fatalf("claim with reads denied: %v (exit %d); want a permanent error quoting the 403, exit 4", err, retry.ExitCode(err))
+	}
+}
+
+// notFoundOwner reads _owner.json as not found whatever is there.
+type notFoundOwner struct{ storage.Bucket }
+
+func (b notFoundOwner) NewReader(c context.Context, key string) (io.ReadCloser, error) {
+	if key == output.OwnerKey {
+		return nil, &storage.Error{Op: "read", Key: key, Kind: storage.ErrNotFound, Err: errors.New("no such object")}
+	}
+	return b.Bucket.NewReader(c, key)
+}
+
+// TestClaimNeverNamesAnEmptyOwner: an owner record that exists (its
+// create-if-absent is refused) but reads as not found is a retryable error
+// saying so, never an OwnerError naming nobody.
+func TestClaimNeverNamesAnEmptyOwner(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			root := s.Open(t)
+			if err := output.Claim(ctx, root, output.Owner{Namespace: "ns-a", Name: "books"}); err != nil {
+				t.Fatal(err)
+			}
+			err := output.Claim(ctx, notFoundOwner{root}, output.Owner{Namespace: "ns-b", Name: "books"})
+			if errors.Is(err, retry.ErrOutputInUse) || !retry.IsRetryable(err) || !strings.Contains(err.Error(), "reads as not found") {
+				t.Fatalf("claim of a root whose owner reads as not found: %v", err)
+			}
+		})
+	}
+}
+
+// TestClaimRefusesAStoreThatIgnoresPreconditions: a worker's or finalize's
+// first conditional write is its claim; on a store that ignores
+// preconditions it fails permanently (exit 4) naming the store, and the
+// owner record is all it wrote.
+func TestClaimRefusesAStoreThatIgnoresPreconditions(t *testing.T) {
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			inner := s.Open(t)
+			root := storage.RequirePreconditions(&storagetest.IgnoresPreconditions{Bucket: inner})
+			err := output.Claim(ctx, root, output.Owner{Namespace: "ns-a", Name: "books"})
+			if !errors.Is(err, storage.ErrPreconditionsIgnored) || retry.ExitCode(err) != retry.ExitInvalidInput || !strings.Contains(err.Error(), inner.URI()) {
+				t.Fatalf("claim on a store that ignores preconditions: %v (exit %d)", err, retry.ExitCode(err))
+			}
+			if got := list(t, inner); !slices.Equal(got, []string{output.OwnerKey}) {
+				t.Fatalf("the refused claim left %v", got)
 			}
 		})
 	}

@@ -76,7 +76,14 @@ func Claim(ctx context.Context, root storage.Bucket, owner Owner) error {
 		return err
 	}
 	// Another process claimed it first: its claim stands.
-	cur, _, err = ReadOwner(ctx, root)
+	cur, found, err = ReadOwner(ctx, root)
+	if err == nil && !found {
+		// There, but not readable as there: removed since (an owner's
+		// delete), or a store that calls "denied" not found. Not another
+		// owner: say what happened and let the caller try again.
+		err = &storage.Error{Op: "claim", Key: OwnerKey, Kind: storage.ErrRetryable,
+			Err: fmt.Errorf("%s exists (a create-if-absent was refused) but reads as not found", storage.ObjectURI(root.URI(), OwnerKey))}
+	}
 	return checkOwner(root, cur, owner, err)
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	gcs "cloud.google.com/go/storage"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	// Drivers for every scheme Open accepts.
@@ -50,12 +51,16 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 	if err != nil {
 		return nil, classify("open", uri, err)
 	}
-	bb := &blobBucket{uri: uri, b: b, streamCopy: u.Scheme == "mem"}
+	bb := &blobBucket{uri: uri, b: b, streamCopy: u.Scheme == "mem", upload: u.Scheme == "azblob"}
 	switch u.Scheme {
 	case "mem":
 		bb.revs = memRevisions{bb}
 	case "gs":
 		bb.revs = gcsRevisions{bb}
+		var client *gcs.Client
+		if b.As(&client) {
+			bb.gcs = &gcsTarget{client: client, bucket: u.Host, prefix: prefix}
+		}
 	case "azblob":
 		bb.revs = azureRevisions{bb}
 	}
@@ -69,7 +74,7 @@ func Open(ctx context.Context, uri string) (Bucket, error) {
 			plainCopy: q.Get("ssetype") == "" && q.Get("kmskeyid") == "" && (prefix == "" || plainKey(prefix+"x"))}
 		bb.revs = s3Revisions{bb}
 	}
-	return bb, nil
+	return RequirePreconditions(bb), nil
 }
 
 // FromBlob wraps an already opened gocloud bucket, for callers (and tests)
@@ -79,13 +84,13 @@ func FromBlob(uri string, b *blob.Bucket) Bucket {
 	if bb.streamCopy {
 		bb.revs = memRevisions{bb}
 	}
-	return bb
+	return RequirePreconditions(bb)
 }
 
 // Blob returns the gocloud bucket under b, and false for a bucket Open did
 // not return. Benchmarks use it to time the store's plain calls.
 func Blob(b Bucket) (*blob.Bucket, bool) {
-	switch b := b.(type) {
+	switch b := unwrap(b).(type) {
 	case *blobBucket:
 		return b.b, true
 	case *fileBucket:
@@ -98,10 +103,15 @@ func Blob(b Bucket) (*blob.Bucket, bool) {
 type blobBucket struct {
 	uri string
 	b   *blob.Bucket
-	s3  *s3Target // for batch deletes and copies; nil unless s3://
+	s3  *s3Target  // for batch deletes and copies; nil unless s3://
+	gcs *gcsTarget // for copies; nil unless gs://
 	// streamCopy copies through this process, hashing (mem://: there is no
 	// server, so this is what its copy does anyway).
 	streamCopy bool
+	// upload writes with one Upload call instead of a stream of Writes:
+	// gocloud's azureblob writer crashes in Close (nil pipe) when a streamed
+	// write fails, as a refused create-if-absent does.
+	upload bool
 	// revs reads revisions and replaces conditionally, per store; nil for
 	// a store without (then ReadRevision and Replace fail permanently).
 	revs revisions
@@ -158,7 +168,14 @@ func (b *blobBucket) write(ctx context.Context, key string, r io.Reader, ifNotEx
 	defer cancel()
 	// An explicit content type keeps gocloud from buffering the first 512
 	// bytes to sniff one.
-	w, err := b.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: ifNotExist})
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: ifNotExist}
+	if b.upload {
+		// A failed read fails the upload: nothing is stored.
+		cr := &countingReader{r: r}
+		err := b.b.Upload(ctx, key, cr, opts)
+		return cr.n, classify("write", key, err)
+	}
+	w, err := b.b.NewWriter(ctx, key, opts)
 	if err != nil {
 		return 0, classify("write", key, err)
 	}
@@ -176,7 +193,9 @@ func (b *blobBucket) Copy(ctx context.Context, dst, src string, opts CopyOptions
 	what := src + " -> " + dst
 	switch {
 	case b.s3 != nil && b.s3.plainCopy && plainKey(dst) && plainKey(src):
-		return b.s3Copy(ctx, dst, src, opts.SHA256)
+		return b.s3Copy(ctx, dst, src, opts)
+	case b.gcs != nil && plainKey(dst) && plainKey(src):
+		return b.gcs.copy(ctx, dst, src)
 	case b.streamCopy:
 		return b.hashingCopy(ctx, dst, src)
 	}
@@ -201,6 +220,18 @@ func (b *blobBucket) hashingCopy(ctx context.Context, dst, src string) (Copied, 
 
 func (b *blobBucket) Delete(ctx context.Context, key string) error {
 	return classify("delete", key, b.b.Delete(ctx, key))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // reader classifies read errors the way every other call is classified.

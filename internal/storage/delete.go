@@ -25,13 +25,14 @@ import (
 // faults that way) gets one Delete call per key.
 func DeleteAll(ctx context.Context, b Bucket, keys []string, parallelism int) error {
 	// Through a Sub to the bucket it is part of, to batch there.
-	for s, ok := b.(*subBucket); ok; s, ok = b.(*subBucket) {
+	for s, ok := unwrap(b).(*subBucket); ok; s, ok = unwrap(b).(*subBucket) {
 		prefixed := make([]string, len(keys))
 		for i, k := range keys {
 			prefixed[i] = s.prefix + k
 		}
 		b, keys = s.parent, prefixed
 	}
+	b = unwrap(b)
 	if bb, ok := b.(*blobBucket); ok && bb.s3 != nil {
 		return bb.deleteBatch(ctx, keys, parallelism)
 	}
@@ -69,6 +70,9 @@ type s3Target struct {
 	plainCopy bool
 	// noCopyChecksum: the server refused a copy's checksum request once.
 	noCopyChecksum atomic.Bool
+	// singleCopyLimit and copyPartSize replace S3's limits when set
+	// (tests run multipart copies of small objects).
+	singleCopyLimit, copyPartSize int64
 }
 
 // s3MaxBatch is DeleteObjects' limit; s3MinBatch keeps a few keys from

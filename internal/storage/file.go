@@ -58,7 +58,7 @@ func openFile(ctx context.Context, uri string, u *url.URL) (Bucket, error) {
 	if err != nil {
 		return nil, classify("open", uri, err)
 	}
-	return &fileBucket{blobBucket: &blobBucket{uri: uri, b: b}, dir: dir, sidecars: sidecars}, nil
+	return RequirePreconditions(&fileBucket{blobBucket: &blobBucket{uri: uri, b: b}, dir: dir, sidecars: sidecars}), nil
 }
 
 // Create writes r to a temporary file next to the target and link(2)s it to

@@ -45,10 +45,12 @@ func conflict(key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
-		return &Error{Op: "replace", Key: key, Kind: ErrConflict, Err: err}
+	err = classify("replace", key, err)
+	var se *Error
+	if errors.As(err, &se) && (se.Kind == ErrExists || se.Kind == ErrNotFound) {
+		return &Error{Op: "replace", Key: key, Kind: ErrConflict, Err: se.Err}
 	}
-	return classify("replace", key, err)
+	return err
 }
 
 // contentRevision is the revision of stores without one of their own: the
@@ -105,18 +107,8 @@ func (m memRevisions) replace(ctx context.Context, key string, data []byte, rev 
 }
 
 // writeWith writes data under key, letting before adjust the driver's write
-// request (gocloud's BeforeWrite) to add a precondition.
+// request (gocloud's BeforeWrite) to add a precondition. It uploads in one
+// call (see blobBucket.upload).
 func (b *blobBucket) writeWith(ctx context.Context, key string, data []byte, before func(as func(any) bool) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := b.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/json", BeforeWrite: before})
-	if err != nil {
-		return conflict(key, err)
-	}
-	if _, err := w.Write(data); err != nil {
-		cancel()
-		_ = w.Close()
-		return conflict(key, err)
-	}
-	return conflict(key, w.Close())
+	return conflict(key, b.b.Upload(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json", BeforeWrite: before}))
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	gcs "cloud.google.com/go/storage"
@@ -14,9 +15,9 @@ import (
 // The revisions of gs:// and azblob:// are the store's own, read before the
 // content: if the object changes in between, the content is newer than the
 // revision and the Replace fails (ErrConflict) instead of acting on a state
-// it did not read. There is no emulator for either store here, so these
-// two are not exercised by the tests; they use only the documented
-// preconditions (GCS generation match, Azure If-Match/If-None-Match).
+// it did not read. They use only the documented preconditions (GCS
+// generation match, Azure If-Match/If-None-Match); the tests run them
+// against fake-gcs-server and Azurite.
 
 // gcsRevisions: revision = object generation; Replace writes with
 // GenerationMatch (DoesNotExist for NoRevision).
@@ -43,7 +44,8 @@ func (g gcsRevisions) replace(ctx context.Context, key string, data []byte, rev 
 	if rev != NoRevision {
 		gen, err := strconv.ParseInt(string(rev), 10, 64)
 		if err != nil {
-			return &Error{Op: "replace", Key: key, Kind: ErrPermanent, Err: err}
+			// Not a generation of this store, so not the object's.
+			return &Error{Op: "replace", Key: key, Kind: ErrConflict, Err: fmt.Errorf("revision %q is no GCS generation", rev)}
 		}
 		cond = gcs.Conditions{GenerationMatch: gen}
 	}

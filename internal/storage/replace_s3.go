@@ -23,7 +23,7 @@ func (r s3Revisions) read(ctx context.Context, key string) ([]byte, Revision, er
 	}
 	out, err := r.b.s3.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.b.s3.bucket), Key: aws.String(r.b.s3.prefix + key)})
 	if err != nil {
-		return nil, NoRevision, &Error{Op: "read", Key: key, Kind: s3Kind(err), Err: err}
+		return nil, NoRevision, classify("read", key, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(out.Body)
@@ -53,12 +53,11 @@ func (r s3Revisions) replace(ctx context.Context, key string, data []byte, rev R
 	if err == nil {
 		return nil
 	}
-	kind := s3Kind(err)
 	// 409 ConditionalRequestConflict: another conditional write to the key
 	// is in flight; whichever wins, this one's revision is outdated.
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusConflict {
-		kind = ErrConflict
+		return &Error{Op: "replace", Key: key, Kind: ErrConflict, Err: err}
 	}
-	return conflict(key, &Error{Op: "replace", Key: key, Kind: kind, Err: err})
+	return conflict(key, err)
 }

@@ -23,8 +23,13 @@ import (
 // S3 "additional checksum": the server hashes the bytes it writes, nothing
 // crosses the network, but the copy takes longer). A server that refuses
 // that request is asked again without it, and not asked again through this
-// bucket. Only for keys s3blob stores as is (plainKey).
-func (b *blobBucket) s3Copy(ctx context.Context, dst, src string, withSHA bool) (Copied, error) {
+// bucket. A source over the single-copy limit is copied in parts
+// (s3MultipartCopy). Only for keys s3blob stores as is (plainKey).
+func (b *blobBucket) s3Copy(ctx context.Context, dst, src string, opts CopyOptions) (Copied, error) {
+	if opts.Size > b.s3.copyLimit() {
+		return b.s3MultipartCopy(ctx, dst, src, opts.Size)
+	}
+	withSHA := opts.SHA256
 	in := &s3.CopyObjectInput{
 		Bucket:     aws.String(b.s3.bucket),
 		CopySource: aws.String(url.QueryEscape(b.s3.bucket + "/" + b.s3.prefix + src)),
@@ -41,7 +46,7 @@ func (b *blobBucket) s3Copy(ctx context.Context, dst, src string, withSHA bool) 
 		out, err = b.s3.client.CopyObject(ctx, in)
 	}
 	if err != nil {
-		return Copied{}, &Error{Op: "copy", Key: src + " -> " + dst, Kind: s3Kind(err), Err: err}
+		return Copied{}, classify("copy", src+" -> "+dst, err)
 	}
 	c := Copied{Size: -1}
 	if r := out.CopyObjectResult; r != nil {
@@ -87,8 +92,10 @@ func etagMD5(etag string) []byte {
 	return md5
 }
 
-// s3Kind classifies an error of the S3 client the way gocloud's s3blob
-// classifies the same errors for every other call.
+// s3Kind classifies an error of the S3 client by its code and HTTP status
+// (s3blob classifies the same codes, but calls every other authorization
+// failure, such as a wrong secret's SignatureDoesNotMatch, Unknown); nil
+// for an error that is no S3 answer.
 func s3Kind(err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -97,18 +104,16 @@ func s3Kind(err error) error {
 			return ErrNotFound
 		case "PreconditionFailed":
 			return ErrExists
-		case "AccessDenied", "Forbidden":
+		case "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 			return ErrPermanent
 		}
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
-		switch re.HTTPStatusCode() {
-		case http.StatusNotFound, http.StatusMovedPermanently:
-			return ErrNotFound
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return ErrPermanent
+		if re.HTTPStatusCode() == http.StatusMovedPermanently {
+			return ErrNotFound // a bucket in another region
 		}
+		return statusKind(re.HTTPStatusCode(), false)
 	}
-	return kindOf(err)
+	return nil
 }

@@ -40,6 +40,8 @@ func TestS3ErrorClasses(t *testing.T) {
 		{api("NoSuchKey"), ErrNotFound, false},
 		{status(http.StatusNotFound), ErrNotFound, false},
 		{api("AccessDenied"), ErrPermanent, false},
+		{api("SignatureDoesNotMatch"), ErrPermanent, false},
+		{status(http.StatusForbidden), ErrPermanent, false},
 		{api("PreconditionFailed"), ErrExists, false},
 		{api("InvalidArgument"), ErrRetryable, true},
 		{api("NotImplemented"), ErrRetryable, true},
@@ -47,8 +49,8 @@ func TestS3ErrorClasses(t *testing.T) {
 		{status(http.StatusServiceUnavailable), ErrRetryable, false},
 		{api("SlowDown"), ErrRetryable, false},
 	} {
-		if got := s3Kind(tt.err); got != tt.kind {
-			t.Errorf("s3Kind(%v) = %v, want %v", tt.err, got, tt.kind)
+		if got := kindOf(tt.err); got != tt.kind {
+			t.Errorf("kindOf(%v) = %v, want %v", tt.err, got, tt.kind)
 		}
 		if got := refusesChecksum(tt.err); got != tt.refuses {
 			t.Errorf("refusesChecksum(%v) = %v, want %v", tt.err, got, tt.refuses)

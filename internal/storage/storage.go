@@ -11,6 +11,7 @@
 //	s3://bucket/idx1?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true
 //	gs://bucket/idx1                      bucket "bucket", keys under "idx1/"
 //	azblob://container/idx1               container, keys under "idx1/"
+//	azblob://container/idx1?protocol=http&domain=127.0.0.1:10000   the same on Azurite
 //
 // Credentials come from the environment the cloud SDKs read (for example
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS,
@@ -21,6 +22,10 @@
 // Every error a Bucket returns is classified: errors.Is(err, X) holds for
 // exactly one of ErrNotFound, ErrExists, ErrConflict, ErrRetryable,
 // ErrPermanent.
+//
+// A Bucket from Open never trusts a store with a conditional write it does
+// not honour (RequirePreconditions): the commit protocol's create-if-absent
+// and compare-and-swap are proved on first use.
 package storage
 
 import (
@@ -87,6 +92,11 @@ type CopyOptions struct {
 	// copy where it can compute one (S3 additional checksums), at some cost
 	// to the copy. Copies streamed through this process report it anyway.
 	SHA256 bool
+	// Size is the source's size when the caller knows it (0 otherwise). S3
+	// copies a source larger than one CopyObject may copy (5 GiB) in parts
+	// (UploadPartCopy), which needs the size: a caller that may copy
+	// objects that large says it.
+	Size int64
 }
 
 // Copied is what a Copy learnt about the object it wrote, so a caller can

@@ -33,6 +33,7 @@ import (
 
 	ibv1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
+	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
 // storeRoot is where the specs keep their tables and indexes: a path on the
@@ -92,6 +93,8 @@ type buildSpec struct {
 	keepVersions        int32
 	deletionPolicy      ibv1.DeletionPolicy
 	suspend             bool
+	// secretRef names the Secret with the credentials of source and output.
+	secretRef string
 	// sourceURI and outputURI, when set, replace the URIs of table and
 	// output in the spec's own directory (e.g. another spec's output).
 	sourceURI, outputURI string
@@ -118,6 +121,10 @@ func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
 	}
 	if s.parallelism > 0 {
 		b.Spec.Parallelism = ptr.To(s.parallelism)
+	}
+	if s.secretRef != "" {
+		b.Spec.Source.SecretRef = &ibv1.SecretReference{Name: s.secretRef}
+		b.Spec.Output.SecretRef = &ibv1.SecretReference{Name: s.secretRef}
 	}
 	if s.finalizeBackoff > 0 {
 		b.Spec.FinalizeBackoffLimit = ptr.To(s.finalizeBackoff)
@@ -186,7 +193,7 @@ func expectSucceeded(b *ibv1.IndexBuild, rows int64) {
 	ExpectWithOffset(1, b.Status.Phase).To(Equal(ibv1.PhaseSucceeded), describe(b))
 	c := b.Status.Commit
 	ExpectWithOffset(1, c).NotTo(BeNil(), describe(b))
-	ExpectWithOffset(1, c.MarkerURI).To(Equal(fmt.Sprintf("%s/versions/%d/metadata.json", b.Spec.Output.URI, b.Spec.JobID)))
+	ExpectWithOffset(1, c.MarkerURI).To(Equal(storage.ObjectURI(b.Spec.Output.URI, fmt.Sprintf("versions/%d/metadata.json", b.Spec.JobID))))
 	ExpectWithOffset(1, c.Rows).To(Equal(rows))
 	ExpectWithOffset(1, c.Files).To(BeEquivalentTo(int(b.Spec.Partitions) * len(b.Spec.ElementIDs)))
 	ExpectWithOffset(1, c.Bytes).To(BeNumerically(">", 0))
@@ -239,14 +246,23 @@ type book struct {
 	Description string   `json:"description"`
 }
 
-// readBooks reads every row of a generated jsonl table.
-func readBooks(dir string) []book {
-	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+// readBooks reads every row of a generated jsonl table in a node directory.
+func readBooks(dir string) []book { return readBooksFrom("file://" + dir) }
+
+// readBooksFrom reads every row of a generated jsonl table at a store URI.
+func readBooksFrom(uri string) []book {
+	ctx := context.Background()
+	b, err := storage.Open(ctx, uri)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(files).NotTo(BeEmpty())
+	defer b.Close()
+	list, err := b.List(ctx, "")
+	Expect(err).NotTo(HaveOccurred())
 	var books []book
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	for _, a := range list {
+		if !strings.HasSuffix(a.Key, ".jsonl") {
+			continue
+		}
+		data, err := storage.ReadAll(ctx, b, a.Key)
 		Expect(err).NotTo(HaveOccurred())
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -257,6 +273,7 @@ func readBooks(dir string) []book {
 		}
 		Expect(sc.Err()).NotTo(HaveOccurred())
 	}
+	Expect(books).NotTo(BeEmpty())
 	return books
 }
 
