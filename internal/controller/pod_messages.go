@@ -14,6 +14,7 @@ import (
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/output"
+	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
@@ -57,7 +58,7 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 // marker's location is still known.
 func (r *IndexBuildReconciler) commitFromFinalize(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) indexbuildv1alpha1.CommitStatus {
 	version := output.VersionPrefix(ib.Spec.JobID)
-	commit := indexbuildv1alpha1.CommitStatus{Version: version, MarkerURI: strings.TrimSuffix(ib.Spec.Output.URI, "/") + "/" + version + commit.MarkerKey}
+	commit := indexbuildv1alpha1.CommitStatus{Version: version, MarkerURI: storage.ObjectURI(ib.Spec.Output.URI, version+commit.MarkerKey)}
 	msgs, err := r.terminationMessages(ctx, job, 0, "")
 	if err != nil {
 		return commit
