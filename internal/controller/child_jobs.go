@@ -180,6 +180,9 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 		return job, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || apierrors.IsInternalError(err) {
+			return nil, &jobRefusedError{job: job.Name, role: job.Labels[LabelRole], err: err}
+		}
 		return nil, fmt.Errorf("create Job %s: %w", job.Name, err)
 	}
 	// Read past the cache, which may not have seen the Job yet.

@@ -18,8 +18,12 @@ import (
 	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
+// anyFailure asks terminationMessages for pods that ended with any exit
+// code but 0.
+const anyFailure int32 = -1
+
 // terminationMessages returns the termination messages of a Job's pods
-// whose container ended with exitCode, newest first. They are read from the
+// whose container ended with exitCode (or anyFailure), newest first. They are read from the
 // API, once at the end of a Job: the cache holds no pods that succeeded
 // (finalize's commit summary is in one), and may not have the last state of
 // a pod whose Job has just ended.
@@ -40,7 +44,7 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
 			t := cs.State.Terminated
-			if t != nil && t.ExitCode == exitCode && strings.TrimSpace(t.Message) != "" {
+			if t != nil && (t.ExitCode == exitCode || exitCode == anyFailure && t.ExitCode != 0) && strings.TrimSpace(t.Message) != "" {
 				found = append(found, message{strings.TrimSpace(t.Message), t.FinishedAt.Time})
 			}
 		}
