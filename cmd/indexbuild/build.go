@@ -64,6 +64,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.Log = stderr
 	sum, err := buildPartition(ctx, cfg, sourceURI, outputURI, owner)
+	err = permanentStorage(err)
 	if err != nil {
 		sum.Error = err.Error()
 	}

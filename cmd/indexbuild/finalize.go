@@ -55,6 +55,7 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer b.Close()
 	sum, err := commit.Finalize(ctx, b, opts)
+	err = permanentStorage(err)
 	if err != nil {
 		sum.Error = err.Error()
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
 // subcommand runs with the arguments after its name and returns an error
@@ -56,11 +57,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+	if err := permanentStorage(cmd.run(ctx, args[1:], stdout, stderr)); err != nil {
 		fmt.Fprintf(stderr, "indexbuild %s: %v\n", args[0], err)
 		return retry.ExitCode(err)
 	}
 	return 0
+}
+
+// permanentStorage makes a storage failure that no retry can heal but
+// whose class is not permanent (storage.Unhealable: no such bucket or
+// container, a read-only file store) invalid input, exit 4, quoting the
+// store's error, like permanent storage errors: retrying it would only use
+// up the backoff limit and end the build without its cause.
+func permanentStorage(err error) error {
+	if retry.IsRetryable(err) && storage.Unhealable(err) {
+		return fmt.Errorf("%w: storage refused, and retrying cannot change that: %w", retry.ErrInvalidInput, err)
+	}
+	return err
 }
 
 func usage(w io.Writer) {

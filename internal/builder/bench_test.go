@@ -27,8 +27,10 @@ import (
 	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/partition"
 	"github.com/indexbuild/indexbuild/internal/rows"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -104,6 +106,33 @@ func benchBuild(b *testing.B, task taskmeta.Meta) {
 
 func BenchmarkBuildIndex(b *testing.B)    { benchBuild(b, benchIndexTask) }
 func BenchmarkBuildFulltext(b *testing.B) { benchBuild(b, benchFulltextTask) }
+
+// BenchmarkVerifySource times `indexbuild verify --source` (CheckSource)
+// of the index BenchmarkBuildIndex builds, against the same table: its
+// cost is to be read next to that benchmark's, in the same run.
+func BenchmarkVerifySource(b *testing.B) {
+	dir, n := benchTable(b)
+	src := openBench(b, dir)
+	out := openBench(b, b.TempDir())
+	ctx := context.Background()
+	v := output.Version(out, benchIndexTask.JobID)
+	_, err := builder.Build(ctx, builder.Config{Meta: benchIndexTask, Partitions: 1, Source: src, Output: v, TmpDir: b.TempDir()})
+	if err == nil {
+		_, err = commit.Finalize(ctx, out, commit.Options{Task: benchIndexTask, Partitions: 1})
+	}
+	m, err := commit.ReadMarker(ctx, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		rep, err := builder.CheckSource(ctx, builder.SourceCheck{Source: src, Version: v, Marker: m, TmpDir: b.TempDir()})
+		if err != nil || rep.Rows != int64(n) {
+			b.Fatalf("%+v, %v", rep, err)
+		}
+	}
+	report(b, n, cpu0)
+}
 
 // scanAll decodes the whole table's columns names (in that order), the
 // floor of every build: no build can be faster than reading its input.

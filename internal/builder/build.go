@@ -90,7 +90,7 @@ func build(ctx context.Context, cfg Config) (meta staging.PartitionMeta, done bo
 	if meta, done, err := alreadyDone(ctx, cfg); err != nil || done {
 		return meta, done, err
 	}
-	sinks, rows, err := buildSinks(ctx, cfg, tbl, elements)
+	sinks, rows, snapshot, err := buildSinks(ctx, cfg, tbl, elements)
 	defer func() {
 		for _, s := range sinks {
 			s.close()
@@ -99,37 +99,62 @@ func build(ctx context.Context, cfg Config) (meta staging.PartitionMeta, done bo
 	if err != nil {
 		return meta, false, err
 	}
-	meta, err = stage(ctx, cfg, sinks, rows)
+	meta, err = stage(ctx, cfg, sinks, rows, snapshot)
 	return meta, false, err
 }
 
 // buildSinks streams the partition's rows into one sink per element and
-// returns the sinks (to be closed by the caller, also on error) and the
-// number of rows.
-func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []table.Index) ([]*sink, int64, error) {
+// returns the sinks (to be closed by the caller, also on error), the number
+// of rows and the digest of the input snapshot they were read from.
+//
+// The partition plans from the task's pinned input (pinInput). It checks
+// that a file is still the pinned version when reading it fails (a changed
+// file is stale metadata, not the bad data a decoder would make of it), and
+// that all its files are after the last row: the rows it indexed are the
+// snapshot's. (A check before reading as well would only fail a stale task
+// sooner, at the cost of one more listing per worker in every task.)
+func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []table.Index) ([]*sink, int64, string, error) {
 	cols, sinkPos, pkPos := decodedColumns(tbl, elements)
 	var c counters
 	sc := &rows.Scanner{Open: bucketOpener{cfg.Source}, Columns: cols, Progress: &c.read}
-	shares, total, err := planShare(ctx, cfg.Source, sc, cfg.SourceFormat, cfg.Partition, cfg.Partitions)
+	snap, digest, err := pinInput(ctx, cfg, sc)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
+	}
+	shares, total, err := planShare(snap, cfg.SourceFormat, cfg.Partition, cfg.Partitions)
+	if err != nil {
+		return nil, 0, "", err
 	}
 	budget := cfg.SortBudget
 	if budget <= 0 {
 		budget = DefaultSortBudget
 	}
+	sorters := len(elements)
+	if pkPos >= 0 {
+		sorters++
+	}
 	sinks := make([]*sink, 0, len(elements))
-	for i, ix := range elements {
-		s, err := newSink(tbl, ix, sinkPos[i], cfg.TmpDir, budget/len(elements))
+	for _, ix := range elements {
+		s, err := newSink(tbl, ix, sinkPos[len(sinks)], cfg.TmpDir, budget/sorters)
 		if err != nil {
-			return sinks, 0, err
+			return sinks, 0, "", err
 		}
 		sinks = append(sinks, s)
 	}
+	var pks *primaryKeys
+	if pkPos >= 0 {
+		pks = newPrimaryKeys(tbl.PrimaryKey, cfg.TmpDir, budget/sorters)
+		defer pks.close()
+	}
 	stop := reportProgress(cfg, &c, total)
-	err = scanShares(ctx, sc, shares, tbl, pkPos, func(row []table.Value, handle string) error {
+	err = scanShares(ctx, sc, shares, tbl, pkPos, func(sh int, rec *rows.Record, handle string) error {
+		if pks != nil {
+			if err := pks.add(handle, sh, rec.Pos); err != nil {
+				return err
+			}
+		}
 		for _, s := range sinks {
-			if err := s.add(row, handle); err != nil {
+			if err := s.add(rec.Values, handle); err != nil {
 				return err
 			}
 		}
@@ -137,16 +162,33 @@ func buildSinks(ctx context.Context, cfg Config, tbl *table.Table, elements []ta
 		return nil
 	})
 	stop()
-	return sinks, c.rows.Load(), err
+	var failed *shareError
+	if errors.As(err, &failed) {
+		// A read or decoding failure of a file that changed is the change.
+		if cerr := checkPinned(ctx, cfg.Source, snap.Source, []staging.SourceFile{failed.share.pinned}); errors.Is(cerr, retry.ErrStaleMeta) {
+			return sinks, 0, "", cerr
+		}
+	}
+	if err == nil && pks != nil {
+		files := make([]rows.File, len(shares))
+		for i, sh := range shares {
+			files[i] = sh.file
+		}
+		err = pks.check(ctx, sc, files)
+	}
+	if err == nil {
+		err = checkPinned(ctx, cfg.Source, snap.Source, pinnedFiles(shares))
+	}
+	return sinks, c.rows.Load(), digest, err
 }
 
 // stage writes every element's file and then the partition metadata, which
 // marks the partition complete.
-func stage(ctx context.Context, cfg Config, sinks []*sink, rows int64) (staging.PartitionMeta, error) {
+func stage(ctx context.Context, cfg Config, sinks []*sink, rows int64, snapshot string) (staging.PartitionMeta, error) {
 	meta := staging.PartitionMeta{
 		FormatVersion: staging.FormatVersion, Task: cfg.Meta,
 		Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: rows,
-		Files: []staging.File{},
+		Files: []staging.File{}, Snapshot: snapshot,
 	}
 	// A partition without rows stages no files: finalize drops it from the
 	// dense numbering, and readers have nothing empty to open.
@@ -234,28 +276,39 @@ func decodedColumns(t *table.Table, elements []table.Index) ([]table.Column, [][
 	return cols, pos, pk
 }
 
-// scanShares streams every row of the partition's shares to fn with its
-// handle: the primary key's value, or "<file>:<position>" without one.
-func scanShares(ctx context.Context, sc *rows.Scanner, shares []share, t *table.Table, pkPos int, fn func([]table.Value, string) error) error {
+// scanShares streams every row of the partition's shares to fn with the
+// share's index and the row's handle: the primary key's value, or
+// "<file>:<position>" without one. An error reading share i comes back as
+// a *shareError.
+func scanShares(ctx context.Context, sc *rows.Scanner, shares []share, t *table.Table, pkPos int, fn func(int, *rows.Record, string) error) error {
 	var buf []byte
-	for _, sh := range shares {
+	for i, sh := range shares {
 		err := sc.Scan(ctx, sh.file, sh.split, func(rec *rows.Record) error {
 			var handle string
 			if pkPos >= 0 {
 				pk := rec.Values[pkPos]
 				if pk.Kind == table.Null {
-					return &retry.InvalidInputError{File: rec.File, Column: t.PrimaryKey, Err: fmt.Errorf("primary key is NULL in the row at position %d", rec.Pos)}
+					return &retry.InvalidInputError{File: rec.File, Column: t.PrimaryKey, Err: fmt.Errorf("primary key is NULL at %s", sc.Location(ctx, sh.file, rec.Pos))}
 				}
 				handle = pk.Text()
 			} else {
 				buf = strconv.AppendInt(append(append(buf[:0], rec.File...), ':'), rec.Pos, 10)
 				handle = string(buf)
 			}
-			return fn(rec.Values, handle)
+			return fn(i, rec, handle)
 		})
 		if err != nil {
-			return err
+			return &shareError{share: &shares[i], err: err}
 		}
 	}
 	return nil
 }
+
+// shareError is a failure while reading one share.
+type shareError struct {
+	share *share
+	err   error
+}
+
+func (e *shareError) Error() string { return e.err.Error() }
+func (e *shareError) Unwrap() error { return e.err }

@@ -9,6 +9,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/partition"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/rows"
+	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/table"
 )
@@ -17,7 +18,7 @@ import (
 // catalog is invalid input: no retry will make it appear.
 func LoadTable(ctx context.Context, src storage.Bucket) (*table.Table, error) {
 	data, err := storage.ReadAll(ctx, src, table.CatalogName)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) && !storage.Unhealable(err) {
 		return nil, &retry.InvalidInputError{File: table.CatalogName, Err: fmt.Errorf("no catalog in %s", src.URI())}
 	}
 	if err != nil {
@@ -36,37 +37,26 @@ func (o bucketOpener) OpenRange(ctx context.Context, key string, offset, length 
 // share is one split of a partition's plan and the file it reads.
 type share struct {
 	file   rows.File
+	pinned staging.SourceFile
 	split  partition.Split
 	weight int64
 }
 
-// planShare lists the source's data files and returns partition p's splits.
-// Every worker lists and plans independently and gets the same answer,
-// because the listing is sorted and the plan is a pure function of it.
-func planShare(ctx context.Context, src storage.Bucket, sc *rows.Scanner, forced rows.Format, p, n int) ([]share, int64, error) {
-	objs, err := src.List(ctx, "")
-	if err != nil {
-		return nil, 0, err
-	}
-	var files []rows.File
-	var sources []partition.Source
-	for _, o := range objs {
-		f, ok, err := rows.Classify(o.Key, o.Size, forced)
-		if err != nil {
-			return nil, 0, &retry.InvalidInputError{File: o.Key, Err: err}
-		}
-		if !ok {
-			continue
-		}
-		pieces, err := sc.Pieces(ctx, f)
-		if err != nil {
-			return nil, 0, err
-		}
-		files = append(files, f)
-		sources = append(sources, partition.Source{Path: f.Path, Size: f.Size, Pieces: pieces})
-	}
+// planShare returns partition p of n's splits of the snapshot's files.
+// Every worker plans from the same snapshot and gets the same answer,
+// because the plan is a pure function of it.
+func planShare(snap staging.Snapshot, forced rows.Format, p, n int) ([]share, int64, error) {
+	files := make([]rows.File, len(snap.Files))
+	sources := make([]partition.Source, len(snap.Files))
 	byPath := make(map[string]int, len(files))
-	for i, f := range files {
+	for i, sf := range snap.Files {
+		f, ok, err := rows.Classify(sf.Key, sf.Size, forced)
+		if err != nil || !ok {
+			// The snapshot lists only data files, classified the same way.
+			return nil, 0, fmt.Errorf("%w: %s lists %s, which is not a data file", retry.ErrStaleMeta, staging.SnapshotKey, sf.Key)
+		}
+		files[i] = f
+		sources[i] = partition.Source{Path: f.Path, Size: f.Size, Pieces: sf.Pieces}
 		byPath[f.Path] = i
 	}
 	var out []share
@@ -80,8 +70,19 @@ func planShare(ctx context.Context, src storage.Bucket, sc *rows.Scanner, forced
 				w += pw
 			}
 		}
-		out = append(out, share{file: files[i], split: sp, weight: w})
+		out = append(out, share{file: files[i], pinned: snap.Files[i], split: sp, weight: w})
 		total += w
 	}
 	return out, total, nil
+}
+
+// pinnedFiles returns the files the shares read, each once.
+func pinnedFiles(shares []share) []staging.SourceFile {
+	var out []staging.SourceFile
+	for i, sh := range shares {
+		if i == 0 || shares[i-1].file.Path != sh.file.Path {
+			out = append(out, sh.pinned)
+		}
+	}
+	return out
 }

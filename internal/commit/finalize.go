@@ -155,6 +155,13 @@ func commitPlan(ctx context.Context, b storage.Bucket, pl plan, opts Options) (M
 		m.Files[i] = s.final
 		m.Bytes += s.final.Size
 	}
+	if pl.snapshot != nil {
+		// The bytes finalize read and checked: a retry writes the same.
+		if err := b.Write(ctx, SourceKey, bytes.NewReader(pl.snapshot)); err != nil {
+			return Marker{}, fmt.Errorf("keep the input snapshot: %w", err)
+		}
+		m.Source = &staging.File{Path: SourceKey, Size: int64(len(pl.snapshot)), SHA256: staging.SnapshotDigest(pl.snapshot)}
+	}
 	if p := m.Problems(); len(p) > 0 {
 		// Cannot happen with a plan from valid partition metadata; refusing
 		// here keeps a bad marker from ever being created.

@@ -44,7 +44,15 @@ type Marker struct {
 	Rows        int64          `json:"rows"`
 	Bytes       int64          `json:"bytes"`
 	CommittedAt time.Time      `json:"committedAt"`
+	// Source is the task's input snapshot, kept at SourceKey: the table's
+	// data files the index was built from (`indexbuild verify --source`).
+	// Absent for tasks built before inputs were pinned.
+	Source *staging.File `json:"source,omitempty"`
 }
+
+// SourceKey is where a committed version keeps its task's input snapshot
+// (staging.Snapshot).
+const SourceKey = "source.json"
 
 // finalPrefix starts every FinalKey (and no staging/ key).
 const finalPrefix = "part_"
@@ -133,6 +141,14 @@ func (m Marker) Problems() []string {
 	}
 	if m.CommittedAt.IsZero() {
 		p = append(p, "committedAt is missing")
+	}
+	if m.Source != nil {
+		if m.Source.Path != SourceKey || m.Source.Element != 0 {
+			p = append(p, fmt.Sprintf("source is %q (element %d), want %q", m.Source.Path, m.Source.Element, SourceKey))
+		}
+		if err := staging.ValidateFile(*m.Source); err != nil {
+			p = append(p, "source: "+err.Error())
+		}
 	}
 	return p
 }

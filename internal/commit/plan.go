@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
@@ -29,6 +30,9 @@ type plan struct {
 	partitions int // non-empty partitions
 	rows       int64
 	staged     []string // every key under staging/, for the cleanup
+	// snapshot is the task's input snapshot as staged, kept in the version
+	// at SourceKey; nil for a task staged before inputs were pinned.
+	snapshot []byte
 }
 
 // makePlan lists staging/, checks the task manifest and every partition's
@@ -47,6 +51,8 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		listErr     error
 		manifest    taskmeta.Meta
 		manifestErr error
+		snapshot    []byte
+		snapshotErr error
 		reads       = make([]metaRead, min(max(partitions, 0), maxEagerMetas))
 	)
 	for p := range reads {
@@ -54,6 +60,7 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 	}
 	wg.Go(func() { objects, listErr = b.List(ctx, staging.Prefix) })
 	wg.Go(func() { manifest, manifestErr = staging.ReadTaskManifest(ctx, b) })
+	wg.Go(func() { snapshot, snapshotErr = storage.ReadAll(ctx, b, staging.SnapshotKey) })
 	wg.Go(func() { readMetas(ctx, b, reads, parallelism) })
 	wg.Wait()
 	if listErr != nil {
@@ -79,6 +86,10 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		// Listed, yet gone: a concurrent finalizer's cleanup, whose marker
 		// Finalize then finds.
 		return plan{}, manifestErr
+	}
+	digest, err := checkSnapshot(snapshot, snapshotErr, staged)
+	if err != nil {
+		return plan{}, err
 	}
 	if len(extra) > 0 {
 		slices.Sort(extra)
@@ -107,13 +118,17 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		if err := staging.CheckTask(key, b.URI(), r.meta.Task, task); err != nil {
 			return plan{}, err
 		}
+		if r.meta.Snapshot != digest {
+			return plan{}, fmt.Errorf("%w: partition %d was built from input snapshot %q, the task's %s is %q",
+				retry.ErrStaleMeta, r.partition, r.meta.Snapshot, staging.SnapshotKey, digest)
+		}
 		metas = append(metas, r.meta)
 	}
 	if err := checkComplete(metas, partitions); err != nil {
 		return plan{}, err
 	}
 
-	pl := plan{staged: slices.Collect(maps.Keys(staged))}
+	pl := plan{staged: slices.Collect(maps.Keys(staged)), snapshot: snapshot}
 	for _, m := range metas {
 		pl.rows += m.Rows
 		if len(m.Files) == 0 {
@@ -138,6 +153,25 @@ func makePlan(ctx context.Context, b storage.Bucket, task taskmeta.Meta, partiti
 		}
 	}
 	return pl, nil
+}
+
+// checkSnapshot checks the staged input snapshot (read as data, readErr)
+// and returns its digest, "" when the task has none (staged by workers from
+// before inputs were pinned).
+func checkSnapshot(data []byte, readErr error, staged map[string]storage.Attrs) (string, error) {
+	_, listed := staged[staging.SnapshotKey]
+	switch {
+	case errors.Is(readErr, storage.ErrNotFound) && !listed:
+		return "", nil
+	case readErr != nil:
+		// Listed, yet gone: a concurrent finalizer's cleanup, whose marker
+		// Finalize then finds.
+		return "", readErr
+	}
+	if _, err := staging.DecodeSnapshot(data); err != nil {
+		return "", err
+	}
+	return staging.SnapshotDigest(data), nil
 }
 
 // maxEagerMetas bounds the partition metadata read before the listing shows

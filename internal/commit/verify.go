@@ -51,8 +51,12 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	}
 	problems := m.Problems()
 
+	files := m.Files
+	if m.Source != nil {
+		files = append(slices.Clone(files), *m.Source)
+	}
 	var mu sync.Mutex
-	err = forEach(ctx, parallelism, m.Files, func(ctx context.Context, f staging.File) error {
+	err = forEach(ctx, parallelism, files, func(ctx context.Context, f staging.File) error {
 		err := checkContent(ctx, b, f)
 		switch {
 		case err == nil:

@@ -172,6 +172,24 @@ func (p *Partition) fieldLengths(field int) ([]uint32, error) {
 	return ls, nil
 }
 
+// EachHandle calls fn with the handle of every row of the partition, in
+// row order: one per document.
+func (p *Partition) EachHandle(fn func(handle string) error) error {
+	err := p.scan([]byte{keyHandles}, []byte{keyHandles + 1}, func(_, v []byte) error {
+		hs, err := decodeHandles(v)
+		if err != nil {
+			return corrupt(p.path, err)
+		}
+		for _, h := range hs {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
+}
+
 // handles returns the handles of the rows in handle block block.
 func (p *Partition) handles(block uint32) ([]string, error) {
 	var out []string

@@ -22,8 +22,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/querycmd"
+	"github.com/indexbuild/indexbuild/internal/verifycmd"
 )
 
 func getBuild(ctx context.Context, c *Clients, name string) (*indexbuildv1alpha1.IndexBuild, error) {
@@ -429,16 +431,59 @@ func (p *Plugin) query(ctx context.Context, args []string) error {
 	if err := querycmd.Validate(q, output); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	if index == "" {
-		ib, err := getBuild(ctx, c, name)
-		if err != nil {
-			return err
-		}
-		if index, err = IndexRoot(ib); err != nil {
-			return err
-		}
+	if index, err = committedIndex(ctx, c, name, index); err != nil {
+		return err
 	}
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	return querycmd.Run(qctx, index, q, output, p.Out)
 }
+
+// verify checks the IndexBuild's published index like `indexbuild verify`,
+// from this machine: the files its marker lists, and with --source every
+// element against the task's pinned input. It reads the whole table and
+// every element file: see docs/table-format.md for the cost.
+func (p *Plugin) verify(ctx context.Context, args []string) error {
+	var (
+		o      verifycmd.Options
+		source string
+		index  string
+	)
+	fs := newFlagSet("verify")
+	fs.StringVar(&source, "source", "", "also check every element holds exactly one entry per row of the task's pinned input, read from the URI the task recorded, or from `URI` (--source=URI)")
+	fs.Lookup("source").NoOptDefVal = taskSource
+	fs.IntVar(&o.Sample, "sample", builder.DefaultSampleTarget, "with --source: about how many keys per element to compare by name")
+	fs.StringVar(&o.TmpDir, "tmp-dir", "", "local directory for element files while --source reads them")
+	fs.StringVar(&index, "index", "", "verify this output URI instead of the IndexBuild's committed index")
+	name, c, err := p.parse("verify", fs, args)
+	if err != nil {
+		return err
+	}
+	if o.Sample < 1 {
+		return usageErr("--sample must be at least 1, got %d", o.Sample)
+	}
+	o.Source = fs.Changed("source")
+	if source != taskSource {
+		o.SourceURI = source
+	}
+	if index, err = committedIndex(ctx, c, name, index); err != nil {
+		return err
+	}
+	return verifycmd.Run(ctx, index, o, p.Out)
+}
+
+// committedIndex is index when given (--index), else the output root of the
+// IndexBuild's committed index.
+func committedIndex(ctx context.Context, c *Clients, name, index string) (string, error) {
+	if index != "" {
+		return index, nil
+	}
+	ib, err := getBuild(ctx, c, name)
+	if err != nil {
+		return "", err
+	}
+	return IndexRoot(ib)
+}
+
+// taskSource is --source given without a URI: the task's own source.
+const taskSource = "(the task's source)"

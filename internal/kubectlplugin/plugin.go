@@ -136,6 +136,7 @@ var commands = map[string]command{
 	"logs":   {"logs of the build's worker pods, one partition's, or finalize's", "logs NAME [--partition N | --finalize] [--job-id N] [--all-attempts] [-f] [--tail N] [--prefix]", (*Plugin).logs},
 	"retry":  {"start a new task (bump spec.jobID) after a terminal failure", "retry NAME [--force] [--output-uri URI] [--dry-run] [-o json|yaml]", (*Plugin).retry},
 	"query":  {"query the committed index (same flags as `indexbuild query`)", "query NAME --element ID (--eq V... | --range LO HI | --match TEXT) [--limit N] [--index URI] [-o text|json]", (*Plugin).query},
+	"verify": {"check the committed index's files, and with --source every element against the task's input (like `indexbuild verify`)", "verify NAME [--source[=URI]] [--sample N] [--tmp-dir DIR] [--index URI]", (*Plugin).verify},
 }
 
 // valueFlags are connection and output flags that take a separate value;

@@ -608,3 +608,30 @@ func TestQueryCommand(t *testing.T) {
 		t.Errorf("unknown element: %d %q", code, errOut)
 	}
 }
+
+func TestVerifyCommand(t *testing.T) {
+	ns := newNamespace(t)
+	outURI := buildSampleIndex(t)
+	ib := createBuild(t, testutil.MakeIndexBuild("books", ns).OutputURI(outURI).ElementIDs(1, 4).Obj())
+	setStatus(t, ib, succeededStatus(outURI+"/versions/1/metadata.json"))
+	src, err := filepath.Abs(filepath.Join("..", "..", "hack", "sample-data", "books"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "verify", "books", "-n", ns)
+	if code != 0 || !strings.Contains(out, "ok: versions/1/: 4 files") || strings.Contains(out, "ok: source") {
+		t.Fatalf("verify: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = run(t, "verify", "books", "-n", ns, "--source=file://"+src, "--tmp-dir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "ok: source file://"+src+": 2 files, 300 rows; element 1: 300 entries") {
+		t.Fatalf("verify --source=URI: %d %q %q", code, out, errOut)
+	}
+	// buildSampleIndex's task recorded no source URI.
+	code, _, errOut = run(t, "verify", "books", "-n", ns, "--source")
+	if code != 1 || !strings.Contains(errOut, "the task recorded no source URI") {
+		t.Fatalf("verify --source: %d %q", code, errOut)
+	}
+	if code, _, _ := run(t, "verify", "books", "-n", ns, "--sample=0"); code != 2 {
+		t.Fatalf("--sample=0: exit %d, want 2", code)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/indexbuild/indexbuild/internal/table"
 )
@@ -20,39 +22,135 @@ func (e *fieldError) Error() string { return fmt.Sprintf("column %q: %v", e.colu
 
 var errMissingColumn = errors.New("missing")
 
-// jsonDecoder decodes JSONL lines. It keeps its map across lines so decoding
-// does not allocate a fresh one per row.
+// jsonDecoder decodes JSONL lines: each an object whose top-level members
+// are the columns. It finds members itself (after json.Valid) instead of
+// unmarshalling into a map, which both allocates per line and keeps the
+// last of two members with the same key without a word.
 type jsonDecoder struct {
-	cols   []table.Column
-	fields map[string]json.RawMessage
+	cols  []table.Column
+	index map[string]int // column name -> position in cols
+	seen  []bool         // per wanted column, in the current line
+	keys  [][]byte       // the current line's member keys, for duplicates
 }
 
 func newJSONDecoder(cols []table.Column) *jsonDecoder {
-	return &jsonDecoder{cols: cols, fields: make(map[string]json.RawMessage, len(cols))}
+	d := &jsonDecoder{cols: cols, index: make(map[string]int, len(cols)), seen: make([]bool, len(cols))}
+	for i, c := range cols {
+		d.index[c.Name] = i
+	}
+	return d
 }
 
 // decode fills out (one value per wanted column) from a JSON object line.
-// Every wanted column must be present; null is how a line says NULL.
+// Every wanted column must be present; null is how a line says NULL. A key
+// that appears twice among the object's members is an error.
 func (d *jsonDecoder) decode(line []byte, out []table.Value) error {
-	clear(d.fields)
-	if err := json.Unmarshal(line, &d.fields); err != nil {
+	if !json.Valid(line) {
+		var v any
+		err := json.Unmarshal(line, &v) // only for its message
 		return &fieldError{err: fmt.Errorf("not a JSON object: %w", err)}
 	}
-	for i, c := range d.cols {
-		raw, ok := d.fields[c.Name]
+	i := skipSpace(line, 0)
+	if line[i] != '{' {
+		return &fieldError{err: fmt.Errorf("not a JSON object: a line starts with %q", line[i])}
+	}
+	clear(d.seen)
+	d.keys = d.keys[:0]
+	i = skipSpace(line, i+1)
+	for line[i] != '}' {
+		keyEnd := skipString(line, i)
+		key := line[i+1 : keyEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(line[i:keyEnd], &k) // valid JSON: cannot fail
+			key = []byte(k)
+		}
+		if d.repeated(key) {
+			return &fieldError{column: string(key), err: fmt.Errorf("key %q appears twice in the object", key)}
+		}
+		d.keys = append(d.keys, key)
+		i = skipSpace(line, skipSpace(line, keyEnd)+1) // past ':'
+		valEnd := skipValue(line, i)
+		if c, ok := d.index[string(key)]; ok {
+			v, err := jsonValue(d.cols[c].Type, line[i:valEnd])
+			if err != nil {
+				return &fieldError{column: d.cols[c].Name, err: err}
+			}
+			out[c], d.seen[c] = v, true
+		}
+		i = skipSpace(line, valEnd)
+		if line[i] == ',' {
+			i = skipSpace(line, i+1)
+		}
+	}
+	for c, ok := range d.seen {
 		if !ok {
-			return &fieldError{column: c.Name, err: errMissingColumn}
+			return &fieldError{column: d.cols[c].Name, err: errMissingColumn}
 		}
-		v, err := jsonValue(c.Type, raw)
-		if err != nil {
-			return &fieldError{column: c.Name, err: err}
-		}
-		out[i] = v
 	}
 	return nil
 }
 
-func jsonValue(typ string, raw json.RawMessage) (table.Value, error) {
+// repeated reports whether key is among the line's keys so far. Objects
+// have a handful of members: a linear scan beats hashing them.
+func (d *jsonDecoder) repeated(key []byte) bool {
+	for _, k := range d.keys {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// The scanners below walk JSON that json.Valid accepted, so they never
+// check syntax. Each returns the index just past what it skipped.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString skips the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; ; i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+}
+
+// skipValue skips the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+func jsonValue(typ string, raw []byte) (table.Value, error) {
 	if string(raw) == "null" {
 		return table.Value{}, nil
 	}
@@ -84,16 +182,80 @@ func jsonValue(typ string, raw json.RawMessage) (table.Value, error) {
 		if len(raw) < 2 || raw[0] != '"' {
 			return table.Value{}, fmt.Errorf("want a string, got %.40s", raw)
 		}
-		if bytes.IndexByte(raw, '\\') < 0 {
-			return table.Value{Kind: table.String, Str: string(raw[1 : len(raw)-1])}, nil
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquoteJSON(raw[1 : len(raw)-1])
+		if err != nil {
 			return table.Value{}, err
 		}
-		return table.Value{Kind: table.String, Str: s}, nil
+		return table.StringValue(s)
 	}
 	return table.Value{}, fmt.Errorf("unknown column type %q", typ)
+}
+
+// unquoteJSON decodes the inside of a valid JSON string. Unlike
+// encoding/json it refuses what is not UTF-8 instead of replacing it with
+// U+FFFD: raw invalid bytes (with or without escapes elsewhere in the
+// string) and \u escapes of unpaired surrogates.
+func unquoteJSON(s []byte) (string, error) {
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s), nil // table.StringValue checks the UTF-8
+	}
+	if !utf8.Valid(s) {
+		return "", table.InvalidUTF8Error(string(s))
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			out = append(out, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(s[i+1 : i+5])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				var lo rune = -1
+				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					lo = hex4(s[i+3 : i+7])
+				}
+				r = utf16.DecodeRune(r, lo)
+				if r == utf8.RuneError {
+					return "", fmt.Errorf("%w: %s is an unpaired surrogate", table.ErrInvalidUTF8, s[i-5:i+1])
+				}
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, s[i])
+		}
+	}
+	return string(out), nil
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // csvDecoder decodes CSV lines against the file's header.

@@ -38,13 +38,17 @@ type File struct {
 
 // Classify decides how to read the object at p. forced, when not empty,
 // overrides the extension (a trailing .gz still means gzip). It returns
-// ok=false for objects that are not data files: the catalog and names
-// starting with "_" or "." (markers such as _SUCCESS).
+// ok=false for objects that are not data files: the catalog and anything
+// with a path component starting with "_" or "." — markers such as
+// _SUCCESS, and what other tools leave under a table (_temporary/,
+// _delta_log/, .spark-staging/, .hidden files).
 func Classify(p string, size int64, forced Format) (File, bool, error) {
-	base := path.Base(p)
-	if strings.HasPrefix(base, "_") || strings.HasPrefix(base, ".") {
-		return File{}, false, nil
+	for _, part := range strings.Split(p, "/") {
+		if strings.HasPrefix(part, "_") || strings.HasPrefix(part, ".") {
+			return File{}, false, nil
+		}
 	}
+	base := path.Base(p)
 	f := File{Path: p, Size: size}
 	name := base
 	if n, ok := strings.CutSuffix(name, ".gz"); ok {

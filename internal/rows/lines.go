@@ -12,6 +12,8 @@ import (
 // worker buffer it whole.
 const maxLineBytes = 64 << 20
 
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 var errLongLine = fmt.Errorf("line longer than %d bytes", maxLineBytes)
 
 // lineReader yields the lines of a byte range [start, end) of a text file
@@ -67,5 +69,9 @@ func (lr *lineReader) next() ([]byte, int64, error) {
 	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
+	if start == 0 {
+		// A byte-order mark (spreadsheets save CSV with one) is not data.
+		line = bytes.TrimPrefix(line, utf8BOM)
+	}
 	return line, start, nil
 }

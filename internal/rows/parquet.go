@@ -134,7 +134,7 @@ func parquetValue(typ string, v parquet.Value) (table.Value, error) {
 	case typ == table.TypeFloat && k == parquet.Float:
 		return table.FloatValue(float64(v.Float()))
 	case typ == table.TypeString && k == parquet.ByteArray:
-		return table.Value{Kind: table.String, Str: string(v.ByteArray())}, nil
+		return table.StringValue(string(v.ByteArray()))
 	case typ == table.TypeBool && k == parquet.Boolean:
 		return table.BoolValue(v.Boolean()), nil
 	}

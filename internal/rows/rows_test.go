@@ -134,6 +134,13 @@ func TestClassify(t *testing.T) {
 		{path: "_table.json"},
 		{path: "d/_SUCCESS"},
 		{path: ".hidden.csv"},
+		// Any path component, not only the last: other tools' leftovers.
+		{path: "_temporary/0/part-00000.jsonl"},
+		{path: "_delta_log/00000.json"},
+		{path: ".spark-staging/part-1.csv"},
+		{path: "year=2020/.part-1.csv.crc"},
+		{path: "year=2020/_tmp/a.jsonl"},
+		{path: "year=2020/a_b.jsonl", want: File{Path: "year=2020/a_b.jsonl", Format: JSONL}, ok: true},
 		{path: "README.md", err: true},
 		{path: "a.parquet.gz", err: true},
 	}

@@ -208,6 +208,16 @@ func (s *Scanner) invalid(ctx context.Context, f File, pos int64, err error) err
 	return e
 }
 
+// Location names the row at pos of f for messages: "<file> line <n>" for
+// text (found by counting lines up to pos) and "<file> row <n>" (1-based)
+// for Parquet.
+func (s *Scanner) Location(ctx context.Context, f File, pos int64) string {
+	if f.Format == Parquet {
+		return fmt.Sprintf("%s row %d", f.Path, pos+1)
+	}
+	return fmt.Sprintf("%s line %d", f.Path, s.lineAt(ctx, f, pos))
+}
+
 func (s *Scanner) lineAt(ctx context.Context, f File, pos int64) int64 {
 	r, err := s.openText(ctx, f, 0)
 	if err != nil {

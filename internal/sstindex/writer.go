@@ -48,12 +48,17 @@ func NewWriter(e table.Element, tmpDir string, sortBudget int) *Writer {
 
 // Add adds one row: its index-column values and its handle.
 func (w *Writer) Add(values []table.Value, handle string) error {
-	w.key = w.key[:0]
-	for _, v := range values {
-		w.key = keyenc.AppendValue(w.key, v)
-	}
-	w.key = append(w.key, handle...)
+	w.key = AppendKey(w.key[:0], values, handle)
 	return w.sorter.Add(w.key, []byte(handle))
+}
+
+// AppendKey appends the entry key of a row (its index-column values and
+// its handle) to dst.
+func AppendKey(dst []byte, values []table.Value, handle string) []byte {
+	for _, v := range values {
+		dst = keyenc.AppendValue(dst, v)
+	}
+	return append(dst, handle...)
 }
 
 // DuplicateError reports two rows with the same key in a unique index.

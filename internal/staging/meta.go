@@ -2,6 +2,7 @@ package staging
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,10 @@ type PartitionMeta struct {
 	Files         []File        `json:"files"`
 	Rows          int64         `json:"rows"`
 	Bytes         int64         `json:"bytes"`
+	// Snapshot is the digest (SnapshotDigest) of the input snapshot the
+	// partition was built from; finalize commits only partitions of the
+	// task's one snapshot.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Validate checks a PartitionMeta on its own: every file is a staged file of
@@ -69,6 +74,9 @@ func (m PartitionMeta) Validate() error {
 	}
 	if m.Rows < 0 {
 		return fmt.Errorf("rows %d is negative", m.Rows)
+	}
+	if b, err := hex.DecodeString(m.Snapshot); m.Snapshot != "" && (err != nil || len(b) != sha256.Size) {
+		return fmt.Errorf("snapshot %q is not a SHA-256 digest", m.Snapshot)
 	}
 	if m.Bytes != total {
 		return fmt.Errorf("bytes %d differs from the sum of file sizes %d", m.Bytes, total)

@@ -122,19 +122,29 @@ func (b *blobBucket) Close() error { return b.b.Close() }
 
 func (b *blobBucket) List(ctx context.Context, prefix string) ([]Attrs, error) {
 	var out []Attrs
+	err := b.eachListed(ctx, prefix, func(obj *blob.ListObject) {
+		out = append(out, Attrs{Key: obj.Key, Size: obj.Size, MD5: obj.MD5})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Attrs) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// eachListed calls fn with every object under prefix, in the store's order.
+func (b *blobBucket) eachListed(ctx context.Context, prefix string, fn func(*blob.ListObject)) error {
 	it := b.b.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, classify("list", prefix, err)
+			return classify("list", prefix, err)
 		}
-		out = append(out, Attrs{Key: obj.Key, Size: obj.Size, MD5: obj.MD5})
+		fn(obj)
 	}
-	slices.SortFunc(out, func(a, b Attrs) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
 }
 
 func (b *blobBucket) Attributes(ctx context.Context, key string) (Attrs, error) {

@@ -1,9 +1,11 @@
 package table
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Kind says which field of a Value is set.
@@ -70,9 +72,36 @@ func ParseText(typ, s string) (Value, error) {
 		}
 		return BoolValue(b), nil
 	case TypeString:
-		return Value{Kind: String, Str: s}, nil
+		return StringValue(s)
 	}
 	return Value{}, fmt.Errorf("unknown column type %q", typ)
+}
+
+// ErrInvalidUTF8 marks a string value that is not valid UTF-8.
+var ErrInvalidUTF8 = errors.New("invalid UTF-8")
+
+// StringValue makes a String value of valid UTF-8 only: stored raw, an
+// invalid sequence would sort and tokenize differently from what any
+// reader of the table sees, and replaced by U+FFFD it would silently merge
+// distinct values. The error names the byte offset of the first bad byte.
+func StringValue(s string) (Value, error) {
+	if !utf8.ValidString(s) {
+		return Value{}, InvalidUTF8Error(s)
+	}
+	return Value{Kind: String, Str: s}, nil
+}
+
+// InvalidUTF8Error describes where s stops being valid UTF-8.
+func InvalidUTF8Error(s string) error {
+	at := 0
+	for at < len(s) {
+		r, n := utf8.DecodeRuneInString(s[at:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		at += n
+	}
+	return fmt.Errorf("%w at byte %d of the value (0x%x)", ErrInvalidUTF8, at, s[at:min(at+4, len(s))])
 }
 
 // FloatValue rejects NaN and infinities, which have no place in a sorted
