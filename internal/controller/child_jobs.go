@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,8 +43,9 @@ const (
 )
 
 // Job and pod names must stay within 63 characters (pod hostnames of an
-// Indexed Job append "-<index>"), so long IndexBuild names are shortened
-// with a hash that keeps them unique.
+// Indexed Job append "-<index>") and be DNS labels, so long IndexBuild
+// names are shortened, and dots (valid in an IndexBuild's name, not in a
+// hostname) replaced, with a hash of the full name that keeps them unique.
 const maxJobNameLength = 52
 
 // childJobName is the deterministic name of the Job for role in the current
@@ -51,17 +53,17 @@ const maxJobNameLength = 52
 func childJobName(ib *indexbuildv1alpha1.IndexBuild, role string) string {
 	suffix := fmt.Sprintf("-%d-%s", ib.Spec.JobID, role)
 	name := ib.Name + suffix
-	if len(name) <= maxJobNameLength {
+	if len(name) <= maxJobNameLength && !strings.Contains(ib.Name, ".") {
 		return name
 	}
 	sum := sha256.Sum256([]byte(name))
 	hash := hex.EncodeToString(sum[:])[:8]
-	keep := maxJobNameLength - len(suffix) - len(hash) - 1
+	keep := min(len(ib.Name), maxJobNameLength-len(suffix)-len(hash)-1)
 	if keep < 1 {
 		// Only a huge jobID gets here; the hash alone keeps the name unique.
 		return ("ib-" + hash + suffix)[:maxJobNameLength]
 	}
-	return ib.Name[:keep] + "-" + hash + suffix
+	return strings.ReplaceAll(ib.Name[:keep], ".", "-") + "-" + hash + suffix
 }
 
 // podFailurePolicy fails the Job at once on the contract's non-retryable exit
@@ -178,6 +180,9 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 		return job, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || apierrors.IsInternalError(err) {
+			return nil, &jobRefusedError{job: job.Name, role: job.Labels[LabelRole], err: err}
+		}
 		return nil, fmt.Errorf("create Job %s: %w", job.Name, err)
 	}
 	// Read past the cache, which may not have seen the Job yet.

@@ -7,6 +7,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
@@ -48,5 +49,24 @@ func TestChildJobNameStaysShort(t *testing.T) {
 	huge := testutil.MakeIndexBuild("x", "ns").JobID(9223372036854775807).Obj()
 	if n := childJobName(huge, RoleFinalize); len(n) > maxJobNameLength {
 		t.Fatalf("name %q too long", n)
+	}
+}
+
+// Regression: an IndexBuild named books.v2 stayed Pending forever, its
+// Indexed Job's pod hostnames (<job>-<index>) refused for the dot.
+func TestChildJobNameIsAHostnameForDottedNames(t *testing.T) {
+	dotted := testutil.MakeIndexBuild("books.v2", "ns").JobID(1).Obj()
+	dashed := testutil.MakeIndexBuild("books-v2", "ns").JobID(1).Obj()
+	for _, role := range []string{RoleBuild, RoleFinalize, RoleCleanup} {
+		name := childJobName(dotted, role)
+		if errs := validation.IsDNS1123Label(name + "-63"); len(errs) > 0 {
+			t.Errorf("%s Job %q: pod hostname not a DNS label: %v", role, name, errs)
+		}
+		if name == childJobName(dashed, role) {
+			t.Errorf("books.v2 and books-v2 share Job name %q", name)
+		}
+	}
+	if plain := childJobName(dashed, RoleBuild); plain != "books-v2-1-build" {
+		t.Errorf("a name that is already a DNS label changed: %q", plain)
 	}
 }

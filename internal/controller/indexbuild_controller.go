@@ -277,12 +277,24 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 }
 
 // failOnConflict ends a build whose Job could not be created or adopted:
-// stale metadata and foreign Jobs are terminal, a previous object's Job is
-// waited out, anything else is retried.
+// stale metadata, foreign Jobs and a Job the API refuses as invalid are
+// terminal, a previous object's Job is waited out, a refusal that can heal
+// is shown and retried with backoff, anything else is retried.
 func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, status phaseConditions, err error) (time.Duration, error) {
 	var conflict *jobConflictError
 	var previous *previousJobError
+	var refused *jobRefusedError
 	switch {
+	case errors.As(err, &refused) && refused.invalid():
+		status.failed(ReasonJobInvalid, refused.message())
+		return 0, nil
+	case errors.As(err, &refused):
+		phase := ib.Status.Phase
+		if phase == "" {
+			phase = indexbuildv1alpha1.PhasePending
+		}
+		status.inProgress(phase, ReasonJobRefused, refused.message())
+		return 0, err
 	case errors.Is(err, retry.ErrStaleMeta):
 		r.failStale(ctx, ib, status, err)
 		return 0, nil
@@ -307,11 +319,14 @@ func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1al
 
 // failFromJob ends the build with the reason its Job failed for.
 func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, status phaseConditions, job *batchv1.Job, out jobOutcome) {
-	var workerErr string
-	if code, ok := retry.ExitCodeForReason(out.Reason); ok {
-		workerErr = r.workerError(ctx, job, out, code)
+	// The worker's own words say why: for the contract's failures those of
+	// the pod that ended with their exit code, for any other (retries spent,
+	// a deadline) the last failed pod's, whatever its exit code.
+	code, ok := retry.ExitCodeForReason(out.Reason)
+	if !ok {
+		code = anyFailure
 	}
-	status.failed(out.Reason, describeFailure(ib, job, out, workerErr))
+	status.failed(out.Reason, describeFailure(ib, job, out, r.workerError(ctx, job, out, code)))
 }
 
 // writeStatus writes the status once, only when it changed, with an
@@ -336,11 +351,11 @@ func (r *IndexBuildReconciler) recordEvents(before, ib *indexbuildv1alpha1.Index
 	switch {
 	case before.Status.Phase != ib.Status.Phase:
 		eventType := corev1.EventTypeNormal
-		if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+		if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed || isBlockedReason(ready.Reason) {
 			eventType = corev1.EventTypeWarning
 		}
 		r.event(ib, eventType, ready.Reason, string(ib.Status.Phase)+": "+ready.Message)
-	case isPodTroubleReason(ready.Reason) && was.Reason != ready.Reason:
+	case isBlockedReason(ready.Reason) && was.Reason != ready.Reason:
 		r.event(ib, corev1.EventTypeWarning, ready.Reason, ready.Message)
 	}
 }

@@ -232,10 +232,11 @@ var _ = Describe("IndexBuild controller", func() {
 		Entry("exit 5: output owned by another IndexBuild", int32(5), 2, `output in use: s3://indexes/worker-exit belongs to IndexBuild team-b/worker-exit`, ReasonOutputInUse),
 	)
 
-	It("ends BackoffLimitExceeded when a partition runs out of retries", func() {
+	It("ends BackoffLimitExceeded when a partition runs out of retries, quoting the last worker's error", func() {
 		ib := testutil.MakeIndexBuild("flaky", ns).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		build := waitForJob(ns, "flaky-1-build")
+		terminatedPod(build, "flaky-1-build-3-a", 1, mustJSON(summary.Worker{Error: "storage read \"data/part-3.jsonl\": retryable storage error: connection reset"}))
 		updateJobStatus(build, func(j *batchv1.Job) {
 			j.Status.CompletedIndexes = "0-1"
 			j.Status.Succeeded = 2
@@ -246,6 +247,8 @@ var _ = Describe("IndexBuild controller", func() {
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
 			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonBackoffLimitExceeded))
 			g.Expect(got.Status.Partitions).To(Equal(indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 2, Failed: 1}))
+			// Regression: the cause was read only for exit codes 3, 4 and 5.
+			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Message).To(ContainSubstring(`data/part-3.jsonl": retryable storage error: connection reset`))
 		}, timeout, interval).Should(Succeed())
 		expectQuiet(ib)
 	})

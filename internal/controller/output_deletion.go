@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +26,11 @@ const FinalizerOutputCleanup = "indexbuild.dev/output-cleanup"
 // deletionPollInterval is how often a deletion that waits for pods to stop
 // or for the cleanup Job looks again (Job events usually come first).
 const deletionPollInterval = 2 * time.Second
+
+// cleanupDeadlineSeconds bounds the cleanup Job: pods that cannot start,
+// retries included. Deleting an output's objects takes seconds, not
+// minutes.
+const cleanupDeadlineSeconds = 300
 
 // syncOutputFinalizer holds the finalizer exactly while deletionPolicy is
 // Delete, so that deleting a Retain build never waits for the operator.
@@ -48,9 +54,10 @@ func (r *IndexBuildReconciler) syncOutputFinalizer(ctx context.Context, ib *inde
 
 // reconcileDeletion runs the Delete policy of a deleted IndexBuild: stop the
 // task's pods (a worker still running could write after the cleanup), run
-// the cleanup Job, and release the object once the output is gone. A
-// cleanup that fails is reported and retried, never skipped: to give up on
-// the output, set spec.output.deletionPolicy to Retain.
+// the cleanup Job, and release the object once the output is gone. Deletion
+// always ends: a cleanup that cannot run (a namespace being deleted) or
+// failed (its retries and deadline spent) releases the object with a
+// Warning Event naming the output left behind.
 func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapshot) (time.Duration, error) {
 	ib := s.ib
 	if !controllerutil.ContainsFinalizer(ib, FinalizerOutputCleanup) {
@@ -80,10 +87,18 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapsho
 	if cleanup == nil {
 		var err error
 		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.builderImage)); cleanup == nil {
-			var refused *fileStoreError
-			if errors.As(err, &refused) {
+			var notAllowed *fileStoreError
+			var refused *jobRefusedError
+			switch {
+			case errors.As(err, &notAllowed):
 				status.cleanupFailed(err.Error() + "; no cleanup pod may mount it: set spec.output.deletionPolicy to Retain to let the IndexBuild go")
 				return 0, nil
+			case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+				// Nothing can run in a namespace being deleted, and the
+				// namespace waits for this IndexBuild.
+				return 0, r.giveUpCleanup(ctx, ib, "its namespace is being deleted and no cleanup pod can run there")
+			case errors.As(err, &refused):
+				status.cleanupFailed(refused.message())
 			}
 			return 0, err
 		}
@@ -93,16 +108,21 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapsho
 	case out.Complete:
 		return 0, r.releaseDeleted(ctx, ib, "output "+ib.Spec.Output.URI+" deleted")
 	case out.Failed:
-		msg := describeFailure(ib, cleanup, out, "") + fmt.Sprintf("; %s still holds the output. Fix the cause and delete Job %s to try again, or set spec.output.deletionPolicy to Retain to keep the output and let the IndexBuild go", ib.Spec.Output.URI, cleanup.Name)
-		if findCondition(ib, indexbuildv1alpha1.ConditionStalled).Reason != ReasonOutputCleanupFailed {
-			r.event(ib, corev1.EventTypeWarning, ReasonOutputCleanupFailed, msg)
-		}
-		status.cleanupFailed(msg)
-		return 0, nil // a deleted Job or a spec change brings the next reconcile
+		// The cleanup Job had its retries and its deadline (a missing
+		// Secret or claim keeps its pod from ever starting): deletion
+		// ends, and the output stays.
+		return 0, r.giveUpCleanup(ctx, ib, describeFailure(ib, cleanup, out, ""))
 	default:
 		status.deleting(ReasonDeletingOutput, "deleting "+ib.Spec.Output.URI+" (Job "+cleanup.Name+")")
 		return deletionPollInterval, nil
 	}
+}
+
+// giveUpCleanup ends a deletion whose cleanup cannot succeed: a Warning
+// Event names the output left behind and why, and the IndexBuild goes.
+func (r *IndexBuildReconciler) giveUpCleanup(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, why string) error {
+	r.event(ib, corev1.EventTypeWarning, ReasonOutputCleanupFailed, fmt.Sprintf("output %s was not deleted and is left as it is: %s", ib.Spec.Output.URI, why))
+	return r.releaseDeleted(ctx, ib, "output cleanup failed: "+why)
 }
 
 // releaseDeleted removes the finalizer; the API server then deletes the
@@ -126,6 +146,9 @@ func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)
 	job.Spec.BackoffLimit = ptr.To[int32](3)
+	// A pod that can never start (its Secret or claim deleted together
+	// with the IndexBuild) must not hold the deletion forever.
+	job.Spec.ActiveDeadlineSeconds = ptr.To[int64](cleanupDeadlineSeconds)
 	return job
 }
 

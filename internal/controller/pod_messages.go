@@ -14,11 +14,16 @@ import (
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/output"
+	"github.com/indexbuild/indexbuild/internal/storage"
 	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
+// anyFailure asks terminationMessages for pods that ended with any exit
+// code but 0.
+const anyFailure int32 = -1
+
 // terminationMessages returns the termination messages of a Job's pods
-// whose container ended with exitCode, newest first. They are read from the
+// whose container ended with exitCode (or anyFailure), newest first. They are read from the
 // API, once at the end of a Job: the cache holds no pods that succeeded
 // (finalize's commit summary is in one), and may not have the last state of
 // a pod whose Job has just ended.
@@ -39,7 +44,7 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
 			t := cs.State.Terminated
-			if t != nil && t.ExitCode == exitCode && strings.TrimSpace(t.Message) != "" {
+			if t != nil && (t.ExitCode == exitCode || exitCode == anyFailure && t.ExitCode != 0) && strings.TrimSpace(t.Message) != "" {
 				found = append(found, message{strings.TrimSpace(t.Message), t.FinishedAt.Time})
 			}
 		}
@@ -57,7 +62,7 @@ func (r *IndexBuildReconciler) terminationMessages(ctx context.Context, job *bat
 // marker's location is still known.
 func (r *IndexBuildReconciler) commitFromFinalize(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) indexbuildv1alpha1.CommitStatus {
 	version := output.VersionPrefix(ib.Spec.JobID)
-	commit := indexbuildv1alpha1.CommitStatus{Version: version, MarkerURI: strings.TrimSuffix(ib.Spec.Output.URI, "/") + "/" + version + commit.MarkerKey}
+	commit := indexbuildv1alpha1.CommitStatus{Version: version, MarkerURI: storage.ObjectURI(ib.Spec.Output.URI, version+commit.MarkerKey)}
 	msgs, err := r.terminationMessages(ctx, job, 0, "")
 	if err != nil {
 		return commit

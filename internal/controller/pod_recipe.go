@@ -74,11 +74,14 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container, image string,
 		ImagePullSecrets:             settings.ImagePullSecrets,
 	}
 	c := &pod.Containers[0]
-	addSecretEnv(c, ib.Spec.Source.SecretRef)
+	hostPath := false
+	if roleReadsSource(role) {
+		addSecretEnv(c, ib.Spec.Source.SecretRef)
+		hostPath = addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, ib.Spec.Source.PersistentVolumeClaim, true)
+	}
 	addSecretEnv(c, ib.Spec.Output.SecretRef)
 	addScratch(&pod, settings.ScratchSize)
 	c.Env = append(c.Env, settings.Env...)
-	hostPath := addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, ib.Spec.Source.PersistentVolumeClaim, true)
 	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, false) {
 		hostPath = true
 	}
@@ -94,6 +97,11 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container, image string,
 		Spec:       pod,
 	}
 }
+
+// roleReadsSource: every role but the output's cleanup reads the table.
+// The cleanup pod mounts and loads only the output store and its Secret,
+// so a source already gone cannot keep an output from being deleted.
+func roleReadsSource(role string) bool { return role != RoleCleanup }
 
 // roleResources are the container resources of a role: workers have
 // their own, every single-pod role (finalize, and any later one) uses

@@ -20,6 +20,11 @@ const (
 	// ReasonQueued: a child Job waits for its Kueue queue to admit it (or
 	// was preempted and waits again).
 	ReasonQueued = "Queued"
+	// ReasonJobRefused: the API refused to create a child Job for a reason
+	// that can heal (a quota, an admission webhook, permissions, a
+	// namespace being deleted); the message quotes it, and the create is
+	// retried with backoff.
+	ReasonJobRefused = "JobRefused"
 	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
 	// (kubectl replace --force, a restore) are still going away.
 	ReasonPreviousJobs = "WaitingForPreviousJobs"
@@ -60,6 +65,10 @@ const (
 	ReasonFileStoreNotAllowed = "FileStoreNotAllowed"
 	// ReasonJobConflict: a Job with a child's name belongs to something else.
 	ReasonJobConflict = "JobConflict"
+	// ReasonJobInvalid: the API refused a child Job as invalid (the
+	// message quotes it and names the spec fields behind it); no retry can
+	// create it from this spec.
+	ReasonJobInvalid = "JobInvalid"
 )
 
 // A deleted IndexBuild with deletionPolicy Delete.
@@ -75,10 +84,12 @@ const (
 	ReasonNotSuspended = "NotSuspended"
 )
 
-// isPodTroubleReason reports whether reason says why a Job's pods do not run.
-func isPodTroubleReason(reason string) bool {
+// isBlockedReason reports whether reason says why a build on its way does
+// not move: the API refuses its Job, or the Job's pods do not run. A
+// Warning Event marks each change into one.
+func isBlockedReason(reason string) bool {
 	switch reason {
-	case ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
+	case ReasonJobRefused, ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
 		return true
 	}
 	return false
