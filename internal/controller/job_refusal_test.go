@@ -6,10 +6,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
@@ -104,5 +107,52 @@ var _ = Describe("Child Jobs the API refuses", func() {
 			g.Expect(findCondition(getIndexBuild(g, ib), indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonBuilding))
 		}, timeout, interval).Should(Succeed())
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "capped-1-build"}, &batchv1.Job{})).To(Succeed())
+	})
+
+	It("shows an admission policy's refusal (as a webhook's) and builds once it is lifted", func() {
+		policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: ns + "-frozen"},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+				MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs"}},
+					},
+				}}},
+				Validations: []admissionregistrationv1.Validation{{
+					Expression: "false", Message: "Jobs are frozen during the migration", Reason: ptr.To(metav1.StatusReasonForbidden),
+				}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, policy))).To(Succeed()) })
+		binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: ns + "-frozen"},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName:        policy.Name,
+				ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+				MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{corev1.LabelMetadataName: ns},
+				}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, binding))).To(Succeed()) })
+		By("waiting until the API server enforces the policy")
+		Eventually(func() bool {
+			probe := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns}, Spec: newBuildJob(testutil.MakeIndexBuild("probe", ns).Obj(), "busybox").Spec}
+			return apierrors.IsForbidden(k8sClient.Create(ctx, probe, client.DryRunAll))
+		}, timeout, interval).Should(BeTrue())
+
+		ib := testutil.MakeIndexBuild("frozen", ns).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		Eventually(func(g Gomega) {
+			ready := findCondition(getIndexBuild(g, ib), indexbuildv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(ReasonJobRefused))
+			g.Expect(ready.Message).To(ContainSubstring("Jobs are frozen during the migration"))
+		}, timeout, interval).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		waitForJob(ns, "frozen-1-build")
 	})
 })
