@@ -33,12 +33,11 @@ import (
 // NewIndexBuildReconciler.
 type IndexBuildReconciler struct {
 	client.Client
-	apiReader      client.Reader
-	recorder       events.EventRecorder
-	clock          clock.PassiveClock
-	builderImage   string
-	fileStoreRoots []string
-	concurrency    int
+	apiReader   client.Reader
+	recorder    events.EventRecorder
+	clock       clock.PassiveClock
+	podDefaults podDefaults
+	concurrency int
 
 	freshness *freshnessGate
 	progress  *progressCoalescer
@@ -72,15 +71,14 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 		clk = clock.RealClock{}
 	}
 	return &IndexBuildReconciler{
-		Client:         mgr.GetClient(),
-		apiReader:      mgr.GetAPIReader(),
-		recorder:       mgr.GetEventRecorder("indexbuild-controller"),
-		clock:          clk,
-		builderImage:   opts.BuilderImage,
-		fileStoreRoots: opts.FileStoreRoots,
-		concurrency:    opts.MaxConcurrentReconciles,
-		freshness:      newFreshnessGate(mgr.GetAPIReader()),
-		progress:       newProgressCoalescer(opts.ProgressInterval),
+		Client:      mgr.GetClient(),
+		apiReader:   mgr.GetAPIReader(),
+		recorder:    mgr.GetEventRecorder("indexbuild-controller"),
+		clock:       clk,
+		podDefaults: podDefaults{image: opts.BuilderImage, fileStoreRoots: opts.FileStoreRoots},
+		concurrency: opts.MaxConcurrentReconciles,
+		freshness:   newFreshnessGate(mgr.GetAPIReader()),
+		progress:    newProgressCoalescer(opts.ProgressInterval),
 	}
 }
 
@@ -263,7 +261,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		return 0, nil
 	}
 	// 6.
-	if err := checkFileStores(ib, r.fileStoreRoots); err != nil {
+	if err := checkFileStores(ib, r.podDefaults.fileStoreRoots); err != nil {
 		status.failed(ReasonFileStoreNotAllowed, err.Error())
 		return 0, nil
 	}

@@ -167,7 +167,7 @@ var _ = Describe("IndexBuild controller", func() {
 		// A Job left from the same jobID but other elements, e.g. by an
 		// earlier operator version or a restored backup.
 		leftover := testutil.MakeIndexBuild("foreign", ns).ElementIDs(9).Obj()
-		job := newBuildJob(leftover, builderName)
+		job := newBuildJob(leftover, podDefaults{image: builderName})
 		job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ib, indexbuildv1alpha1.GroupVersion.WithKind("IndexBuild"))}
 		job.Spec.Suspend = ptr.To(true)
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())
@@ -185,7 +185,7 @@ var _ = Describe("IndexBuild controller", func() {
 
 	It("leaves a same-named Job it does not control alone", func() {
 		other := testutil.MakeIndexBuild("squatter", ns).Obj()
-		job := newBuildJob(other, builderName)
+		job := newBuildJob(other, podDefaults{image: builderName})
 		job.OwnerReferences = nil
 		job.Spec.Suspend = ptr.To(true)
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())

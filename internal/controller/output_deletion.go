@@ -86,7 +86,7 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapsho
 	cleanup := s.jobs.current[RoleCleanup]
 	if cleanup == nil {
 		var err error
-		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.builderImage)); cleanup == nil {
+		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.podDefaults)); cleanup == nil {
 			var notAllowed *fileStoreError
 			var refused *jobRefusedError
 			switch {
@@ -140,9 +140,9 @@ func (r *IndexBuildReconciler) releaseDeleted(ctx context.Context, ib *indexbuil
 // newCleanupJob is the single-pod Job that runs `indexbuild delete-output`:
 // it removes the output's versions, pointer and ownership record, and
 // refuses an output another IndexBuild owns.
-func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batchv1.Job {
 	args := []string{"delete-output", "--output=" + ib.Spec.Output.URI, "--owner=" + ownerArg(ib)}
-	job := newChildJob(ib, RoleCleanup, containerCleanup, image, args)
+	job := newChildJob(ib, RoleCleanup, containerCleanup, defaults, args)
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)
 	job.Spec.BackoffLimit = ptr.To[int32](3)

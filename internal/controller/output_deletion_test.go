@@ -175,7 +175,7 @@ var _ = Describe("IndexBuild recreated under the same name", func() {
 
 	It("waits for a same-named Job that is being deleted", func() {
 		other := testutil.MakeIndexBuild("lingering", ns).Obj()
-		job := newBuildJob(other, builderName)
+		job := newBuildJob(other, podDefaults{image: builderName})
 		job.OwnerReferences = nil
 		job.Finalizers = []string{"test.indexbuild.dev/hold"}
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())

@@ -17,7 +17,7 @@ import (
 )
 
 func runningBuildJob(active, ready int32) *batchv1.Job {
-	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj(), "img")
+	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj(), podDefaults{image: "img"})
 	job.Status.Active, job.Status.Ready = active, ptr.To(ready)
 	return job
 }
