@@ -15,7 +15,9 @@ import (
 )
 
 // A recorded task is compared field by field with the spec: every build
-// input counts, pod settings and credentials do not.
+// input counts, pod settings do not. Credentials and claims cannot change
+// under one jobID (admission refuses it, admission_test.go), so they are
+// not compared here.
 func TestCheckRecordedTask(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
