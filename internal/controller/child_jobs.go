@@ -171,6 +171,10 @@ func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1al
 	if err := checkFileStores(ib, r.podDefaults.fileStoreRoots); err != nil {
 		return nil, err
 	}
+	// Nor may they run what the admin's policy does not allow.
+	if err := r.checkPolicy(ctx, ib, job.Labels[LabelRole]); err != nil {
+		return nil, err
+	}
 	if err := r.freshness.confirmLatest(ctx, ib); err != nil {
 		return nil, err
 	}
