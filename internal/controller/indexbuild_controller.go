@@ -80,6 +80,7 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 		recorder:    mgr.GetEventRecorder("indexbuild-controller"),
 		clock:       clk,
 		podDefaults: podDefaults{image: opts.BuilderImage, fileStoreRoots: opts.FileStoreRoots},
+		policy:      opts.Policy,
 		concurrency: opts.MaxConcurrentReconciles,
 		freshness:   newFreshnessGate(mgr.GetAPIReader()),
 		progress:    newProgressCoalescer(opts.ProgressInterval),
