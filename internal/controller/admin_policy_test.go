@@ -3,6 +3,7 @@ package controller
 import (
 	"slices"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -76,15 +77,7 @@ var _ = Describe("Admin policy", func() {
 
 	expectDenied := func(ib *indexbuildv1alpha1.IndexBuild, words ...string) {
 		GinkgoHelper()
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, ib)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonPolicyDenied))
-			for _, w := range words {
-				g.Expect(ready.Message).To(ContainSubstring(w))
-			}
-		}, timeout, interval).Should(Succeed())
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseFailed, ReasonPolicyDenied, timeout, words...)
 		expectEvent(ns, ib.Name, corev1.EventTypeWarning, ReasonPolicyDenied)
 		var jobs batchv1.JobList
 		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ns))).To(Succeed())
@@ -136,13 +129,7 @@ var _ = Describe("Admin policy", func() {
 	It("waits for a Secret that does not exist yet, and builds once it exists and opted in", func() {
 		ib := testutil.MakeIndexBuild("early", ns).OutputSecret("later-creds").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, ib)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhasePending))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonSecretNotFound))
-			g.Expect(ready.Message).To(ContainSubstring(`spec.output.secretRef.name names Secret "later-creds"`))
-		}, timeout, interval).Should(Succeed())
+		expectReadyReason(ib, indexbuildv1alpha1.PhasePending, ReasonSecretNotFound, timeout, `spec.output.secretRef.name names Secret "later-creds"`)
 		optedInSecret(ns, "later-creds")
 		waitForJob(ns, "early-1-build")
 	})
@@ -165,3 +152,18 @@ var _ = Describe("Admin policy", func() {
 		Expect(jobs.Items).To(BeEmpty())
 	})
 })
+
+// expectReadyReason waits until the build stands in phase with Ready's
+// reason and a message holding every one of words.
+func expectReadyReason(ib *indexbuildv1alpha1.IndexBuild, phase indexbuildv1alpha1.Phase, reason string, within time.Duration, words ...string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		got := getIndexBuild(g, ib)
+		g.Expect(got.Status.Phase).To(Equal(phase))
+		ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
+		g.Expect(ready.Reason).To(Equal(reason))
+		for _, w := range words {
+			g.Expect(ready.Message).To(ContainSubstring(w))
+		}
+	}, within, interval).Should(Succeed())
+}
