@@ -232,7 +232,9 @@ var errReleased = errors.New("IndexBuild released for deletion")
 //     deadline passed or store rule changed since; Failed would contradict
 //     what readers already get.
 //  6. A file:// store outside the allowed roots fails the task before any
-//     pod could mount it (every Job mounts the stores).
+//     pod could mount it (every Job mounts the stores). The admin policy
+//     (admin_policy.go) is judged as each Job is created (createJob): it
+//     reads Secrets, so it is not asked again on every reconcile.
 //  7. The task deadline fails a task still going.
 //  8. The stages (stages.go), in order: the first one whose Job has not
 //     completed is where the task stands.
