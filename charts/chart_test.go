@@ -403,6 +403,10 @@ func TestChartValues(t *testing.T) {
 			"--set", "kubeAPI.qps=400",
 			"--set", "kubeAPI.burst=800",
 			"--set", "statusProgressInterval=2s",
+			"--set", "policy.builderImages={registry.example.com/indexbuild/*,example.com/builder:v9}",
+			"--set", "policy.allowBuilderCommand=true",
+			"--set", "policy.serviceAccounts={indexer}",
+			"--set", "policy.secretOptInLabel=example.com/indexbuild-ok",
 		))
 		_, c := manager(t, objs, "Deployment indexbuild-system/ops-indexbuild-controller-manager")
 		if c["image"] != "example.com/indexbuild:v1.2.3" {
@@ -416,7 +420,9 @@ func TestChartValues(t *testing.T) {
 			t.Errorf("args %v: leader election is off", args)
 		}
 		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data",
-			"--max-concurrent-reconciles=32", "--kube-api-qps=400", "--kube-api-burst=800", "--status-progress-interval=2s"} {
+			"--max-concurrent-reconciles=32", "--kube-api-qps=400", "--kube-api-burst=800", "--status-progress-interval=2s",
+			"--allowed-builder-images=registry.example.com/indexbuild/*,example.com/builder:v9", "--allow-builder-command",
+			"--allowed-service-accounts=indexer", "--secret-opt-in-label=example.com/indexbuild-ok"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("args %v: want %s", args, a)
 			}

@@ -479,9 +479,12 @@ deploy() {
   kubectl_ -n indexbuild-system patch deployment indexbuild-controller-manager --type=merge \
     -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"indexbuild.dev/image-digest\":\"${digest}\"}}}}}" >/dev/null
   # The local cluster lets file:// stores be hostPaths under /var/lib/indexbuild
-  # (config/default allows none).
+  # (config/default allows none), and its builds choose any builder image,
+  # command, service account and Secret (config/default allows none of it).
   kubectl_ -n indexbuild-system set env deployment/indexbuild-controller-manager \
-    INDEXBUILD_FILE_STORE_ROOTS=/var/lib/indexbuild >/dev/null
+    INDEXBUILD_FILE_STORE_ROOTS=/var/lib/indexbuild \
+    'INDEXBUILD_ALLOWED_BUILDER_IMAGES=*' INDEXBUILD_ALLOW_BUILDER_COMMAND=true \
+    'INDEXBUILD_ALLOWED_SERVICE_ACCOUNTS=*' INDEXBUILD_SECRET_OPT_IN_LABEL= >/dev/null
   log "waiting for the operator to roll out"
   kubectl_ -n indexbuild-system rollout status deployment/indexbuild-controller-manager --timeout=180s >&2 || {
     log "the operator did not become ready; look at:"

@@ -209,18 +209,26 @@ type BuilderSpec struct {
 	Command []string `json:"command,omitempty"`
 }
 
-// IndexBuildSpec is what to build. Every input of the build is task
-// metadata: jobID, schemaID, tableID, elementType, elementIDs, source.uri,
-// source.format, partitions and builder. Changing jobID starts a new task.
-// Under the same jobID, a change to source, partitions, builder or
-// output.uri is refused at admission, and a change to schemaID, tableID,
-// elementType or elementIDs fails the build with StaleMeta.
+// IndexBuildSpec is what to build. Every input of the build is fixed per
+// task: jobID, schemaID, tableID, elementType, elementIDs, source.uri,
+// source.format, partitions and builder are task metadata; the stores'
+// secretRef and persistentVolumeClaim are inputs too (a Secret can point
+// the same URI at another store, a claim is another volume). Changing
+// jobID starts a new task. Under the same jobID, a change to source
+// (uri, format, secretRef, persistentVolumeClaim), partitions, builder,
+// output.uri, output.secretRef or output.persistentVolumeClaim is refused
+// at admission, and a change to schemaID, tableID, elementType or
+// elementIDs fails the build with StaleMeta.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.uri == oldSelf.source.uri",message="spec.source.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.format == oldSelf.source.format",message="spec.source.format can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.format"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.builder) == has(oldSelf.builder) && (!has(self.builder) || self.builder == oldSelf.builder))",message="spec.builder can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".builder"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.source.secretRef) == has(oldSelf.source.secretRef) && (!has(self.source.secretRef) || self.source.secretRef == oldSelf.source.secretRef))",message="spec.source.secretRef can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.secretRef"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.source.persistentVolumeClaim) == has(oldSelf.source.persistentVolumeClaim) && (!has(self.source.persistentVolumeClaim) || self.source.persistentVolumeClaim == oldSelf.source.persistentVolumeClaim))",message="spec.source.persistentVolumeClaim can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.persistentVolumeClaim"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.output.secretRef) == has(oldSelf.output.secretRef) && (!has(self.output.secretRef) || self.output.secretRef == oldSelf.output.secretRef))",message="spec.output.secretRef can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.secretRef"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.output.persistentVolumeClaim) == has(oldSelf.output.persistentVolumeClaim) && (!has(self.output.persistentVolumeClaim) || self.output.persistentVolumeClaim == oldSelf.output.persistentVolumeClaim))",message="spec.output.persistentVolumeClaim can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.persistentVolumeClaim"
 type IndexBuildSpec struct {
 	// jobID identifies this build attempt. The task key is
 	// <namespace>/<name>/<jobID>. Change it to start a new task, for example

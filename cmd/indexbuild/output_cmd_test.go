@@ -117,6 +117,33 @@ func TestOutputLifecycleCommands(t *testing.T) {
 	}
 }
 
+// TestDeleteOutputLeavesAnUnownedRoot: an index built with the CLI (no
+// --owner, so no _owner.json) is nobody's: an IndexBuild's delete-output
+// exits 5 saying so and leaves it; without --owner (by hand) it goes.
+func TestDeleteOutputLeavesAnUnownedRoot(t *testing.T) {
+	outDir := filepath.Join(t.TempDir(), "out")
+	uri := "file://" + outDir
+	stageOutput(t, uri, taskmeta.Meta{JobID: 1, SchemaID: 1, TableID: 42, ElementType: taskmeta.ElementTypeIndex, ElementIDs: []int64{5}, Partitions: 2})
+	if code, _, errOut := runCmd(t, "finalize", "--output="+uri, "--termination-log=", "--job-id=1", "--schema-id=1", "--table-id=42",
+		"--element-type=index", "--element-ids=5", "--partitions=2"); code != 0 {
+		t.Fatalf("finalize: exit %d %s", code, errOut)
+	}
+	before := files(t, outDir)
+	code, _, errOut := runCmd(t, "delete-output", "--output="+uri, "--owner=ns-a/books")
+	if code != retry.ExitOutputInUse || !strings.Contains(errOut, "has no _owner.json, so no IndexBuild owns it and IndexBuild ns-a/books leaves it as it is") {
+		t.Fatalf("delete-output of an unowned root: exit %d, %q", code, errOut)
+	}
+	if after := files(t, outDir); !slices.Equal(before, after) {
+		t.Fatalf("a refused delete changed the output: %v -> %v", before, after)
+	}
+	if code, _, errOut := runCmd(t, "delete-output", "--output="+uri); code != 0 {
+		t.Fatalf("delete-output without --owner: exit %d %s", code, errOut)
+	}
+	if left := files(t, outDir); len(left) != 0 {
+		t.Fatalf("left after delete-output: %v", left)
+	}
+}
+
 func TestOutputFlagsRejectBadValues(t *testing.T) {
 	task := []string{"--job-id=1", "--schema-id=1", "--table-id=1", "--element-type=index", "--element-ids=1"}
 	for _, args := range [][]string{

@@ -46,6 +46,10 @@ func main() {
 		apiQPS               float64
 		apiBurst             int
 		progressInterval     time.Duration
+		builderImages        string
+		builderCommand       bool
+		serviceAccounts      string
+		secretOptInLabel     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to (:8080 for plain HTTP with --metrics-secure=false); \"0\" disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -55,6 +59,17 @@ func main() {
 	flag.StringVar(&watchNamespace, "watch-namespace", os.Getenv("WATCH_NAMESPACE"), "namespace to watch; empty watches all")
 	flag.StringVar(&fileStoreRoots, strings.TrimPrefix(controller.FileStoreRootsFlag, "--"), os.Getenv("INDEXBUILD_FILE_STORE_ROOTS"),
 		"comma-separated node paths under which file:// stores may be hostPath volumes; empty allows none (stores on a persistentVolumeClaim are always allowed)")
+	// The admin policy: what the author of an IndexBuild may choose for its
+	// pods. The defaults are safe on a shared cluster; the local cluster
+	// (hack/dev-cluster.sh) allows everything, as before the policy.
+	flag.StringVar(&builderImages, strings.TrimPrefix(controller.AllowedBuilderImagesFlag, "--"), os.Getenv("INDEXBUILD_ALLOWED_BUILDER_IMAGES"),
+		"comma-separated images spec.builder.image may name: an image as written, or a prefix ending in * (registry.example.com/indexbuild/*); * allows any; empty allows only --builder-image")
+	flag.BoolVar(&builderCommand, strings.TrimPrefix(controller.AllowBuilderCommandFlag, "--"), os.Getenv("INDEXBUILD_ALLOW_BUILDER_COMMAND") == "true",
+		"let spec.builder.command replace the builder image's entrypoint")
+	flag.StringVar(&serviceAccounts, strings.TrimPrefix(controller.AllowedServiceAccountsFlag, "--"), os.Getenv("INDEXBUILD_ALLOWED_SERVICE_ACCOUNTS"),
+		"comma-separated service accounts spec.pod.serviceAccountName may name (in the IndexBuild's namespace); * allows any; empty allows none (pods run as the namespace's default account, without a token)")
+	flag.StringVar(&secretOptInLabel, strings.TrimPrefix(controller.SecretOptInLabelFlag, "--"), lookupEnvOr("INDEXBUILD_SECRET_OPT_IN_LABEL", controller.DefaultSecretOptInLabel),
+		"a Secret is usable by a build (secretRef, spec.pod.env secretKeyRef) only with this label set to \"true\"; empty makes every Secret of the namespace usable")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 10, "IndexBuilds reconciled at once")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "queries per second to the API server, sustained")
 	flag.IntVar(&apiBurst, "kube-api-burst", 200, "queries to the API server in a burst above --kube-api-qps")
@@ -104,8 +119,14 @@ func main() {
 		os.Exit(1)
 	}
 	reconciler := controller.NewIndexBuildReconciler(mgr, controller.Options{
-		BuilderImage:            builderImage,
-		FileStoreRoots:          roots,
+		BuilderImage:   builderImage,
+		FileStoreRoots: roots,
+		Policy: controller.AdminPolicy{
+			BuilderImages:    splitList(builderImages),
+			BuilderCommand:   builderCommand,
+			ServiceAccounts:  splitList(serviceAccounts),
+			SecretOptInLabel: secretOptInLabel,
+		},
 		MaxConcurrentReconciles: concurrency,
 		ProgressInterval:        progressInterval,
 	})
@@ -122,7 +143,8 @@ func main() {
 		os.Exit(1)
 	}
 	setupLog.Info("starting manager", "builderImage", builderImage, "watchNamespace", watchNamespace, "fileStoreRoots", roots,
-		"maxConcurrentReconciles", concurrency, "kubeAPIQPS", apiQPS, "kubeAPIBurst", apiBurst, "statusProgressInterval", progressInterval)
+		"allowedBuilderImages", builderImages, "allowBuilderCommand", builderCommand, "allowedServiceAccounts", serviceAccounts,
+		"secretOptInLabel", secretOptInLabel, "maxConcurrentReconciles", concurrency, "kubeAPIQPS", apiQPS, "kubeAPIBurst", apiBurst, "statusProgressInterval", progressInterval)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
@@ -134,4 +156,23 @@ func envOr(key, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// lookupEnvOr is envOr where a variable set to "" counts: it chooses "".
+func lookupEnvOr(key, fallback string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return fallback
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(list string) []string {
+	var out []string
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -78,26 +78,48 @@ var _ = Describe("IndexBuild admission", func() {
 		Expect(res.Status).To(Equal(kstatus.InProgressStatus))
 	})
 
-	It("allows every build input but the IDs to change only together with jobID", func() {
-		ib := testutil.MakeIndexBuild("immutable", ns).Suspend(true).Obj()
+	It("allows every build input but the IDs (claims and Secrets included) to change only together with jobID", func() {
+		ib := testutil.MakeIndexBuild("immutable", ns).Suspend(true).SourceSecret("source-creds").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		claims := testutil.MakeIndexBuild("claims", ns).Suspend(true).SourceURI("file:///data/t").SourceClaim("tables").
+			OutputURI("file:///data/i").OutputClaim("indexes").Obj()
+		Expect(k8sClient.Create(ctx, claims)).To(Succeed())
 		for _, tc := range []struct {
 			field string
 			edit  func(*indexbuildv1alpha1.IndexBuild)
+			on    *indexbuildv1alpha1.IndexBuild
 		}{
-			{"spec.partitions", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Partitions = 8 }},
-			{"spec.output.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.URI = "s3://elsewhere/idx" }},
-			{"spec.source.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.URI = "s3://tables/books-v2" }},
-			{"spec.source.format", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.Format = "csv" }},
+			// Claims and Secrets are inputs too: a new claim is another
+			// volume, a new Secret can point the same URI at another store.
+			{"spec.source.secretRef", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Source.SecretRef = &indexbuildv1alpha1.SecretReference{Name: "other-creds"}
+			}, ib},
+			{"spec.source.secretRef", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.SecretRef = nil }, ib},
+			{"spec.output.secretRef", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Output.SecretRef = &indexbuildv1alpha1.SecretReference{Name: "borrowed"}
+			}, ib},
+			{"spec.source.persistentVolumeClaim", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Source.PersistentVolumeClaim.ClaimName = "tables-v2"
+			}, claims},
+			{"spec.output.persistentVolumeClaim", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Output.PersistentVolumeClaim.ClaimName = "indexes-v2"
+			}, claims},
+			{"spec.output.persistentVolumeClaim", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Output.PersistentVolumeClaim = nil
+			}, claims},
+			{"spec.partitions", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Partitions = 8 }, ib},
+			{"spec.output.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Output.URI = "s3://elsewhere/idx" }, ib},
+			{"spec.source.uri", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.URI = "s3://tables/books-v2" }, ib},
+			{"spec.source.format", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Source.Format = "csv" }, ib},
 			{"spec.builder", func(ib *indexbuildv1alpha1.IndexBuild) {
 				ib.Spec.Builder = &indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2"}
-			}},
+			}, ib},
 		} {
 			// Eventually: the controller's status writes may bump the
 			// resourceVersion between Get and Update.
 			Eventually(func(g Gomega) {
 				got := &indexbuildv1alpha1.IndexBuild{}
-				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), got)).To(Succeed())
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(tc.on), got)).To(Succeed())
 				tc.edit(got)
 				err := k8sClient.Update(ctx, got, client.DryRunAll)
 				g.Expect(err).To(HaveOccurred())

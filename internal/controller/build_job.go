@@ -9,9 +9,9 @@ import (
 
 // newBuildJob is the Indexed Job that runs one worker per partition. The
 // partition index reaches the worker as JOB_COMPLETION_INDEX.
-func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batchv1.Job {
 	args := append([]string{"build"}, taskArgs(ib)...)
-	job := newChildJob(ib, RoleBuild, containerWorker, image, args)
+	job := newChildJob(ib, RoleBuild, containerWorker, defaults, args)
 	partitions := ib.Spec.Partitions
 	parallelism := partitions
 	if ib.Spec.Parallelism != nil {

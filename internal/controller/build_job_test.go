@@ -16,7 +16,7 @@ import (
 func TestNewBuildJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("books", "lib").JobID(9).ElementIDs(1, 2).Partitions(6).Parallelism(2).BackoffLimitPerPartition(5).SourceSecret("s3-creds").Obj()
 	ib.UID = "uid-1"
-	job := newBuildJob(ib, "indexbuild:dev")
+	job := newBuildJob(ib, podDefaults{image: "indexbuild:dev"})
 
 	if job.Name != "books-9-build" || job.Namespace != "lib" {
 		t.Fatalf("name = %s/%s", job.Namespace, job.Name)
@@ -60,7 +60,7 @@ func TestNewBuildJob(t *testing.T) {
 
 func TestBuilderOverride(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Builder("example.com/my-builder:v2", "/bin/my-builder").Obj()
-	c := newBuildJob(ib, "indexbuild:dev").Spec.Template.Spec.Containers[0]
+	c := newBuildJob(ib, podDefaults{image: "indexbuild:dev"}).Spec.Template.Spec.Containers[0]
 	if c.Image != "example.com/my-builder:v2" || !slices.Equal(c.Command, []string{"/bin/my-builder"}) || c.Args[0] != "build" {
 		t.Fatalf("image %s command %v args %v", c.Image, c.Command, c.Args)
 	}

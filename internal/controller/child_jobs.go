@@ -94,7 +94,7 @@ func podFailurePolicy() *batchv1.PodFailurePolicy {
 // newChildJob builds what the build and finalize Jobs share: identity,
 // labels, the task-metadata annotation, the owner reference, the pod
 // failure policy and the pod (podRecipe).
-func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container, image string, args []string) *batchv1.Job {
+func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaults podDefaults, args []string) *batchv1.Job {
 	labels := map[string]string{
 		LabelBuildName: ib.Name,
 		LabelJobID:     strconv.FormatInt(ib.Spec.JobID, 10),
@@ -113,7 +113,7 @@ func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container, image strin
 		},
 		Spec: batchv1.JobSpec{
 			PodFailurePolicy: podFailurePolicy(),
-			Template:         podRecipe(ib, role, container, image, args, labels),
+			Template:         podRecipe(ib, role, container, defaults, args, labels),
 		},
 	}
 	addQueueLabels(ib, job)
@@ -168,7 +168,11 @@ func (r *IndexBuildReconciler) listChildJobs(ctx context.Context, ib *indexbuild
 func (r *IndexBuildReconciler) createJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job) (*batchv1.Job, error) {
 	// Every Job, whatever its role, mounts the build's stores: none may
 	// reach a node path the admin did not allow.
-	if err := checkFileStores(ib, r.fileStoreRoots); err != nil {
+	if err := checkFileStores(ib, r.podDefaults.fileStoreRoots); err != nil {
+		return nil, err
+	}
+	// Nor may they run what the admin's policy does not allow.
+	if err := r.checkPolicy(ctx, ib, job.Labels[LabelRole]); err != nil {
 		return nil, err
 	}
 	if err := r.freshness.confirmLatest(ctx, ib); err != nil {

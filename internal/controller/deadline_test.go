@@ -48,10 +48,10 @@ func TestCheckDeadline(t *testing.T) {
 
 func TestFinalizeDeadlineReachesTheJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").FinalizeDeadlineSeconds(300).Obj()
-	if d := newFinalizeJob(ib, "img").Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
+	if d := newFinalizeJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
 		t.Fatalf("finalize activeDeadlineSeconds = %v", d)
 	}
-	if d := newBuildJob(ib, "img").Spec.ActiveDeadlineSeconds; d != nil {
+	if d := newBuildJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d != nil {
 		t.Fatalf("the build Job got a deadline of its own: %v (a suspended Job's deadline restarts)", *d)
 	}
 }

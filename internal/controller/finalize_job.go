@@ -11,12 +11,12 @@ import (
 
 // newFinalizeJob is the single-pod Job that runs `indexbuild finalize`, the
 // idempotent commit of the staged partitions through the marker object.
-func newFinalizeJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+func newFinalizeJob(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batchv1.Job {
 	args := append([]string{"finalize"}, taskArgs(ib)...)
 	if ib.Spec.Output.KeepVersions > 0 {
 		args = append(args, "--keep-versions="+strconv.Itoa(int(ib.Spec.Output.KeepVersions)))
 	}
-	job := newChildJob(ib, RoleFinalize, containerFinalize, image, args)
+	job := newChildJob(ib, RoleFinalize, containerFinalize, defaults, args)
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)
 	job.Spec.BackoffLimit = ptr.To(ptr.Deref(ib.Spec.FinalizeBackoffLimit, 3))

@@ -12,7 +12,7 @@ import (
 func TestNewFinalizeJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("books", "lib").JobID(3).Obj()
 	ib.Spec.FinalizeBackoffLimit = ptr.To[int32](7)
-	job := newFinalizeJob(ib, "indexbuild:dev")
+	job := newFinalizeJob(ib, podDefaults{image: "indexbuild:dev"})
 	if job.Name != "books-3-finalize" || job.Labels[LabelRole] != RoleFinalize {
 		t.Fatalf("name %s labels %v", job.Name, job.Labels)
 	}
@@ -28,7 +28,7 @@ func TestNewFinalizeJob(t *testing.T) {
 	}
 	// Finalize compares the staged task manifest with the whole task, so it
 	// gets the same task flags as the workers, source and builder included.
-	build := newBuildJob(ib, "indexbuild:dev").Spec.Template.Spec.Containers[0].Args
+	build := newBuildJob(ib, podDefaults{image: "indexbuild:dev"}).Spec.Template.Spec.Containers[0].Args
 	if !slices.Equal(c.Args[1:], build[1:]) {
 		t.Fatalf("finalize task flags %v differ from the workers' %v", c.Args[1:], build[1:])
 	}

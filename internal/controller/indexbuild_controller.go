@@ -33,12 +33,12 @@ import (
 // NewIndexBuildReconciler.
 type IndexBuildReconciler struct {
 	client.Client
-	apiReader      client.Reader
-	recorder       events.EventRecorder
-	clock          clock.PassiveClock
-	builderImage   string
-	fileStoreRoots []string
-	concurrency    int
+	apiReader   client.Reader
+	recorder    events.EventRecorder
+	clock       clock.PassiveClock
+	podDefaults podDefaults
+	policy      AdminPolicy
+	concurrency int
 
 	freshness *freshnessGate
 	progress  *progressCoalescer
@@ -52,6 +52,9 @@ type Options struct {
 	// FileStoreRoots are the node paths under which file:// stores may be
 	// hostPaths (--file-store-roots); none by default.
 	FileStoreRoots []string
+	// Policy is what the admin lets an IndexBuild's author choose for its
+	// pods (builder image and command, service account, Secrets).
+	Policy AdminPolicy
 	// MaxConcurrentReconciles is how many IndexBuilds are reconciled at
 	// once (--max-concurrent-reconciles); 0 means 1.
 	MaxConcurrentReconciles int
@@ -72,15 +75,15 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 		clk = clock.RealClock{}
 	}
 	return &IndexBuildReconciler{
-		Client:         mgr.GetClient(),
-		apiReader:      mgr.GetAPIReader(),
-		recorder:       mgr.GetEventRecorder("indexbuild-controller"),
-		clock:          clk,
-		builderImage:   opts.BuilderImage,
-		fileStoreRoots: opts.FileStoreRoots,
-		concurrency:    opts.MaxConcurrentReconciles,
-		freshness:      newFreshnessGate(mgr.GetAPIReader()),
-		progress:       newProgressCoalescer(opts.ProgressInterval),
+		Client:      mgr.GetClient(),
+		apiReader:   mgr.GetAPIReader(),
+		recorder:    mgr.GetEventRecorder("indexbuild-controller"),
+		clock:       clk,
+		podDefaults: podDefaults{image: opts.BuilderImage, fileStoreRoots: opts.FileStoreRoots},
+		policy:      opts.Policy,
+		concurrency: opts.MaxConcurrentReconciles,
+		freshness:   newFreshnessGate(mgr.GetAPIReader()),
+		progress:    newProgressCoalescer(opts.ProgressInterval),
 	}
 }
 
@@ -89,6 +92,9 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 // +kubebuilder:rbac:groups=indexbuild.dev,resources=indexbuilds/status,verbs=patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The admin policy reads a Secret's labels (its opt-in) before a build may
+// load it; get only, no list or watch.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // snapshot is what one reconcile decides on: the IndexBuild as cached, its
 // child Jobs listed once, and the time.
@@ -226,7 +232,9 @@ var errReleased = errors.New("IndexBuild released for deletion")
 //     deadline passed or store rule changed since; Failed would contradict
 //     what readers already get.
 //  6. A file:// store outside the allowed roots fails the task before any
-//     pod could mount it (every Job mounts the stores).
+//     pod could mount it (every Job mounts the stores). The admin policy
+//     (admin_policy.go) is judged as each Job is created (createJob): it
+//     reads Secrets, so it is not asked again on every reconcile.
 //  7. The task deadline fails a task still going.
 //  8. The stages (stages.go), in order: the first one whose Job has not
 //     completed is where the task stands.
@@ -263,7 +271,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		return 0, nil
 	}
 	// 6.
-	if err := checkFileStores(ib, r.fileStoreRoots); err != nil {
+	if err := checkFileStores(ib, r.podDefaults.fileStoreRoots); err != nil {
 		status.failed(ReasonFileStoreNotAllowed, err.Error())
 		return 0, nil
 	}
@@ -284,7 +292,15 @@ func (r *IndexBuildReconciler) failOnConflict(ctx context.Context, ib *indexbuil
 	var conflict *jobConflictError
 	var previous *previousJobError
 	var refused *jobRefusedError
+	var notAllowed *policyRefusal
+	var missing *secretMissingError
 	switch {
+	case errors.As(err, &notAllowed):
+		status.failed(ReasonPolicyDenied, err.Error())
+		return 0, nil
+	case errors.As(err, &missing):
+		status.inProgress(indexbuildv1alpha1.PhasePending, ReasonSecretNotFound, err.Error())
+		return 0, err
 	case errors.As(err, &refused) && refused.invalid():
 		status.failed(ReasonJobInvalid, refused.message())
 		return 0, nil
@@ -319,14 +335,19 @@ func (r *IndexBuildReconciler) failStale(ctx context.Context, ib *indexbuildv1al
 
 // failFromJob ends the build with the reason its Job failed for.
 func (r *IndexBuildReconciler) failFromJob(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, status phaseConditions, job *batchv1.Job, out jobOutcome) {
-	// The worker's own words say why: for the contract's failures those of
-	// the pod that ended with their exit code, for any other (retries spent,
-	// a deadline) the last failed pod's, whatever its exit code.
+	status.failed(out.Reason, r.jobFailure(ctx, ib, job, out))
+}
+
+// jobFailure says why a Job failed in the worker's own words: for the
+// contract's failures those of the pod that ended with their exit code,
+// for any other (retries spent, a deadline) the last failed pod's,
+// whatever its exit code.
+func (r *IndexBuildReconciler) jobFailure(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, out jobOutcome) string {
 	code, ok := retry.ExitCodeForReason(out.Reason)
 	if !ok {
 		code = anyFailure
 	}
-	status.failed(out.Reason, describeFailure(ib, job, out, r.workerError(ctx, job, out, code)))
+	return describeFailure(ib, job, out, r.workerError(ctx, job, out, code))
 }
 
 // writeStatus writes the status once, only when it changed, with an

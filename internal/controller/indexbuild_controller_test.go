@@ -167,7 +167,7 @@ var _ = Describe("IndexBuild controller", func() {
 		// A Job left from the same jobID but other elements, e.g. by an
 		// earlier operator version or a restored backup.
 		leftover := testutil.MakeIndexBuild("foreign", ns).ElementIDs(9).Obj()
-		job := newBuildJob(leftover, builderName)
+		job := newBuildJob(leftover, podDefaults{image: builderName})
 		job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ib, indexbuildv1alpha1.GroupVersion.WithKind("IndexBuild"))}
 		job.Spec.Suspend = ptr.To(true)
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())
@@ -185,7 +185,7 @@ var _ = Describe("IndexBuild controller", func() {
 
 	It("leaves a same-named Job it does not control alone", func() {
 		other := testutil.MakeIndexBuild("squatter", ns).Obj()
-		job := newBuildJob(other, builderName)
+		job := newBuildJob(other, podDefaults{image: builderName})
 		job.OwnerReferences = nil
 		job.Spec.Suspend = ptr.To(true)
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())
@@ -292,7 +292,7 @@ var _ = Describe("IndexBuild controller", func() {
 	})
 
 	It("rebuilds in place: a new jobID after a success builds a new task and keeps the published commit until it commits", func() {
-		ib := testutil.MakeIndexBuild("inplace", ns).Partitions(1).Builder("example.com/builder:1", "/bin/build").Obj()
+		ib := testutil.MakeIndexBuild("inplace", ns).Partitions(1).Builder("example.com/builder:1").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(ns, "inplace-1-build"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "inplace-1-finalize")
@@ -310,14 +310,14 @@ var _ = Describe("IndexBuild controller", func() {
 		})
 		build := waitForJob(ns, "inplace-2-build")
 		Expect(build.Spec.Template.Spec.Containers[0].Args).To(ContainElements(
-			"--job-id=2", "--element-ids=1,2", "--source=s3://tables/books-v2", "--builder-image=example.com/builder:2", `--builder-command=["/bin/build"]`))
+			"--job-id=2", "--element-ids=1,2", "--source=s3://tables/books-v2", "--builder-image=example.com/builder:2"))
 		Eventually(func(g Gomega) {
 			got := getIndexBuild(g, ib)
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
 			g.Expect(got.Status.Task.Key).To(Equal(ns + "/inplace/2"))
 			g.Expect(got.Status.Task.Source).To(Equal(indexbuildv1alpha1.TaskSource{URI: "s3://tables/books-v2", Format: "jsonl"}))
 			g.Expect(got.Status.Task.Partitions).To(Equal(int32(1)))
-			g.Expect(got.Status.Task.Builder).To(Equal(&indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2", Command: []string{"/bin/build"}}))
+			g.Expect(got.Status.Task.Builder).To(Equal(&indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2"}))
 			g.Expect(got.Status.Commit).NotTo(BeNil(), "the published version is still what readers get")
 			g.Expect(got.Status.Commit.MarkerURI).To(Equal("s3://indexes/inplace/versions/1/metadata.json"))
 		}, timeout, interval).Should(Succeed())

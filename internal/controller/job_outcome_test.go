@@ -47,7 +47,7 @@ func TestClassifyJob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			job := newBuildJob(ib, "img")
+			job := newBuildJob(ib, podDefaults{image: "img"})
 			tt.mutate(job)
 			got := classifyJob(job)
 			if got.Complete != tt.complete || got.Failed != tt.failed || got.Reason != tt.reason || got.FailedPod != tt.failedPod {
@@ -61,7 +61,7 @@ func TestClassifyJob(t *testing.T) {
 }
 
 func TestPartitionCounts(t *testing.T) {
-	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(8).Obj(), "img")
+	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(8).Obj(), podDefaults{image: "img"})
 	testutil.JobRunning(job, 3, "0-2,5")
 	job.Status.FailedIndexes = ptr.To("7")
 	got := partitionCounts(job, 8)
@@ -72,7 +72,7 @@ func TestPartitionCounts(t *testing.T) {
 
 func TestDescribeFailureNamesTheTask(t *testing.T) {
 	ib := testutil.MakeIndexBuild("orders", "shop").JobID(77).TableID(12).ElementIDs(3, 4).Obj()
-	job := newBuildJob(ib, "img")
+	job := newBuildJob(ib, podDefaults{image: "img"})
 	testutil.JobFailedByPodFailurePolicy(job, "p", "worker", 3, 0)
 	msg := describeFailure(ib, job, classifyJob(job), "element 4 not found in table 12 (job 77)")
 	for _, want := range []string{"orders-77-build", "exit code 3", "element 4 not found", "shop/orders/77", "job 77", "table 12", "[3 4]"} {

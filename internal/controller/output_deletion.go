@@ -86,10 +86,16 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapsho
 	cleanup := s.jobs.current[RoleCleanup]
 	if cleanup == nil {
 		var err error
-		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.builderImage)); cleanup == nil {
+		if cleanup, err = r.createJob(ctx, ib, newCleanupJob(ib, r.podDefaults)); cleanup == nil {
 			var notAllowed *fileStoreError
 			var refused *jobRefusedError
+			var denied *policyRefusal
+			var missing *secretMissingError
 			switch {
+			case errors.As(err, &denied), errors.As(err, &missing):
+				// The policy will not let a cleanup pod load what it needs:
+				// no pod may run, so deletion ends here.
+				return 0, r.giveUpCleanup(ctx, ib, "no cleanup pod may run: "+err.Error())
 			case errors.As(err, &notAllowed):
 				status.cleanupFailed(err.Error() + "; no cleanup pod may mount it: set spec.output.deletionPolicy to Retain to let the IndexBuild go")
 				return 0, nil
@@ -109,9 +115,11 @@ func (r *IndexBuildReconciler) reconcileDeletion(ctx context.Context, s *snapsho
 		return 0, r.releaseDeleted(ctx, ib, "output "+ib.Spec.Output.URI+" deleted")
 	case out.Failed:
 		// The cleanup Job had its retries and its deadline (a missing
-		// Secret or claim keeps its pod from ever starting): deletion
-		// ends, and the output stays.
-		return 0, r.giveUpCleanup(ctx, ib, describeFailure(ib, cleanup, out, ""))
+		// Secret or claim keeps its pod from ever starting), or refused an
+		// output it does not own (OutputInUse: another IndexBuild's, or
+		// nobody's): deletion ends, the output stays, and the Event quotes
+		// the cleanup pod's words.
+		return 0, r.giveUpCleanup(ctx, ib, r.jobFailure(ctx, ib, cleanup, out))
 	default:
 		status.deleting(ReasonDeletingOutput, "deleting "+ib.Spec.Output.URI+" (Job "+cleanup.Name+")")
 		return deletionPollInterval, nil
@@ -139,10 +147,11 @@ func (r *IndexBuildReconciler) releaseDeleted(ctx context.Context, ib *indexbuil
 
 // newCleanupJob is the single-pod Job that runs `indexbuild delete-output`:
 // it removes the output's versions, pointer and ownership record, and
-// refuses an output another IndexBuild owns.
-func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job {
+// refuses (exit 5) an output another IndexBuild owns or that no
+// IndexBuild owns: an IndexBuild deletes only what it owns.
+func newCleanupJob(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batchv1.Job {
 	args := []string{"delete-output", "--output=" + ib.Spec.Output.URI, "--owner=" + ownerArg(ib)}
-	job := newChildJob(ib, RoleCleanup, containerCleanup, image, args)
+	job := newChildJob(ib, RoleCleanup, containerCleanup, defaults, args)
 	job.Spec.Completions = ptr.To[int32](1)
 	job.Spec.Parallelism = ptr.To[int32](1)
 	job.Spec.BackoffLimit = ptr.To[int32](3)

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -40,6 +41,7 @@ var _ = Describe("IndexBuild deletion policy", func() {
 	})
 
 	It("Delete: stops the task's pods, runs the cleanup pod with the output's credentials, then lets the IndexBuild go", func() {
+		optedInSecret(ns, "store-creds")
 		ib := testutil.MakeIndexBuild("wiped", ns).DeletionPolicy(indexbuildv1alpha1.DeletionPolicyDelete).OutputSecret("store-creds").Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		build := waitForJob(ns, "wiped-1-build")
@@ -77,6 +79,9 @@ var _ = Describe("IndexBuild deletion policy", func() {
 	})
 
 	It("Delete: a cleanup that fails (retries and deadline spent, e.g. its Secret deleted too) ends the deletion with a Warning Event naming the output", func() {
+		// The output's Secret exists when the cleanup starts; the source's
+		// is not even judged, as the cleanup pod does not load it.
+		optedInSecret(ns, "output-creds")
 		ib := testutil.MakeIndexBuild("stuck", ns).DeletionPolicy(indexbuildv1alpha1.DeletionPolicyDelete).Suspend(true).
 			SourceSecret("source-creds").OutputSecret("output-creds").SourceClaim("gone-claim").Obj()
 		ib.Spec.Source.URI = "file:///data/table"
@@ -100,6 +105,39 @@ var _ = Describe("IndexBuild deletion policy", func() {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), &indexbuildv1alpha1.IndexBuild{}))
 		}, timeout, interval).Should(BeTrue())
 		expectEvent(ns, "stuck", corev1.EventTypeWarning, ReasonOutputCleanupFailed)
+	})
+
+	It("Delete: an output no IndexBuild owns is left alone, and the Warning Event quotes the cleanup pod saying so", func() {
+		ib := testutil.MakeIndexBuild("unowned", ns).DeletionPolicy(indexbuildv1alpha1.DeletionPolicyDelete).Suspend(true).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Finalizers).To(ContainElement(FinalizerOutputCleanup))
+		}, timeout, interval).Should(Succeed())
+		Expect(k8sClient.Delete(ctx, ib)).To(Succeed())
+
+		cleanup := waitForJob(ns, "unowned-1-cleanup")
+		// What `indexbuild delete-output --owner` says of a root without
+		// _owner.json (internal/output: NotOwnedError), exit 5.
+		said := "indexbuild delete-output: OutputInUse: output " + ib.Spec.Output.URI + " has no _owner.json, so no IndexBuild owns it and IndexBuild " + ns + "/unowned leaves it as it is"
+		terminatedPod(cleanup, "unowned-1-cleanup-a", 5, said)
+		updateJobStatus(cleanup, func(j *batchv1.Job) {
+			testutil.JobFailedByPodFailurePolicy(j, "unowned-1-cleanup-a", containerCleanup, 5, 2)
+		})
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ib), &indexbuildv1alpha1.IndexBuild{}))
+		}, timeout, interval).Should(BeTrue())
+		Eventually(func(g Gomega) {
+			var events eventsv1.EventList
+			g.Expect(k8sClient.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+			var notes []string
+			for _, e := range events.Items {
+				if e.Regarding.Name == "unowned" && e.Reason == ReasonOutputCleanupFailed {
+					notes = append(notes, e.Type+": "+e.Note)
+				}
+			}
+			g.Expect(notes).To(ContainElement(SatisfyAll(HavePrefix(corev1.EventTypeWarning),
+				ContainSubstring("output "+ib.Spec.Output.URI+" was not deleted and is left as it is"), ContainSubstring("has no _owner.json"))))
+		}, timeout, interval).Should(Succeed())
 	})
 
 	It("Delete: in a namespace being deleted, where no cleanup pod can run, the IndexBuild goes (the Warning Event is refused there too)", func() {
@@ -175,7 +213,7 @@ var _ = Describe("IndexBuild recreated under the same name", func() {
 
 	It("waits for a same-named Job that is being deleted", func() {
 		other := testutil.MakeIndexBuild("lingering", ns).Obj()
-		job := newBuildJob(other, builderName)
+		job := newBuildJob(other, podDefaults{image: builderName})
 		job.OwnerReferences = nil
 		job.Finalizers = []string{"test.indexbuild.dev/hold"}
 		Expect(k8sClient.Create(ctx, job)).To(Succeed())

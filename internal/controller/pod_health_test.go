@@ -17,7 +17,7 @@ import (
 )
 
 func runningBuildJob(active, ready int32) *batchv1.Job {
-	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj(), "img")
+	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(2).Obj(), podDefaults{image: "img"})
 	job.Status.Active, job.Status.Ready = active, ptr.To(ready)
 	return job
 }
@@ -152,15 +152,7 @@ var _ = Describe("Why nothing runs", func() {
 	// podsStillGrace.
 	expectReady := func(ib *indexbuildv1alpha1.IndexBuild, reason string, message ...string) {
 		GinkgoHelper()
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, ib)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(reason))
-			for _, m := range message {
-				g.Expect(ready.Message).To(ContainSubstring(m))
-			}
-		}, podsStillGrace+timeout, interval).Should(Succeed())
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseBuilding, reason, podsStillGrace+timeout, message...)
 	}
 
 	It("quotes the API's refusal of a pod (Pod Security) until pods run", func() {

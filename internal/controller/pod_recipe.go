@@ -29,6 +29,15 @@ const podUser = 65532
 // filesystem.
 const scratchPath = "/tmp"
 
+// podDefaults are the operator's settings every pod recipe uses.
+type podDefaults struct {
+	// image runs the pods when spec.builder.image names none.
+	image string
+	// fileStoreRoots are the allowed hostPath roots (--file-store-roots):
+	// a hostPath store is mounted through the root that holds it.
+	fileStoreRoots []string
+}
+
 // podRecipe is the pod template every child Job runs, whatever its role:
 // one container with the builder image and the data-plane arguments, store
 // credentials as environment, file:// stores mounted where their URIs
@@ -36,7 +45,8 @@ const scratchPath = "/tmp"
 // role's resources, locked down to the restricted Pod Security level
 // unless a hostPath store needs root. labels are the Job's identity
 // labels; they win over the user's pod labels.
-func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container, image string, args []string, labels map[string]string) corev1.PodTemplateSpec {
+func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaults podDefaults, args []string, labels map[string]string) corev1.PodTemplateSpec {
+	image := defaults.image
 	var command []string
 	if ib.Spec.Builder != nil {
 		if ib.Spec.Builder.Image != "" {
@@ -77,12 +87,12 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container, image string,
 	hostPath := false
 	if roleReadsSource(role) {
 		addSecretEnv(c, ib.Spec.Source.SecretRef)
-		hostPath = addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, ib.Spec.Source.PersistentVolumeClaim, true)
+		hostPath = addFileStoreVolume(&pod, "source", ib.Spec.Source.URI, ib.Spec.Source.PersistentVolumeClaim, defaults.fileStoreRoots, true)
 	}
 	addSecretEnv(c, ib.Spec.Output.SecretRef)
 	addScratch(&pod, settings.ScratchSize)
 	c.Env = append(c.Env, settings.Env...)
-	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, false) {
+	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, defaults.fileStoreRoots, false) {
 		hostPath = true
 	}
 	pod.SecurityContext = podSecurityContext(hostPath)
@@ -163,24 +173,32 @@ func addSecretEnv(c *corev1.Container, ref *indexbuildv1alpha1.SecretReference) 
 }
 
 // addFileStoreVolume mounts a file:// store into the pod at the URI's path:
-// the named PersistentVolumeClaim, or else the same path from the node
-// (hostPath), which checkFileStores allowed before any Job was made. It
+// the named PersistentVolumeClaim, or else the allowed root that holds the
+// path (hostPath) with the path below it as the mount's subPath. The
+// kubelet resolves a subPath inside its volume and refuses one that a
+// symlink leads out of, so a symlink a pod planted under the root cannot
+// hand the next build /etc; a hostPath of the store's own path would
+// follow it. checkFileStores allowed the path before any Job was made. It
 // reports whether it added a hostPath.
-func addFileStoreVolume(pod *corev1.PodSpec, name, uri string, claim *indexbuildv1alpha1.PersistentVolumeClaimReference, readOnly bool) bool {
+func addFileStoreVolume(pod *corev1.PodSpec, name, uri string, claim *indexbuildv1alpha1.PersistentVolumeClaimReference, roots []string, readOnly bool) bool {
 	storePath, ok, err := fileroots.Path(uri)
 	if !ok || err != nil {
 		// checkFileStores fails such a build before any Job exists.
 		return false
 	}
 	vol := corev1.Volume{Name: name}
+	mount := corev1.VolumeMount{Name: name, MountPath: storePath, ReadOnly: readOnly}
 	if claim != nil {
 		vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.ClaimName, ReadOnly: readOnly}
 	} else {
-		vol.HostPath = &corev1.HostPathVolumeSource{Path: storePath, Type: ptr.To(corev1.HostPathDirectoryOrCreate)}
+		root, sub, err := fileroots.Split(storePath, roots)
+		if err != nil {
+			return false // checkFileStores fails such a build before any Job exists
+		}
+		vol.HostPath = &corev1.HostPathVolumeSource{Path: root, Type: ptr.To(corev1.HostPathDirectoryOrCreate)}
+		mount.SubPath = sub
 	}
 	pod.Volumes = append(pod.Volumes, vol)
-	pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{
-		Name: name, MountPath: storePath, ReadOnly: readOnly,
-	})
+	pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, mount)
 	return claim == nil
 }

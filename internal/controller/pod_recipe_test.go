@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -32,7 +33,7 @@ func volumesByName(pod corev1.PodSpec) map[string]corev1.Volume {
 }
 
 func TestPodRecipeIsRestrictedByDefault(t *testing.T) {
-	pod := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), "img").Spec.Template.Spec
+	pod := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), podDefaults{image: "img"}).Spec.Template.Spec
 	psc, c := pod.SecurityContext, pod.Containers[0]
 	if !ptr.Deref(psc.RunAsNonRoot, false) || ptr.Deref(psc.RunAsUser, 0) != podUser || psc.SeccompProfile == nil ||
 		psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
@@ -57,23 +58,57 @@ func TestPodRecipeIsRestrictedByDefault(t *testing.T) {
 	}
 }
 
-func TestFileStoresAreMountedFromTheNode(t *testing.T) {
-	ib := testutil.MakeIndexBuild("b", "ns").SourceURI("file:///data/tables/t1").OutputURI("file:///data/indexes/i1/").Obj()
-	pod := newBuildJob(ib, "img").Spec.Template.Spec
-	mounts := mountsByPath(pod.Containers[0])
-	if m, ok := mounts["/data/tables/t1"]; !ok || !m.ReadOnly {
-		t.Errorf("source mount = %+v", mounts)
+// A hostPath store is reached through the allowed root plus subPath, for
+// every role: the kubelet resolves a subPath inside its volume, so a
+// symlink planted under the root cannot lead a mount out of it.
+func TestFileStoresAreMountedThroughTheirRoot(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").SourceURI("file:///data/tables/t1").OutputURI("file:///var/lib/indexbuild/a/esc/etc/").Obj()
+	defaults := podDefaults{image: "img", fileStoreRoots: []string{"/data", "/var/lib/indexbuild"}}
+	for role, pod := range map[string]corev1.PodSpec{
+		RoleBuild:    newBuildJob(ib, defaults).Spec.Template.Spec,
+		RoleFinalize: newFinalizeJob(ib, defaults).Spec.Template.Spec,
+		RoleCleanup:  newCleanupJob(ib, defaults).Spec.Template.Spec,
+	} {
+		mounts, vols := mountsByPath(pod.Containers[0]), volumesByName(pod)
+		want := map[string]corev1.VolumeMount{
+			"/var/lib/indexbuild/a/esc/etc": {Name: "output", MountPath: "/var/lib/indexbuild/a/esc/etc", SubPath: "a/esc/etc"},
+		}
+		wantRoots := map[string]string{"output": "/var/lib/indexbuild"}
+		if roleReadsSource(role) {
+			want["/data/tables/t1"] = corev1.VolumeMount{Name: "source", MountPath: "/data/tables/t1", SubPath: "tables/t1", ReadOnly: true}
+			wantRoots["source"] = "/data"
+		}
+		for path, m := range want {
+			if !equality.Semantic.DeepEqual(mounts[path], m) {
+				t.Errorf("%s: mount at %s = %+v, want %+v", role, path, mounts[path], m)
+			}
+		}
+		for name, root := range wantRoots {
+			if hp := vols[name].HostPath; hp == nil || hp.Path != root || *hp.Type != corev1.HostPathDirectoryOrCreate {
+				t.Errorf("%s: volume %s = %+v, want the root %s", role, name, vols[name], root)
+			}
+		}
+		if _, ok := vols["source"]; ok != roleReadsSource(role) {
+			t.Errorf("%s: source volume present = %v", role, ok)
+		}
+		// The kubelet creates hostPath and subPath directories owned by
+		// root, and fsGroup does not apply to hostPath volumes.
+		if pod.SecurityContext.RunAsNonRoot != nil || pod.SecurityContext.RunAsUser != nil {
+			t.Errorf("%s: a hostPath pod must run as the image's user: %+v", role, pod.SecurityContext)
+		}
+		sc := pod.Containers[0].SecurityContext
+		if ptr.Deref(sc.AllowPrivilegeEscalation, true) || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) || len(sc.Capabilities.Drop) != 1 ||
+			sc.Capabilities.Drop[0] != "ALL" || pod.SecurityContext.SeccompProfile == nil {
+			t.Errorf("%s: a hostPath pod keeps every other restriction: %+v %+v", role, pod.SecurityContext, sc)
+		}
 	}
-	if m, ok := mounts["/data/indexes/i1"]; !ok || m.ReadOnly {
-		t.Errorf("output mount = %+v", mounts)
-	}
-	vols := volumesByName(pod)
-	if vols["source"].HostPath == nil || vols["output"].HostPath == nil || vols["output"].HostPath.Path != "/data/indexes/i1" {
-		t.Errorf("volumes = %+v", pod.Volumes)
-	}
-	// The kubelet creates hostPath directories owned by root.
-	if pod.SecurityContext.RunAsNonRoot != nil || pod.SecurityContext.RunAsUser != nil {
-		t.Errorf("a hostPath pod must run as the image's user: %+v", pod.SecurityContext)
+}
+
+func TestStoreAtItsRootHasNoSubPath(t *testing.T) {
+	ib := testutil.MakeIndexBuild("b", "ns").OutputURI("file:///var/lib/indexbuild").Obj()
+	pod := newBuildJob(ib, podDefaults{image: "img", fileStoreRoots: []string{"/var/lib/indexbuild"}}).Spec.Template.Spec
+	if m := mountsByPath(pod.Containers[0])["/var/lib/indexbuild"]; m.Name != "output" || m.SubPath != "" {
+		t.Errorf("mount %+v", m)
 	}
 }
 
@@ -81,7 +116,7 @@ func TestFileStoresOnClaims(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").
 		SourceURI("file:///data/tables/t1").SourceClaim("tables").
 		OutputURI("file:///data/indexes/i1").OutputClaim("indexes").Obj()
-	pod := newBuildJob(ib, "img").Spec.Template.Spec
+	pod := newBuildJob(ib, podDefaults{image: "img"}).Spec.Template.Spec
 	vols := volumesByName(pod)
 	if c := vols["source"].PersistentVolumeClaim; c == nil || c.ClaimName != "tables" || !c.ReadOnly {
 		t.Errorf("source volume %+v", vols["source"])
@@ -119,8 +154,8 @@ func TestPodSettingsReachEveryRole(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Pod(settings).WorkerResources(workerRes).FinalizeResources(finalizeRes).Obj()
 
 	for role, tmpl := range map[string]corev1.PodTemplateSpec{
-		RoleBuild:    newBuildJob(ib, "img").Spec.Template,
-		RoleFinalize: newFinalizeJob(ib, "img").Spec.Template,
+		RoleBuild:    newBuildJob(ib, podDefaults{image: "img"}).Spec.Template,
+		RoleFinalize: newFinalizeJob(ib, podDefaults{image: "img"}).Spec.Template,
 	} {
 		pod, c := tmpl.Spec, tmpl.Spec.Containers[0]
 		if tmpl.Labels["team"] != "search" || tmpl.Labels[LabelRole] != role || tmpl.Labels[LabelBuildName] != "b" {
@@ -168,7 +203,7 @@ var _ = Describe("Pod recipe under Pod Security", func() {
 			testutil.MakeIndexBuild("claims", ns).SourceURI("file:///data/t").SourceClaim("tables").
 				OutputURI("file:///data/i").OutputClaim("indexes").Pod(indexbuildv1alpha1.PodSettings{ScratchSize: ptr.To(resource.MustParse("1Gi"))}).Obj(),
 		} {
-			for _, job := range []*corev1.PodTemplateSpec{&newBuildJob(ib, "img").Spec.Template, &newFinalizeJob(ib, "img").Spec.Template} {
+			for _, job := range []*corev1.PodTemplateSpec{&newBuildJob(ib, podDefaults{image: "img"}).Spec.Template, &newFinalizeJob(ib, podDefaults{image: "img"}).Spec.Template} {
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: ib.Name + "-", Namespace: ns}, Spec: job.Spec}
 				Expect(k8sClient.Create(ctx, pod)).To(Succeed(), "pod of %s", ib.Name)
 			}
@@ -177,7 +212,8 @@ var _ = Describe("Pod recipe under Pod Security", func() {
 
 	It("refuses a hostPath store, naming the violations", func() {
 		ib := testutil.MakeIndexBuild("host", ns).OutputURI("file:///var/lib/indexbuild/x").Obj()
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "host-", Namespace: ns}, Spec: newBuildJob(ib, "img").Spec.Template.Spec}
+		job := newBuildJob(ib, podDefaults{image: "img", fileStoreRoots: []string{testFileStoreRoot}})
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "host-", Namespace: ns}, Spec: job.Spec.Template.Spec}
 		err := k8sClient.Create(ctx, pod)
 		Expect(err).To(MatchError(SatisfyAll(ContainSubstring("violates PodSecurity"), ContainSubstring("hostPath"))))
 	})

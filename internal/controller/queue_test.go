@@ -16,7 +16,7 @@ import (
 
 func TestQueueLabelsAreCopied(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").Obj()
-	for _, job := range []*batchv1.Job{newBuildJob(ib, "img"), newFinalizeJob(ib, "img")} {
+	for _, job := range []*batchv1.Job{newBuildJob(ib, podDefaults{image: "img"}), newFinalizeJob(ib, podDefaults{image: "img"})} {
 		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" {
 			t.Errorf("%s: labels %v", job.Name, job.Labels)
 		}
@@ -24,7 +24,7 @@ func TestQueueLabelsAreCopied(t *testing.T) {
 			t.Errorf("%s: a queued Job must be created suspended", job.Name)
 		}
 	}
-	plain := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), "img")
+	plain := newBuildJob(testutil.MakeIndexBuild("b", "ns").Obj(), podDefaults{image: "img"})
 	if _, ok := plain.Labels[LabelQueueName]; ok || ptr.Deref(plain.Spec.Suspend, false) {
 		t.Errorf("an unqueued Job: labels %v suspend %v", plain.Labels, plain.Spec.Suspend)
 	}

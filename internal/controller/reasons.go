@@ -25,6 +25,9 @@ const (
 	// namespace being deleted); the message quotes it, and the create is
 	// retried with backoff.
 	ReasonJobRefused = "JobRefused"
+	// ReasonSecretNotFound: a Secret the build names does not exist, so
+	// the admin policy cannot read its opt-in; retried with backoff.
+	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonPreviousJobs: Jobs of a deleted IndexBuild of the same name
 	// (kubectl replace --force, a restore) are still going away.
 	ReasonPreviousJobs = "WaitingForPreviousJobs"
@@ -63,6 +66,11 @@ const (
 	// ReasonFileStoreNotAllowed: a file:// store would be a hostPath outside
 	// the roots the cluster admin allows.
 	ReasonFileStoreNotAllowed = "FileStoreNotAllowed"
+	// ReasonPolicyDenied: the admin's policy (manager flags) does not allow
+	// what the spec chose for its pods: a builder image or command, a
+	// service account, a Secret that has not opted in. The message names
+	// the field, its value and the rule; no pod was created.
+	ReasonPolicyDenied = "PolicyDenied"
 	// ReasonJobConflict: a Job with a child's name belongs to something else.
 	ReasonJobConflict = "JobConflict"
 	// ReasonJobInvalid: the API refused a child Job as invalid (the
@@ -89,7 +97,7 @@ const (
 // Warning Event marks each change into one.
 func isBlockedReason(reason string) bool {
 	switch reason {
-	case ReasonJobRefused, ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
+	case ReasonJobRefused, ReasonSecretNotFound, ReasonPodCreateFailed, ReasonImagePullFailed, ReasonContainerCreateFailed, ReasonUnschedulable:
 		return true
 	}
 	return false

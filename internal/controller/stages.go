@@ -16,7 +16,7 @@ import (
 type stage struct {
 	role string
 	// newJob is the Job recipe (childJobName(ib, role) is its name).
-	newJob func(ib *indexbuildv1alpha1.IndexBuild, image string) *batchv1.Job
+	newJob func(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batchv1.Job
 	// outcome is the completion rule: whether the Job completed or failed,
 	// and why.
 	outcome func(*batchv1.Job) jobOutcome
@@ -96,7 +96,7 @@ func (r *IndexBuildReconciler) runStages(ctx context.Context, s *snapshot, statu
 				status.inProgress(indexbuildv1alpha1.PhasePending, ReasonSuspended, "suspended before the first worker started")
 				return 0, nil
 			}
-			created, err := r.createJob(ctx, ib, st.newJob(ib, r.builderImage))
+			created, err := r.createJob(ctx, ib, st.newJob(ib, r.podDefaults))
 			if created == nil {
 				return r.failOnConflict(ctx, ib, status, err)
 			}

@@ -11,7 +11,7 @@ func TestTaskStages(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Partitions(4).Obj()
 	roles := map[string]bool{}
 	for i, st := range taskStages {
-		job := st.newJob(ib, "img")
+		job := st.newJob(ib, podDefaults{image: "img"})
 		if job.Labels[LabelRole] != st.role || job.Name != childJobName(ib, st.role) {
 			t.Errorf("stage %s: recipe makes Job %s with role %q", st.role, job.Name, job.Labels[LabelRole])
 		}

@@ -46,6 +46,15 @@ var (
 	cancel      context.CancelFunc
 	reconciles  = &reconcileLog{byObject: map[types.NamespacedName]*reconcileCount{}}
 	builderName = "indexbuild:test"
+	// suitePolicy is the test manager's admin policy: builder images under
+	// example.com/ and registry.invalid/, no command, the service account
+	// "indexer", and Secrets that carry testSecretLabel=true.
+	suitePolicy = AdminPolicy{
+		BuilderImages:    []string{"example.com/*", "registry.invalid/*"},
+		ServiceAccounts:  []string{"indexer"},
+		SecretOptInLabel: testSecretLabel,
+	}
+	testSecretLabel = DefaultSecretOptInLabel
 	// testFileStoreRoot is the one root the test manager allows for
 	// hostPath file:// stores.
 	testFileStoreRoot = "/var/lib/indexbuild"
@@ -159,6 +168,7 @@ var _ = BeforeSuite(func() {
 	suiteReconciler = NewIndexBuildReconciler(mgr, Options{
 		BuilderImage:            builderName,
 		FileStoreRoots:          []string{testFileStoreRoot},
+		Policy:                  suitePolicy,
 		MaxConcurrentReconciles: 4,
 		ProgressInterval:        suiteProgressInterval,
 		Clock:                   suiteClock,
@@ -201,4 +211,12 @@ func newNamespace(prefix string) *corev1.Namespace {
 	n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
 	Expect(k8sClient.Create(ctx, n)).To(Succeed())
 	return n
+}
+
+// optedInSecret creates a Secret that the suite's policy lets builds use.
+func optedInSecret(ns, name string) {
+	GinkgoHelper()
+	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Namespace: ns, Labels: map[string]string{testSecretLabel: "true"},
+	}})).To(Succeed())
 }

@@ -15,7 +15,9 @@ import (
 )
 
 // A recorded task is compared field by field with the spec: every build
-// input counts, pod settings and credentials do not.
+// input counts, pod settings do not. Credentials and claims cannot change
+// under one jobID (admission refuses it, admission_test.go), so they are
+// not compared here.
 func TestCheckRecordedTask(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -75,7 +77,7 @@ func TestRecordTaskKeepsThePublishedCommit(t *testing.T) {
 func TestCheckChildJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").ElementIDs(1, 2).Obj()
 	ib.UID = "uid-1"
-	own := newBuildJob(ib, "img")
+	own := newBuildJob(ib, podDefaults{image: "img"})
 	if err := checkChildJob(ib, own); err != nil {
 		t.Fatalf("own Job: %v", err)
 	}
@@ -90,7 +92,7 @@ func TestCheckChildJob(t *testing.T) {
 		want string
 	}{
 		"no annotation":          {noAnnotation, "has no " + AnnotationTaskMeta},
-		"annotation of a source": {newBuildJob(otherSource, "img"), "source.uri"},
+		"annotation of a source": {newBuildJob(otherSource, podDefaults{image: "img"}), "source.uri"},
 	} {
 		err := checkChildJob(ib, tc.job)
 		if !errors.Is(err, retry.ErrStaleMeta) || !strings.Contains(err.Error(), tc.want) {
@@ -112,7 +114,7 @@ func TestLeftByPrevious(t *testing.T) {
 	previous.UID = "old"
 	otherName := testutil.MakeIndexBuild("c", "ns").Obj()
 	otherName.UID = "old"
-	deleting := newBuildJob(otherName, "img")
+	deleting := newBuildJob(otherName, podDefaults{image: "img"})
 	deleting.OwnerReferences = nil
 	now := metav1.Now()
 	deleting.DeletionTimestamp = &now
@@ -120,11 +122,15 @@ func TestLeftByPrevious(t *testing.T) {
 		job  *batchv1.Job
 		want bool
 	}{
-		"ours":                             {newBuildJob(ib, "img"), false},
-		"previous object of this name":     {newBuildJob(previous, "img"), true},
-		"an IndexBuild of another name":    {newBuildJob(otherName, "img"), false},
-		"no controller, not being deleted": {func() *batchv1.Job { j := newBuildJob(ib, "img"); j.OwnerReferences = nil; return j }(), false},
-		"being deleted":                    {deleting, true},
+		"ours":                          {newBuildJob(ib, podDefaults{image: "img"}), false},
+		"previous object of this name":  {newBuildJob(previous, podDefaults{image: "img"}), true},
+		"an IndexBuild of another name": {newBuildJob(otherName, podDefaults{image: "img"}), false},
+		"no controller, not being deleted": {func() *batchv1.Job {
+			j := newBuildJob(ib, podDefaults{image: "img"})
+			j.OwnerReferences = nil
+			return j
+		}(), false},
+		"being deleted": {deleting, true},
 	} {
 		if got := leftByPrevious(ib, tc.job); got != tc.want {
 			t.Errorf("%s: leftByPrevious = %v, want %v", name, got, tc.want)

@@ -38,16 +38,35 @@ func Path(uri string) (p string, ok bool, err error) {
 // climb out: p is compared after cleaning, and only whole path elements
 // match ("/data" does not allow "/database").
 func Check(p string, roots []string) error {
-	for _, root := range roots {
-		root = path.Clean(root)
-		if !path.IsAbs(root) {
+	_, _, err := Split(p, roots)
+	return err
+}
+
+// Split is Check that also says how to mount p: the allowed root that
+// holds it (the longest, when roots nest) and p relative to that root ("" for
+// the root itself). A pod mounts the root as a hostPath and reaches p
+// through the mount's subPath, which the kubelet resolves inside the root
+// without following a symlink out of it; a hostPath of p itself would
+// follow any symlink a pod planted on its way.
+func Split(p string, roots []string) (root, sub string, err error) {
+	for _, r := range roots {
+		r = path.Clean(r)
+		if !path.IsAbs(r) || len(r) <= len(root) && root != "" {
 			continue
 		}
-		if p == root || root == "/" || strings.HasPrefix(p, root+"/") {
-			return nil
+		switch {
+		case p == r:
+			root, sub = r, ""
+		case r == "/":
+			root, sub = r, strings.TrimPrefix(p, "/")
+		case strings.HasPrefix(p, r+"/"):
+			root, sub = r, strings.TrimPrefix(p, r+"/")
 		}
 	}
-	return fmt.Errorf("%s is %w", p, ErrNotAllowed)
+	if root == "" {
+		return "", "", fmt.Errorf("%s is %w", p, ErrNotAllowed)
+	}
+	return root, sub, nil
 }
 
 // Parse splits a comma-separated list of roots (the manager flag), dropping

@@ -68,3 +68,24 @@ func TestParse(t *testing.T) {
 		t.Error("Parse accepted a relative root")
 	}
 }
+
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		path, root, sub string
+		roots           []string
+		allowed         bool
+	}{
+		{path: "/var/lib/indexbuild/e2e/out", roots: []string{"/var/lib/indexbuild"}, root: "/var/lib/indexbuild", sub: "e2e/out", allowed: true},
+		{path: "/var/lib/indexbuild", roots: []string{"/var/lib/indexbuild/"}, root: "/var/lib/indexbuild", sub: "", allowed: true},
+		{path: "/data/a/b", roots: []string{"/data", "/data/a"}, root: "/data/a", sub: "b", allowed: true},
+		{path: "/data/a/b", roots: []string{"/data/a", "/data"}, root: "/data/a", sub: "b", allowed: true},
+		{path: "/etc/x", roots: []string{"/"}, root: "/", sub: "etc/x", allowed: true},
+		{path: "/database", roots: []string{"/data"}},
+		{path: "/x", roots: nil},
+	} {
+		root, sub, err := Split(tc.path, tc.roots)
+		if (err == nil) != tc.allowed || root != tc.root || sub != tc.sub {
+			t.Errorf("Split(%q, %q) = %q, %q, %v; want %q, %q, allowed=%v", tc.path, tc.roots, root, sub, err, tc.root, tc.sub, tc.allowed)
+		}
+	}
+}

@@ -229,6 +229,46 @@ func TestDeleteLayout(t *testing.T) {
 	}
 }
 
+// TestDeleteLayoutLeavesUnownedRoots: an IndexBuild deletes only what it
+// owns. A root with a layout but no _owner.json (built with the CLI) is
+// refused, naming the owner record, and left exactly as it was; a root
+// with nothing of a layout is done at once.
+func TestDeleteLayoutLeavesUnownedRoots(t *testing.T) {
+	asker := output.Owner{Namespace: "ns-a", Name: "books"}
+	for _, s := range storagetest.Stores() {
+		t.Run(s.Name, func(t *testing.T) {
+			root := s.Open(t)
+			if err := root.Write(ctx, "current.json.backup", strings.NewReader("user data")); err != nil {
+				t.Fatal(err)
+			}
+			if err := output.DeleteLayout(ctx, root, asker, 4); err != nil {
+				t.Fatalf("a root with no layout: %v", err)
+			}
+			for _, k := range []string{"versions/1/metadata.json", output.PointerKey} {
+				if err := root.Write(ctx, k, strings.NewReader("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := list(t, root)
+			err := output.DeleteLayout(ctx, root, asker, 4)
+			var notOwned *output.NotOwnedError
+			if !errors.As(err, &notOwned) || retry.ExitCode(err) != retry.ExitOutputInUse || !strings.Contains(err.Error(), "no _owner.json") {
+				t.Fatalf("delete of an unowned root: %v", err)
+			}
+			if after := list(t, root); !slices.Equal(before, after) {
+				t.Fatalf("a refused delete changed the root: %v -> %v", before, after)
+			}
+			// The CLI's own delete (no owner) still removes it.
+			if err := output.DeleteLayout(ctx, root, output.Owner{}, 4); err != nil {
+				t.Fatal(err)
+			}
+			if got := list(t, root); !slices.Equal(got, []string{"current.json.backup"}) {
+				t.Fatalf("left after an ownerless delete: %v", got)
+			}
+		})
+	}
+}
+
 // Regression: with read access denied and write access granted, GCS
 // answers 403 to reading _owner.json and 412 to creating it; gocloud calls
 // the 403 NotFound, so a second IndexBuild claiming a root another one

@@ -87,18 +87,6 @@ func Claim(ctx context.Context, root storage.Bucket, owner Owner) error {
 	return checkOwner(root, cur, owner, err)
 }
 
-// CheckOwner is Claim without the claim: an unowned root passes.
-func CheckOwner(ctx context.Context, root storage.Bucket, owner Owner) error {
-	if owner.IsZero() {
-		return nil
-	}
-	cur, found, err := ReadOwner(ctx, root)
-	if err != nil || !found {
-		return err
-	}
-	return checkOwner(root, cur, owner, nil)
-}
-
 func checkOwner(root storage.Bucket, cur, owner Owner, err error) error {
 	if err == nil && cur != owner {
 		err = &OwnerError{URI: root.URI(), Owner: cur, Asker: owner}
