@@ -140,7 +140,7 @@ var _ = Describe("Child Jobs the API refuses", func() {
 		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, binding))).To(Succeed()) })
 		By("waiting until the API server enforces the policy")
 		Eventually(func() bool {
-			probe := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns}, Spec: newBuildJob(testutil.MakeIndexBuild("probe", ns).Obj(), "busybox").Spec}
+			probe := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns}, Spec: newBuildJob(testutil.MakeIndexBuild("probe", ns).Obj(), podDefaults{image: "busybox"}).Spec}
 			return apierrors.IsForbidden(k8sClient.Create(ctx, probe, client.DryRunAll))
 		}, timeout, interval).Should(BeTrue())
 
