@@ -3,7 +3,6 @@ package controller
 import (
 	"slices"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -152,18 +151,3 @@ var _ = Describe("Admin policy", func() {
 		Expect(jobs.Items).To(BeEmpty())
 	})
 })
-
-// expectReadyReason waits until the build stands in phase with Ready's
-// reason and a message holding every one of words.
-func expectReadyReason(ib *indexbuildv1alpha1.IndexBuild, phase indexbuildv1alpha1.Phase, reason string, within time.Duration, words ...string) {
-	GinkgoHelper()
-	Eventually(func(g Gomega) {
-		got := getIndexBuild(g, ib)
-		g.Expect(got.Status.Phase).To(Equal(phase))
-		ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-		g.Expect(ready.Reason).To(Equal(reason))
-		for _, w := range words {
-			g.Expect(ready.Message).To(ContainSubstring(w))
-		}
-	}, within, interval).Should(Succeed())
-}

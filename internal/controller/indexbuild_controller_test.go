@@ -410,6 +410,21 @@ func terminatedPod(job *batchv1.Job, name string, exitCode int32, message string
 	Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
 }
 
+// expectReadyReason waits until the build stands in phase with Ready's
+// reason and a message holding every one of words.
+func expectReadyReason(ib *indexbuildv1alpha1.IndexBuild, phase indexbuildv1alpha1.Phase, reason string, within time.Duration, words ...string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		got := getIndexBuild(g, ib)
+		g.Expect(got.Status.Phase).To(Equal(phase))
+		ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
+		g.Expect(ready.Reason).To(Equal(reason))
+		for _, w := range words {
+			g.Expect(ready.Message).To(ContainSubstring(w))
+		}
+	}, within, interval).Should(Succeed())
+}
+
 func expectEvent(ns, name, eventType, reason string) {
 	Eventually(func(g Gomega) {
 		var events eventsv1.EventList

@@ -57,13 +57,7 @@ var _ = Describe("Child Jobs the API refuses", func() {
 	}
 
 	expectFailedInvalid := func(ib *indexbuildv1alpha1.IndexBuild, job, field string) {
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, ib)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonJobInvalid))
-			g.Expect(ready.Message).To(SatisfyAll(ContainSubstring("Job "+job), ContainSubstring("must be less than or equal to cpu limit"), ContainSubstring(field)))
-		}, timeout, interval).Should(Succeed())
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseFailed, ReasonJobInvalid, timeout, "Job "+job, "must be less than or equal to cpu limit", field)
 		expectEvent(ns, ib.Name, corev1.EventTypeWarning, ReasonJobInvalid)
 		expectQuiet(ib)
 	}
@@ -92,13 +86,7 @@ var _ = Describe("Child Jobs the API refuses", func() {
 		Expect(k8sClient.Status().Update(ctx, quota)).To(Succeed())
 		ib := testutil.MakeIndexBuild("capped", ns).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, ib)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhasePending))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonJobRefused))
-			g.Expect(ready.Message).To(SatisfyAll(ContainSubstring("capped-1-build"), ContainSubstring("exceeded quota")))
-		}, timeout, interval).Should(Succeed())
+		expectReadyReason(ib, indexbuildv1alpha1.PhasePending, ReasonJobRefused, timeout, "capped-1-build", "exceeded quota")
 		expectEvent(ns, "capped", corev1.EventTypeWarning, ReasonJobRefused)
 
 		Expect(k8sClient.Delete(ctx, quota)).To(Succeed())

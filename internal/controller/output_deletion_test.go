@@ -190,13 +190,7 @@ var _ = Describe("IndexBuild recreated under the same name", func() {
 
 		recreated := testutil.MakeIndexBuild("phoenix", ns).Obj()
 		Expect(k8sClient.Create(ctx, recreated)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := getIndexBuild(g, recreated)
-			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhasePending))
-			ready := findCondition(got, indexbuildv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonPreviousJobs))
-			g.Expect(ready.Message).To(ContainSubstring("phoenix-1-build"))
-		}, timeout, interval).Should(Succeed())
+		expectReadyReason(recreated, indexbuildv1alpha1.PhasePending, ReasonPreviousJobs, timeout, "phoenix-1-build")
 		Consistently(func(g Gomega) {
 			g.Expect(getIndexBuild(g, recreated).Status.Phase).NotTo(Equal(indexbuildv1alpha1.PhaseFailed))
 		}, time.Second, interval).Should(Succeed())
