@@ -18,6 +18,9 @@ type File struct {
 	Element int64  `json:"element"`
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"` // lowercase hex
+	// KeyRange is set for merged SSTables (global sort): readers pick the
+	// file whose range holds a key.
+	KeyRange *KeyRange `json:"keyRange,omitempty"`
 }
 
 // PartitionMeta is written by a worker after all its files are staged; its
@@ -34,6 +37,9 @@ type PartitionMeta struct {
 	// partition was built from; finalize commits only partitions of the
 	// task's one snapshot.
 	Snapshot string `json:"snapshot,omitempty"`
+	// Samples are the partition's key samples per `index` element, from
+	// which the merge stage picks its range boundaries.
+	Samples []ElementSamples `json:"samples,omitempty"`
 }
 
 // Validate checks a PartitionMeta on its own: every file is a staged file of

@@ -29,6 +29,18 @@ type Worker struct {
 	Error          string  `json:"error,omitempty"`
 }
 
+// Merge is what a merge pod reports for its key range.
+type Merge struct {
+	Range          int     `json:"range"`
+	Ranges         int     `json:"ranges"`
+	Entries        int64   `json:"entries"`
+	Bytes          int64   `json:"bytes"`
+	Files          int     `json:"files"`
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
+	AlreadyDone    bool    `json:"alreadyDone,omitempty"`
+	Error          string  `json:"error,omitempty"`
+}
+
 // Commit is what finalize reports.
 type Commit struct {
 	// MarkerURI is the commit marker of the task's version.
