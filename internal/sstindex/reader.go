@@ -48,10 +48,14 @@ func OpenTable(ctx context.Context, path string) (*sstable.Reader, error) {
 }
 
 // Element returns the description of the element the file belongs to.
-func (r *Reader) Element() (table.Element, error) {
+func (r *Reader) Element() (table.Element, error) { return ElementOf(r.r) }
+
+// ElementOf returns the description of the element an index SSTable
+// belongs to.
+func ElementOf(r *sstable.Reader) (table.Element, error) {
 	var e table.Element
 	var desc []byte
-	err := r.scan(metaKey, nil, func(k, v []byte) error {
+	err := ScanTable(r, metaKey, nil, func(k, v []byte) error {
 		if bytes.Equal(k, metaKey) {
 			desc = bytes.Clone(v)
 		}
@@ -94,6 +98,61 @@ func ScanTable(r *sstable.Reader, lower, upper []byte, fn func(key, value []byte
 		}
 	}
 	return it.Close()
+}
+
+// EntryIter walks the index entries of one SSTable in key order.
+type EntryIter struct {
+	it          sstable.Iterator
+	key, handle []byte
+	valid       bool
+}
+
+// NewEntryIter returns an iterator over the index entries of r whose key
+// is in [lower, upper); nil bounds are open. It starts on the first entry
+// (Valid reports whether there is one).
+func NewEntryIter(r *sstable.Reader, lower, upper []byte) (*EntryIter, error) {
+	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
+		upper = dataEnd
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return &EntryIter{}, nil
+	}
+	it, err := r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
+	if err != nil {
+		return nil, err
+	}
+	e := &EntryIter{it: it}
+	// First respects the iterator's lower bound.
+	if kv := it.First(); kv != nil {
+		e.key, e.handle, e.valid = kv.K.UserKey, kv.InPlaceValue(), true
+	}
+	return e, nil
+}
+
+// Valid reports whether the iterator is on an entry.
+func (e *EntryIter) Valid() bool { return e.valid }
+
+// Key is the current entry's key; valid until Next.
+func (e *EntryIter) Key() []byte { return e.key }
+
+// Handle is the current entry's row handle; valid until Next.
+func (e *EntryIter) Handle() []byte { return e.handle }
+
+// Next moves to the next entry.
+func (e *EntryIter) Next() {
+	kv := e.it.Next()
+	e.valid = kv != nil
+	if e.valid {
+		e.key, e.handle = kv.K.UserKey, kv.InPlaceValue()
+	}
+}
+
+// Close releases the iterator and returns the first error it met.
+func (e *EntryIter) Close() error {
+	if e.it == nil {
+		return nil
+	}
+	return e.it.Close()
 }
 
 // Close releases the file.
