@@ -48,14 +48,10 @@ func OpenTable(ctx context.Context, path string) (*sstable.Reader, error) {
 }
 
 // Element returns the description of the element the file belongs to.
-func (r *Reader) Element() (table.Element, error) { return ElementOf(r.r) }
-
-// ElementOf returns the description of the element an index SSTable
-// belongs to.
-func ElementOf(r *sstable.Reader) (table.Element, error) {
+func (r *Reader) Element() (table.Element, error) {
 	var e table.Element
 	var desc []byte
-	err := ScanTable(r, metaKey, nil, func(k, v []byte) error {
+	err := r.scan(metaKey, nil, func(k, v []byte) error {
 		if bytes.Equal(k, metaKey) {
 			desc = bytes.Clone(v)
 		}
@@ -107,17 +103,17 @@ type EntryIter struct {
 	valid       bool
 }
 
-// NewEntryIter returns an iterator over the index entries of r whose key
-// is in [lower, upper); nil bounds are open. It starts on the first entry
-// (Valid reports whether there is one).
-func NewEntryIter(r *sstable.Reader, lower, upper []byte) (*EntryIter, error) {
+// Entries returns an iterator over the index entries whose key is in
+// [lower, upper); nil bounds are open. It starts on the first entry (Valid
+// reports whether there is one).
+func (r *Reader) Entries(lower, upper []byte) (*EntryIter, error) {
 	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
 		upper = dataEnd
 	}
 	if bytes.Compare(lower, upper) >= 0 {
 		return &EntryIter{}, nil
 	}
-	it, err := r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
+	it, err := r.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return nil, err
 	}

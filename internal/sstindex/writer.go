@@ -20,6 +20,7 @@ import (
 
 	"github.com/indexbuild/indexbuild/internal/extsort"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
+	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/table"
 )
@@ -156,9 +157,21 @@ func NewSortedWriter(f *os.File, e table.Element) *SortedWriter {
 
 // Add appends one entry, whose key must be above the previous one's. Two
 // entries of a unique element with equal column values but no NULL among
-// them are a *DuplicateError.
+// them are a *DuplicateError; one key twice is invalid input too.
 func (w *SortedWriter) Add(key, handle []byte) error {
 	cols := key[:len(key)-len(handle)]
+	if w.entries > 0 {
+		switch c := bytes.Compare(key, w.last); {
+		case c == 0:
+			// Only a handle twice makes a key twice: two rows with one
+			// primary key, in different partitions (a partition checks
+			// its own).
+			return fmt.Errorf("%w: index %d (%s): row %q is in the index twice with key (%s): two rows have that primary key",
+				retry.ErrInvalidInput, w.elem.ID, w.elem.Name, handle, FormatKey(w.elem, cols))
+		case c < 0:
+			return fmt.Errorf("index %d (%s): entries out of order: %x after %x", w.elem.ID, w.elem.Name, key, w.last)
+		}
+	}
 	if w.elem.Unique && w.entries > 0 && bytes.Equal(cols, w.prev) && !w.hasNull(cols) {
 		return &DuplicateError{Element: w.elem, Key: bytes.Clone(cols), Handles: [2]string{string(w.prevHandle), string(handle)}}
 	}
