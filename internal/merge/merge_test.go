@@ -331,4 +331,3 @@ func write(t *testing.T, cfg *merge.Config, key, data string) {
 		t.Fatal(err)
 	}
 }
-
