@@ -22,13 +22,7 @@ func TestMergeCommand(t *testing.T) {
 	if code, _, stderr := runCmd(t, "gen-table", "--rows=400", "--files=2", "--format=csv", "--out="+src); code != 0 {
 		t.Fatalf("gen-table: %d %s", code, stderr)
 	}
-	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,4", "--partitions=3", "--source=" + src}
-	for p := range 3 {
-		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(p))
-		if code, _, stderr := runCmd(t, append([]string{"build", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
-			t.Fatalf("build partition %d: exit %d\n%s", p, code, stderr)
-		}
-	}
+	task := buildTask(t, src, out, 3)
 	termination := filepath.Join(dir, "termination-log")
 	mergeRange := func(r int) summary.Merge {
 		t.Helper()
@@ -50,15 +44,15 @@ func TestMergeCommand(t *testing.T) {
 	var entries int64
 	for r := range 2 {
 		sum := mergeRange(r)
-		if sum.AlreadyDone || sum.Files != 2 {
+		if sum.AlreadyDone || sum.Files != 3 {
 			t.Fatalf("range %d: %+v, want a file per element", r, sum)
 		}
 		entries += sum.Entries
 	}
-	if entries != 2*400 {
-		t.Fatalf("ranges merged %d entries, want 800", entries)
+	if entries != 3*400 {
+		t.Fatalf("ranges merged %d entries, want 1200", entries)
 	}
-	if sum := mergeRange(1); !sum.AlreadyDone || sum.Files != 2 {
+	if sum := mergeRange(1); !sum.AlreadyDone || sum.Files != 3 {
 		t.Fatalf("rerun: %+v, want AlreadyDone with the files", sum)
 	}
 	if code, _, stderr := runCmd(t, append([]string{"finalize", "--output=" + out, "--termination-log="}, task...)...); code != 0 {

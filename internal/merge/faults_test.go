@@ -22,7 +22,7 @@ func TestMergeCrashAtEveryWrite(t *testing.T) {
 	task := booksTask(3)
 	template := storagetest.Mem().Open(t)
 	stage(t, books(t, 600), template, task)
-	built := objects(t, template, "")
+	built := storagetest.Objects(t, template, "")
 
 	mergeAll := func(t *testing.T, b storage.Bucket) error {
 		for r := range ranges {
@@ -67,7 +67,7 @@ func TestMergeCrashAtEveryWrite(t *testing.T) {
 					if got := mergeObjects(t, b); !maps.Equal(got, want) {
 						t.Fatalf("after a crash and a rerun the merge staged %v, want %v (or other bytes)", keysOf(got), keysOf(want))
 					}
-					for key, data := range objects(t, b, "") {
+					for key, data := range storagetest.Objects(t, b, "") {
 						if _, merged := want[key]; !merged && built[key] != data {
 							t.Fatalf("%s changed", key)
 						}
