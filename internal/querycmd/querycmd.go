@@ -67,7 +67,7 @@ func Run(ctx context.Context, indexURI string, q query.Query, output string, std
 	if stats != nil {
 		defer func() {
 			s := ix.Stats()
-			fmt.Fprintf(stats, "read %d bytes in %d requests from %d files\n", s.Bytes, s.Requests, s.Files)
+			fmt.Fprintf(stats, "read %d bytes in %d requests, %d files opened\n", s.Bytes, s.Requests, s.Files)
 		}()
 	}
 	elem, hits, err := ix.Run(ctx, q)
