@@ -191,27 +191,37 @@ func (v *version) fulltext(e table.Element, docs []string, p int) {
 	v.t.Helper()
 	v.task.Partitions = p
 	for n := range p {
-		w, err := ftindex.NewWriter(v.t.TempDir(), e, 1<<20)
-		if err != nil {
-			v.t.Fatal(err)
-		}
-		for i := n; i < len(docs); i += p {
-			if err := w.Add([]table.Value{str(docs[i])}, fmt.Sprintf("d%d", i)); err != nil {
-				v.t.Fatal(err)
-			}
-		}
-		local := filepath.Join(v.t.TempDir(), "part.ft")
-		f, err := os.Create(local)
-		if err != nil {
-			v.t.Fatal(err)
-		}
-		if err := w.Finish(f); err != nil {
-			v.t.Fatal(err)
-		}
-		w.Close()
-		v.upload(n, e, local, nil)
+		v.upload(n, e, writeFulltext(v.t, e, docs, func(i int) bool { return i%p == n }), nil)
 	}
 	v.rows += int64(len(docs))
+}
+
+// writeFulltext writes the docs that pick picks as a local fulltext file of
+// e, doc i with handle "d<i>", and returns its path.
+func writeFulltext(t *testing.T, e table.Element, docs []string, pick func(i int) bool) string {
+	t.Helper()
+	w, err := ftindex.NewWriter(t.TempDir(), e, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, d := range docs {
+		if !pick(i) {
+			continue
+		}
+		if err := w.Add([]table.Value{str(d)}, fmt.Sprintf("d%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := filepath.Join(t.TempDir(), "part.ft")
+	f, err := os.Create(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(f); err != nil {
+		t.Fatal(err)
+	}
+	return local
 }
 
 // publish writes the version's commit marker and moves the pointer to it.

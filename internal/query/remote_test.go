@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -418,25 +416,7 @@ func TestFulltextByRanges(t *testing.T) {
 // localSearch searches one local fulltext file of all docs.
 func localSearch(t *testing.T, docs []string, text string, limit int) []Hit {
 	t.Helper()
-	w, err := ftindex.NewWriter(t.TempDir(), bodyText, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	for i, d := range docs {
-		if err := w.Add([]table.Value{str(d)}, "d"+strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	local := filepath.Join(t.TempDir(), "all.ft")
-	f, err := os.Create(local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Finish(f); err != nil {
-		t.Fatal(err)
-	}
-	p, err := ftindex.Open(context.Background(), local)
+	p, err := ftindex.Open(context.Background(), writeFulltext(t, bodyText, docs, func(int) bool { return true }))
 	if err != nil {
 		t.Fatal(err)
 	}
