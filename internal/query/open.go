@@ -23,7 +23,7 @@ func Open(ctx context.Context, root storage.Bucket) (*Index, error) {
 		return nil, err
 	}
 	ix := newIndex()
-	ix.root = root
+	ix.root, ix.jobID = root, p.JobID
 	if err := ix.load(ctx, p.JobID); err != nil {
 		if err := ix.follow(ctx, err); err != nil {
 			return nil, err
@@ -33,23 +33,24 @@ func Open(ctx context.Context, root storage.Bucket) (*Index, error) {
 }
 
 // load makes ix read version jobID of its root, through the version's
-// commit marker, dropping everything opened in the version read before.
+// commit marker. Only once the marker is read does ix drop what it opened
+// in the version it read before: a failed load leaves ix as it was.
 func (ix *Index) load(ctx context.Context, jobID int64) error {
-	ix.release()
-	ix.jobID = jobID
-	ix.out = output.Version(ix.root, jobID)
-	m, err := commit.ReadMarker(ctx, ix.out)
+	v := output.Version(ix.root, jobID)
+	m, err := commit.ReadMarker(ctx, v)
 	if err != nil {
 		return err
 	}
+	ix.release()
+	ix.jobID, ix.out, ix.task = jobID, v, m.Task
 	ix.setFiles(m.Files)
-	ix.task = m.Task
 	return nil
 }
 
-// follow handles err, a failure reading the version ix reads. When err is
-// a NotFound and the pointer now names a newer version, the version was
-// retired (keepVersions: retention removes it once a newer task publishes):
+// follow handles err, a failure reading the version ix reads (or, for an
+// Index being opened, the version the pointer named). When err is a
+// NotFound and the pointer now names a newer version, the version was
+// retired (keepVersions: retention removes it once newer tasks publish):
 // follow opens the newer version and returns nil, and the caller tries once
 // more. Otherwise it returns err, saying why it did not follow.
 func (ix *Index) follow(ctx context.Context, err error) error {
@@ -61,21 +62,21 @@ func (ix *Index) follow(ctx context.Context, err error) error {
 	case perr != nil:
 		return fmt.Errorf("%w (re-reading the pointer %s: %v)", err, output.PointerKey, perr)
 	case !found || p.JobID <= ix.jobID:
-		return fmt.Errorf("output %s: version %d is published but misses a file its commit marker lists: %w", ix.root.URI(), ix.jobID, err)
+		// Retention never removes the published version.
+		return fmt.Errorf("output %s: the published version %d is damaged: %w", ix.root.URI(), ix.jobID, err)
 	}
-	retired := ix.jobID
 	if lerr := ix.load(ctx, p.JobID); lerr != nil {
-		return ix.retired(retired, lerr)
+		return ix.retired(ix.jobID, p.JobID, lerr)
 	}
 	return nil
 }
 
-// retired says that version old was retired and that the version followed
-// after it could not be read either (err).
-func (ix *Index) retired(old int64, err error) error {
+// retired says that version old was retired and that version next, which
+// the pointer named then, could not be read either (err).
+func (ix *Index) retired(old, next int64, err error) error {
 	if !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
-	return fmt.Errorf("output %s: version %d was retired (removed by retention after a newer task published) while it was read, and version %d, which the pointer named next, is gone too: %w",
-		ix.root.URI(), old, ix.jobID, err)
+	return fmt.Errorf("output %s: version %d was retired (removed by retention after newer tasks published) while it was read, and version %d, which the pointer named next, is gone too: %w",
+		ix.root.URI(), old, next, err)
 }

@@ -158,7 +158,7 @@ func (ix *Index) Run(ctx context.Context, q Query) (table.Element, []Hit, error)
 	}
 	elem, hits, err = ix.run(ctx, q)
 	if err != nil {
-		return table.Element{}, nil, ix.retired(read, err)
+		return table.Element{}, nil, ix.retired(read, ix.jobID, err)
 	}
 	return elem, hits, nil
 }

@@ -313,6 +313,9 @@ func TestReaderFollowsRetiredVersion(t *testing.T) {
 			if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "version 2 was retired") || !strings.Contains(err.Error(), "version 3") {
 				t.Fatalf("err = %v, want NotFound saying version 2 was retired and 3 is gone", err)
 			}
+			if ix.jobID != 2 || ix.files[byAuthorYear.ID].ranged {
+				t.Fatalf("a failed follow left the index on version %d (ranged %v), want version 2 as it was", ix.jobID, ix.files[byAuthorYear.ID].ranged)
+			}
 		})
 	}
 }
@@ -332,7 +335,7 @@ func TestPublishedVersionMissingAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := ix.Run(ctx, Query{Element: byAuthorYear.ID, Range: &[2]string{"a", "zzzz"}})
-	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "version 1 is published but misses a file") || ix.jobID != 1 {
+	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "published version 1 is damaged") || !strings.Contains(err.Error(), files[1].Path) || ix.jobID != 1 {
 		t.Fatalf("err = %v (reading version %d), want NotFound naming the published version 1", err, ix.jobID)
 	}
 }
@@ -384,7 +387,8 @@ var bodies = []string{
 }
 
 // TestFulltextByRanges: a fulltext element's per-partition files read by
-// ranges give the hits and scores of one local file of all rows.
+// ranges give the hits and scores of one local file of all rows, also after
+// retention removed the version they were opened in.
 func TestFulltextByRanges(t *testing.T) {
 	ctx := context.Background()
 	var docs []string
@@ -408,6 +412,18 @@ func TestFulltextByRanges(t *testing.T) {
 			}
 			if s := ix.Stats(); s.Files != 3 || s.Requests == 0 || s.Bytes == 0 {
 				t.Fatalf("stats %+v, want 3 files read by ranges", s)
+			}
+
+			// Its version retired under the open partitions: the answer
+			// comes from the version published now.
+			v = newVersion(t, root, 2, bodyText)
+			v.fulltext(bodyText, docs[:300], 2)
+			v.publish()
+			retain(t, root)
+			versionGone(t, root, 1)
+			_, hits, err = ix.Run(ctx, Query{Element: bodyText.ID, Match: "fox dog", Limit: 25})
+			if want := localSearch(t, docs[:300], "fox dog", 25); err != nil || !slices.Equal(hits, want) {
+				t.Fatalf("after retention: hits %v, %v; want %v", hits, err, want)
 			}
 		})
 	}
