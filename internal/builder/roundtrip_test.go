@@ -64,7 +64,7 @@ func buildAllOn(t *testing.T, store storagetest.Store, src storage.Bucket, task 
 	if _, err := commit.Finalize(ctx, out, commit.Options{Task: task, Partitions: partitions}); err != nil {
 		t.Fatalf("finalize: %v", err)
 	}
-	ix, err := query.Open(ctx, out, t.TempDir())
+	ix, err := query.Open(ctx, out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (o *objectReadable) NewReadHandle(readBefore objstorage.ReadBeforeSize) obj
 const (
 	maxReadBefore = 64 << 10
 	minReadAhead  = 64 << 10
-	maxReadAhead  = 4 << 20
+	maxReadAhead  = 1 << 20
 )
 
 // readAhead is a read handle that buffers one window of the object.
