@@ -48,7 +48,7 @@ func TestCheckDeadline(t *testing.T) {
 
 func TestFinalizeDeadlineReachesTheJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").FinalizeDeadlineSeconds(300).Obj()
-	if d := newFinalizeJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
+	if d := newFinalizeJob(ib, podDefaults{image: "img"}, mergePlan{}).Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
 		t.Fatalf("finalize activeDeadlineSeconds = %v", d)
 	}
 	if d := newBuildJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d != nil {

@@ -63,7 +63,7 @@ func (c phaseCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	counts := map[indexbuildv1alpha1.Phase]int{
-		indexbuildv1alpha1.PhasePending: 0, indexbuildv1alpha1.PhaseBuilding: 0, indexbuildv1alpha1.PhaseFinalizing: 0,
+		indexbuildv1alpha1.PhasePending: 0, indexbuildv1alpha1.PhaseBuilding: 0, indexbuildv1alpha1.PhaseMerging: 0, indexbuildv1alpha1.PhaseFinalizing: 0,
 		indexbuildv1alpha1.PhaseSucceeded: 0, indexbuildv1alpha1.PhaseFailed: 0,
 	}
 	for _, ib := range list.Items {

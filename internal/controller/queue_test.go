@@ -16,7 +16,7 @@ import (
 
 func TestQueueLabelsAreCopied(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").Obj()
-	for _, job := range []*batchv1.Job{newBuildJob(ib, podDefaults{image: "img"}), newFinalizeJob(ib, podDefaults{image: "img"})} {
+	for _, job := range stageJobs(ib, podDefaults{image: "img"}) {
 		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" {
 			t.Errorf("%s: labels %v", job.Name, job.Labels)
 		}
