@@ -103,6 +103,7 @@ var _ = Describe("Deadlines", func() {
 		ib := testutil.MakeIndexBuild("published", ns).ActiveDeadlineSeconds(600).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(ns, "published-1-build"), testutil.JobSucceeded)
+		updateJobStatus(waitForJob(ns, "published-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "published-1-finalize")
 		updateJobStatus(finalize, func(j *batchv1.Job) {
 			testutil.JobRunning(j, 1, "")
@@ -134,6 +135,7 @@ var _ = Describe("Deadlines", func() {
 		ib := testutil.MakeIndexBuild("commit", ns).FinalizeDeadlineSeconds(30).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(ns, "commit-1-build"), testutil.JobSucceeded)
+		updateJobStatus(waitForJob(ns, "commit-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "commit-1-finalize")
 		Expect(*finalize.Spec.ActiveDeadlineSeconds).To(Equal(int64(30)))
 		updateJobStatus(finalize, func(j *batchv1.Job) {

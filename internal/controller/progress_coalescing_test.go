@@ -129,7 +129,7 @@ var _ = Describe("Progress-only status writes", func() {
 		// The phase change goes out at once, however recent the last write.
 		updateJobStatus(build, testutil.JobSucceeded)
 		Eventually(func(g Gomega) {
-			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFinalizing))
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseMerging))
 		}, timeout, interval).Should(Succeed())
 		Expect(getIndexBuild(Default, ib).Status.Progress).To(Equal("40/40"))
 	})
