@@ -279,6 +279,8 @@ func TestLogSelector(t *testing.T) {
 		{"all workers", LogTarget{Name: "books", JobID: 3}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=build"},
 		{"one partition", LogTarget{Name: "books", JobID: 3, Partition: &two}, "batch.kubernetes.io/job-completion-index=2,indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=build"},
 		{"finalize", LogTarget{Name: "books", JobID: 3, Finalize: true}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=finalize"},
+		{"merge", LogTarget{Name: "books", JobID: 3, Merge: true}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=merge"},
+		{"one key range", LogTarget{Name: "books", JobID: 3, Merge: true, Partition: &two}, "batch.kubernetes.io/job-completion-index=2,indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=merge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.t.Selector().String(); got != tc.want {
@@ -286,8 +288,8 @@ func TestLogSelector(t *testing.T) {
 			}
 		})
 	}
-	if (LogTarget{Finalize: true}).LogContainer() != "finalize" || (LogTarget{}).LogContainer() != "worker" {
-		t.Error("containers: finalize pods run finalize, workers worker")
+	if (LogTarget{Finalize: true}).LogContainer() != "finalize" || (LogTarget{}).LogContainer() != "worker" || (LogTarget{Merge: true}).LogContainer() != "merge" {
+		t.Error("containers: finalize pods run finalize, merge pods merge, workers worker")
 	}
 }
 
