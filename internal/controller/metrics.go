@@ -26,7 +26,7 @@ var (
 	}, []string{"reason"})
 	workerFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "indexbuild_worker_failures_total",
-		Help: "Failed worker and finalize pods: retryable=true were retried (exit 1, crashes), retryable=false failed the build (exit 3 or 4).",
+		Help: "Failed worker, merge and finalize pods: retryable=true were retried (exit 1, crashes), retryable=false failed the build (exit 3 or 4).",
 	}, []string{"role", "retryable"})
 	partitionsCompleted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "indexbuild_partitions_completed_total",
