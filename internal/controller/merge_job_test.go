@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -228,6 +230,8 @@ var _ = Describe("Merge stage", func() {
 		updateJobStatus(merge, func(j *batchv1.Job) { testutil.JobRunning(j, 1, "0-2") })
 		expectReadyReason(ib, indexbuildv1alpha1.PhaseMerging, ReasonMerging, suiteProgressInterval+timeout, "3 of 4 key ranges merged, 1 running")
 		Expect(getIndexBuild(Default, ib).Status.Merge).To(Equal(&indexbuildv1alpha1.MergeStatus{Ranges: 4, Succeeded: 3, Active: 1, Progress: "3/4"}))
+		Expect(printedColumns(ib)).To(SatisfyAll(HaveKeyWithValue("Phase", "Merging"), HaveKeyWithValue("Ranges", "3/4"),
+			HaveKeyWithValue("Partitions", "8/8"), HaveKeyWithValue("Reason", "Merging")), "kubectl get ib")
 
 		updateJobStatus(merge, testutil.JobSucceeded)
 		finalize := waitForJob(ns, "sized-1-finalize")
@@ -439,4 +443,22 @@ func expectNoJob(ns, name string) {
 	Consistently(func() bool {
 		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &batchv1.Job{}))
 	}, time.Second, interval).Should(BeTrue(), "Job %s exists", name)
+}
+
+// printedColumns is the row kubectl get shows for ib: the apiserver's
+// table of the CRD's printer columns.
+func printedColumns(ib *indexbuildv1alpha1.IndexBuild) map[string]any {
+	GinkgoHelper()
+	raw, err := kubernetes.NewForConfigOrDie(cfg).Discovery().RESTClient().Get().
+		AbsPath("/apis", indexbuildv1alpha1.GroupVersion.Group, indexbuildv1alpha1.GroupVersion.Version, "namespaces", ib.Namespace, "indexbuilds", ib.Name).
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	var table metav1.Table
+	Expect(json.Unmarshal(raw, &table)).To(Succeed())
+	Expect(table.Rows).To(HaveLen(1))
+	row := map[string]any{}
+	for i, col := range table.ColumnDefinitions {
+		row[col.Name] = table.Rows[0].Cells[i]
+	}
+	return row
 }
