@@ -195,6 +195,35 @@ type FinalizeSpec struct {
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 }
 
+// MergeSpec holds settings of the merge stage of global sort: after the
+// workers, an Indexed Job with one pod per key range merges every
+// partition's sorted file of each index element into one file per range,
+// and checks unique elements across the whole table. It runs for
+// elementType index with more than one partition; fulltext elements keep
+// per-partition files.
+// +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || !has(self.ranges) || self.parallelism <= self.ranges",message="spec.merge.parallelism must not exceed spec.merge.ranges",fieldPath=".parallelism"
+type MergeSpec struct {
+	// ranges is the number of key ranges (merge pods, and committed files
+	// per element). Unset: chosen from the size the workers staged, one
+	// range per 256 MiB, at most spec.partitions; below 64 MiB no merge Job
+	// runs and finalize merges in its own pod.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +optional
+	Ranges *int32 `json:"ranges,omitempty"`
+
+	// parallelism is the maximum number of merge pods running at once.
+	// Default: ranges.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Parallelism *int32 `json:"parallelism,omitempty"`
+
+	// resources of each merge container. Default: spec.worker.resources
+	// (a merge pod reads and writes about a worker's share of the data).
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
 // BuilderSpec overrides the image and command of the worker and finalize
 // pods. Any image that implements the worker contract (README) will do.
 type BuilderSpec struct {
@@ -216,11 +245,12 @@ type BuilderSpec struct {
 // the same URI at another store, a claim is another volume). Changing
 // jobID starts a new task. Under the same jobID, a change to source
 // (uri, format, secretRef, persistentVolumeClaim), partitions, builder,
-// output.uri, output.secretRef or output.persistentVolumeClaim is refused
-// at admission, and a change to schemaID, tableID, elementType or
+// output.uri, output.secretRef, output.persistentVolumeClaim or
+// merge.ranges is refused at admission, and a change to schemaID, tableID, elementType or
 // elementIDs fails the build with StaleMeta.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
+// +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.merge) && has(self.merge.ranges)) == (has(oldSelf.merge) && has(oldSelf.merge.ranges)) && (!has(self.merge) || !has(self.merge.ranges) || self.merge.ranges == oldSelf.merge.ranges)",message="spec.merge.ranges can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".merge.ranges"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.uri == oldSelf.source.uri",message="spec.source.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.format == oldSelf.source.format",message="spec.source.format can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.format"
@@ -313,6 +343,10 @@ type IndexBuildSpec struct {
 	// +optional
 	Finalize *FinalizeSpec `json:"finalize,omitempty"`
 
+	// merge settings of the merge stage (global sort of index elements).
+	// +optional
+	Merge *MergeSpec `json:"merge,omitempty"`
+
 	// activeDeadlineSeconds limits the whole task, counted from the time
 	// it was recorded (status.task.startTime); past it the build ends
 	// Failed with reason DeadlineExceeded and its pods are stopped.
@@ -329,12 +363,13 @@ type IndexBuildSpec struct {
 }
 
 // Phase is where a build stands.
-// +kubebuilder:validation:Enum=Pending;Building;Finalizing;Succeeded;Failed
+// +kubebuilder:validation:Enum=Pending;Building;Merging;Finalizing;Succeeded;Failed
 type Phase string
 
 const (
 	PhasePending    Phase = "Pending"
 	PhaseBuilding   Phase = "Building"
+	PhaseMerging    Phase = "Merging"
 	PhaseFinalizing Phase = "Finalizing"
 	PhaseSucceeded  Phase = "Succeeded"
 	PhaseFailed     Phase = "Failed"
@@ -405,6 +440,30 @@ type PartitionCounts struct {
 	Active int32 `json:"active,omitempty"`
 }
 
+// MergeStatus is where the merge stage stands: its key ranges by state
+// while a merge Job runs, or why the task has none.
+type MergeStatus struct {
+	// ranges is the merge Job's key ranges (its completions).
+	// +optional
+	Ranges int32 `json:"ranges,omitempty"`
+	// succeeded ranges: their merged files are staged.
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// failed ranges: out of retries.
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// active merge pods running now.
+	// +optional
+	Active int32 `json:"active,omitempty"`
+	// progress is "<succeeded>/<ranges>", for kubectl get.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+	// skipped says why the task has no merge Job (fulltext elements, one
+	// partition, or a build small enough for finalize to merge in-process).
+	// +optional
+	Skipped string `json:"skipped,omitempty"`
+}
+
 // CommitStatus summarises the committed index.
 type CommitStatus struct {
 	// version is the committed version of the output (versions/<jobID>/),
@@ -427,7 +486,7 @@ type CommitStatus struct {
 
 // IndexBuildStatus is where the build stands.
 type IndexBuildStatus struct {
-	// phase: Pending, Building, Finalizing, Succeeded or Failed.
+	// phase: Pending, Building, Merging, Finalizing, Succeeded or Failed.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
@@ -448,6 +507,10 @@ type IndexBuildStatus struct {
 	// +optional
 	Progress string `json:"progress,omitempty"`
 
+	// merge is where the merge stage stands (global sort).
+	// +optional
+	Merge *MergeStatus `json:"merge,omitempty"`
+
 	// commit summarises the committed index once finalize succeeded.
 	// +optional
 	Commit *CommitStatus `json:"commit,omitempty"`
@@ -465,8 +528,8 @@ type IndexBuildStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// IndexBuild runs a distributed index build: one worker per partition, then
-// a finalize step that commits the index through a single marker object.
+// IndexBuild runs a distributed index build: one worker per partition, a
+// merge by key range (global sort of index elements), then a finalize step that commits the index through a single marker object.
 // The name is a label value on the build's Jobs and pods, hence its limit.
 // +kubebuilder:object:root=true
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it labels the build's Jobs and pods"
@@ -477,6 +540,7 @@ type IndexBuildStatus struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.elementType`
 // +kubebuilder:printcolumn:name="Elements",type=string,JSONPath=`.spec.elementIDs`
 // +kubebuilder:printcolumn:name="Partitions",type=string,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Ranges",type=string,JSONPath=`.status.merge.progress`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IndexBuild struct {

@@ -11,8 +11,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -84,6 +87,8 @@ var _ = Describe("IndexBuild admission", func() {
 		claims := testutil.MakeIndexBuild("claims", ns).Suspend(true).SourceURI("file:///data/t").SourceClaim("tables").
 			OutputURI("file:///data/i").OutputClaim("indexes").Obj()
 		Expect(k8sClient.Create(ctx, claims)).To(Succeed())
+		ranged := testutil.MakeIndexBuild("ranged", ns).Suspend(true).MergeRanges(4).Obj()
+		Expect(k8sClient.Create(ctx, ranged)).To(Succeed())
 		for _, tc := range []struct {
 			field string
 			edit  func(*indexbuildv1alpha1.IndexBuild)
@@ -114,6 +119,13 @@ var _ = Describe("IndexBuild admission", func() {
 			{"spec.builder", func(ib *indexbuildv1alpha1.IndexBuild) {
 				ib.Spec.Builder = &indexbuildv1alpha1.BuilderSpec{Image: "example.com/builder:2"}
 			}, ib},
+			// The key ranges are the committed layout: a merge Job, once
+			// made, is never made again with others.
+			{"spec.merge.ranges", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Merge.Ranges = ptr.To[int32](8) }, ranged},
+			{"spec.merge.ranges", func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Merge = nil }, ranged},
+			{"spec.merge.ranges", func(ib *indexbuildv1alpha1.IndexBuild) {
+				ib.Spec.Merge = &indexbuildv1alpha1.MergeSpec{Ranges: ptr.To[int32](2)}
+			}, ib},
 		} {
 			// Eventually: the controller's status writes may bump the
 			// resourceVersion between Get and Update.
@@ -128,6 +140,15 @@ var _ = Describe("IndexBuild admission", func() {
 				g.Expect(k8sClient.Update(ctx, got, client.DryRunAll)).To(Succeed())
 			}, timeout, interval).Should(Succeed())
 		}
+
+		By("leaving the merge's pod settings free, as the workers'")
+		Eventually(func(g Gomega) {
+			got := &indexbuildv1alpha1.IndexBuild{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ranged), got)).To(Succeed())
+			got.Spec.Merge.Parallelism = ptr.To[int32](2)
+			got.Spec.Merge.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}
+			g.Expect(k8sClient.Update(ctx, got, client.DryRunAll)).To(Succeed())
+		}, timeout, interval).Should(Succeed())
 	})
 })
 

@@ -35,7 +35,10 @@ const (
 
 // Roles of child Jobs.
 const (
-	RoleBuild    = "build"
+	RoleBuild = "build"
+	// RoleMerge merges the partitions' sorted files by key range (global
+	// sort), one pod per range.
+	RoleMerge    = "merge"
 	RoleFinalize = "finalize"
 	// RoleCleanup deletes the output of an IndexBuild deleted with
 	// deletionPolicy Delete.
@@ -91,7 +94,7 @@ func podFailurePolicy() *batchv1.PodFailurePolicy {
 	})}
 }
 
-// newChildJob builds what the build and finalize Jobs share: identity,
+// newChildJob builds what every stage's Job shares: identity,
 // labels, the task-metadata annotation, the owner reference, the pod
 // failure policy and the pod (podRecipe).
 func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaults podDefaults, args []string) *batchv1.Job {
@@ -124,7 +127,7 @@ func newChildJob(ib *indexbuildv1alpha1.IndexBuild, role, container string, defa
 // (listChildJobs) and passed down.
 type childJobs struct {
 	// current are the current task's Jobs (spec.jobID) by role: build,
-	// finalize, cleanup.
+	// merge, finalize, cleanup.
 	current map[string]*batchv1.Job
 	// previous are the Jobs of earlier tasks.
 	previous []*batchv1.Job

@@ -48,7 +48,7 @@ func TestCheckDeadline(t *testing.T) {
 
 func TestFinalizeDeadlineReachesTheJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").FinalizeDeadlineSeconds(300).Obj()
-	if d := newFinalizeJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
+	if d := newFinalizeJob(ib, podDefaults{image: "img"}, mergePlan{}).Spec.ActiveDeadlineSeconds; d == nil || *d != 300 {
 		t.Fatalf("finalize activeDeadlineSeconds = %v", d)
 	}
 	if d := newBuildJob(ib, podDefaults{image: "img"}).Spec.ActiveDeadlineSeconds; d != nil {
@@ -103,6 +103,7 @@ var _ = Describe("Deadlines", func() {
 		ib := testutil.MakeIndexBuild("published", ns).ActiveDeadlineSeconds(600).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(ns, "published-1-build"), testutil.JobSucceeded)
+		updateJobStatus(waitForJob(ns, "published-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "published-1-finalize")
 		updateJobStatus(finalize, func(j *batchv1.Job) {
 			testutil.JobRunning(j, 1, "")
@@ -134,6 +135,7 @@ var _ = Describe("Deadlines", func() {
 		ib := testutil.MakeIndexBuild("commit", ns).FinalizeDeadlineSeconds(30).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(ns, "commit-1-build"), testutil.JobSucceeded)
+		updateJobStatus(waitForJob(ns, "commit-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "commit-1-finalize")
 		Expect(*finalize.Spec.ActiveDeadlineSeconds).To(Equal(int64(30)))
 		updateJobStatus(finalize, func(j *batchv1.Job) {

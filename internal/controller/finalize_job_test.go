@@ -2,6 +2,7 @@ package controller
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/utils/ptr"
@@ -12,7 +13,7 @@ import (
 func TestNewFinalizeJob(t *testing.T) {
 	ib := testutil.MakeIndexBuild("books", "lib").JobID(3).Obj()
 	ib.Spec.FinalizeBackoffLimit = ptr.To[int32](7)
-	job := newFinalizeJob(ib, podDefaults{image: "indexbuild:dev"})
+	job := newFinalizeJob(ib, podDefaults{image: "indexbuild:dev"}, mergePlan{})
 	if job.Name != "books-3-finalize" || job.Labels[LabelRole] != RoleFinalize {
 		t.Fatalf("name %s labels %v", job.Name, job.Labels)
 	}
@@ -31,5 +32,30 @@ func TestNewFinalizeJob(t *testing.T) {
 	build := newBuildJob(ib, podDefaults{image: "indexbuild:dev"}).Spec.Template.Spec.Containers[0].Args
 	if !slices.Equal(c.Args[1:], build[1:]) {
 		t.Fatalf("finalize task flags %v differ from the workers' %v", c.Args[1:], build[1:])
+	}
+}
+
+// Finalize commits what the merge stage left: the merge Job's ranges, an
+// in-process merge of a small build, or the partitions' own files.
+func TestFinalizeMergeArgs(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "lib").Obj()
+	for name, tc := range map[string]struct {
+		plan mergePlan
+		want []string
+	}{
+		"merge Job of 8 ranges": {mergePlan{ranges: 8}, []string{"--merge-ranges=8"}},
+		"small build":           {mergePlan{local: true, skipped: "small"}, []string{"--merge-local"}},
+		"fulltext":              {mergePlan{skipped: "fulltext"}, nil},
+	} {
+		args := newFinalizeJob(ib, podDefaults{image: "img"}, tc.plan).Spec.Template.Spec.Containers[0].Args
+		var merge []string
+		for _, a := range args {
+			if strings.HasPrefix(a, "--merge") {
+				merge = append(merge, a)
+			}
+		}
+		if !slices.Equal(merge, tc.want) {
+			t.Errorf("%s: merge flags %v, want %v (args %v)", name, merge, tc.want, args)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package controller reconciles IndexBuilds into their task's stages, one
-// child Job each (stages.go: a build Job with one worker per partition,
-// then a finalize Job), and refuses to resume a task whose recorded
+// child Job each (stages.go: a build Job with one worker per partition, a
+// merge Job with one pod per key range, then a finalize Job), and refuses to resume a task whose recorded
 // metadata no longer matches the spec.
 package controller
 
@@ -105,7 +105,7 @@ type snapshot struct {
 }
 
 // Reconcile moves one IndexBuild along its stages (Pending → Building →
-// Finalizing → Succeeded/Failed), or through its deletion policy once
+// Merging → Finalizing → Succeeded/Failed), or through its deletion policy once
 // deleted, in JobSet's shape: get the IndexBuild and its child Jobs once,
 // decide (reconcileTask or reconcileDeletion, which make only the Job
 // changes the status names), write the status with at most one patch, then

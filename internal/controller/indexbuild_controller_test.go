@@ -70,8 +70,15 @@ var _ = Describe("IndexBuild controller", func() {
 		}, timeout, interval).Should(Succeed())
 
 		updateJobStatus(build, testutil.JobSucceeded)
+		// No worker left a summary here: the staged size is unknown, so
+		// the merge Job gets one key range per partition.
+		merge := waitForJob(ns, "happy-1-merge")
+		Expect(*merge.Spec.Completions).To(Equal(int32(4)))
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseMerging, ReasonMerging, timeout, "0 of 4 key ranges merged")
+		updateJobStatus(merge, testutil.JobSucceeded)
 		finalize := waitForJob(ns, "happy-1-finalize")
 		Expect(finalize.Spec.Template.Spec.Containers[0].Args[0]).To(Equal("finalize"))
+		Expect(finalize.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--merge-ranges=4"))
 		Eventually(func(g Gomega) {
 			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFinalizing))
 		}, timeout, interval).Should(Succeed())
@@ -92,6 +99,7 @@ var _ = Describe("IndexBuild controller", func() {
 			g.Expect(got.Status.Commit.Bytes).To(Equal(int64(4096)))
 			g.Expect(got.Status.Commit.CommitTime.Time.Equal(committedAt)).To(BeTrue())
 			g.Expect(got.Status.Progress).To(Equal("4/4"))
+			g.Expect(got.Status.Merge).To(Equal(&indexbuildv1alpha1.MergeStatus{Ranges: 4, Succeeded: 4, Progress: "4/4"}))
 			g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionReady)).To(Equal(metav1.ConditionTrue))
 			g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionCommitted)).To(Equal(metav1.ConditionTrue))
 			g.Expect(conditionStatus(got, indexbuildv1alpha1.ConditionReconciling)).To(Equal(metav1.ConditionFalse))

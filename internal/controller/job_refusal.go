@@ -90,8 +90,11 @@ var jobFieldsToSpec = []struct{ jobField, specField string }{
 func specFieldsOf(role, jobField, detail string) []string {
 	if strings.Contains(jobField, ".resources") {
 		fields := []string{"spec.finalize.resources"}
-		if role == RoleBuild {
+		switch role {
+		case RoleBuild:
 			fields = []string{"spec.worker.resources"}
+		case RoleMerge:
+			fields = []string{"spec.merge.resources", "spec.worker.resources"}
 		}
 		if strings.Contains(jobField+detail, "ephemeral-storage") {
 			fields = append(fields, "spec.pod.scratchSize")

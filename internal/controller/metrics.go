@@ -26,7 +26,7 @@ var (
 	}, []string{"reason"})
 	workerFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "indexbuild_worker_failures_total",
-		Help: "Failed worker and finalize pods: retryable=true were retried (exit 1, crashes), retryable=false failed the build (exit 3 or 4).",
+		Help: "Failed worker, merge and finalize pods: retryable=true were retried (exit 1, crashes), retryable=false failed the build (exit 3 or 4).",
 	}, []string{"role", "retryable"})
 	partitionsCompleted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "indexbuild_partitions_completed_total",
@@ -63,7 +63,7 @@ func (c phaseCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	counts := map[indexbuildv1alpha1.Phase]int{
-		indexbuildv1alpha1.PhasePending: 0, indexbuildv1alpha1.PhaseBuilding: 0, indexbuildv1alpha1.PhaseFinalizing: 0,
+		indexbuildv1alpha1.PhasePending: 0, indexbuildv1alpha1.PhaseBuilding: 0, indexbuildv1alpha1.PhaseMerging: 0, indexbuildv1alpha1.PhaseFinalizing: 0,
 		indexbuildv1alpha1.PhaseSucceeded: 0, indexbuildv1alpha1.PhaseFailed: 0,
 	}
 	for _, ib := range list.Items {

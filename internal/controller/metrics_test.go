@@ -78,6 +78,7 @@ var _ = Describe("IndexBuild metrics", func() {
 			j.Status.Failed = 1
 			testutil.JobSucceeded(j)
 		})
+		updateJobStatus(waitForJob(ns, "counted-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(ns, "counted-1-finalize")
 		terminatedPod(finalize, "counted-1-finalize-x", 0, mustJSON(summary.Commit{MarkerURI: "s3://i/metadata.json", Files: 2, Bytes: 1234, Rows: 9}))
 		updateJobStatus(finalize, testutil.JobSucceeded)

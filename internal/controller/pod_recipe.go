@@ -15,6 +15,7 @@ import (
 // Container names in worker and finalize pods.
 const (
 	containerWorker   = "worker"
+	containerMerge    = "merge"
 	containerFinalize = "finalize"
 	containerCleanup  = "cleanup"
 )
@@ -114,10 +115,13 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaul
 func roleReadsSource(role string) bool { return role != RoleCleanup }
 
 // roleResources are the container resources of a role: workers have
-// their own, every single-pod role (finalize, and any later one) uses
-// spec.finalize's.
+// their own, merge pods theirs or else the workers', every single-pod role
+// (finalize, and any later one) uses spec.finalize's.
 func roleResources(ib *indexbuildv1alpha1.IndexBuild, role string) corev1.ResourceRequirements {
-	if role == RoleBuild {
+	if role == RoleMerge && ib.Spec.Merge != nil && ib.Spec.Merge.Resources != nil {
+		return *ib.Spec.Merge.Resources.DeepCopy()
+	}
+	if role == RoleBuild || role == RoleMerge {
 		if ib.Spec.Worker != nil {
 			return *ib.Spec.Worker.Resources.DeepCopy()
 		}

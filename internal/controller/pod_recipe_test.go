@@ -65,8 +65,9 @@ func TestFileStoresAreMountedThroughTheirRoot(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").SourceURI("file:///data/tables/t1").OutputURI("file:///var/lib/indexbuild/a/esc/etc/").Obj()
 	defaults := podDefaults{image: "img", fileStoreRoots: []string{"/data", "/var/lib/indexbuild"}}
 	for role, pod := range map[string]corev1.PodSpec{
-		RoleBuild:    newBuildJob(ib, defaults).Spec.Template.Spec,
-		RoleFinalize: newFinalizeJob(ib, defaults).Spec.Template.Spec,
+		RoleBuild:    stageJob(ib, RoleBuild, defaults).Spec.Template.Spec,
+		RoleMerge:    stageJob(ib, RoleMerge, defaults).Spec.Template.Spec,
+		RoleFinalize: stageJob(ib, RoleFinalize, defaults).Spec.Template.Spec,
 		RoleCleanup:  newCleanupJob(ib, defaults).Spec.Template.Spec,
 	} {
 		mounts, vols := mountsByPath(pod.Containers[0]), volumesByName(pod)
@@ -154,8 +155,9 @@ func TestPodSettingsReachEveryRole(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Pod(settings).WorkerResources(workerRes).FinalizeResources(finalizeRes).Obj()
 
 	for role, tmpl := range map[string]corev1.PodTemplateSpec{
-		RoleBuild:    newBuildJob(ib, podDefaults{image: "img"}).Spec.Template,
-		RoleFinalize: newFinalizeJob(ib, podDefaults{image: "img"}).Spec.Template,
+		RoleBuild:    stageJob(ib, RoleBuild, podDefaults{image: "img"}).Spec.Template,
+		RoleMerge:    stageJob(ib, RoleMerge, podDefaults{image: "img"}).Spec.Template,
+		RoleFinalize: stageJob(ib, RoleFinalize, podDefaults{image: "img"}).Spec.Template,
 	} {
 		pod, c := tmpl.Spec, tmpl.Spec.Containers[0]
 		if tmpl.Labels["team"] != "search" || tmpl.Labels[LabelRole] != role || tmpl.Labels[LabelBuildName] != "b" {
@@ -180,7 +182,9 @@ func TestPodSettingsReachEveryRole(t *testing.T) {
 		if q := c.Resources.Requests[corev1.ResourceEphemeralStorage]; q.String() != "10Gi" {
 			t.Errorf("%s: ephemeral-storage request %v", role, q)
 		}
-		want := map[string]string{RoleBuild: "2", RoleFinalize: "100m"}[role]
+		// Merge pods take the workers' resources unless spec.merge names
+		// their own (TestMergeResources).
+		want := map[string]string{RoleBuild: "2", RoleMerge: "2", RoleFinalize: "100m"}[role]
 		if q := c.Resources.Requests[corev1.ResourceCPU]; q.String() != want {
 			t.Errorf("%s: cpu request %v, want %s", role, q, want)
 		}
@@ -197,14 +201,14 @@ var _ = Describe("Pod recipe under Pod Security", func() {
 	var ns string
 	BeforeEach(func() { ns = restrictedNamespace("ib-restricted-") })
 
-	It("admits worker and finalize pods of object-store and claim-backed builds", func() {
+	It("admits the pods of every stage of object-store and claim-backed builds", func() {
 		for _, ib := range []*indexbuildv1alpha1.IndexBuild{
 			testutil.MakeIndexBuild("s3", ns).Obj(),
 			testutil.MakeIndexBuild("claims", ns).SourceURI("file:///data/t").SourceClaim("tables").
 				OutputURI("file:///data/i").OutputClaim("indexes").Pod(indexbuildv1alpha1.PodSettings{ScratchSize: ptr.To(resource.MustParse("1Gi"))}).Obj(),
 		} {
-			for _, job := range []*corev1.PodTemplateSpec{&newBuildJob(ib, podDefaults{image: "img"}).Spec.Template, &newFinalizeJob(ib, podDefaults{image: "img"}).Spec.Template} {
-				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: ib.Name + "-", Namespace: ns}, Spec: job.Spec}
+			for _, job := range stageJobs(ib, podDefaults{image: "img"}) {
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: ib.Name + "-", Namespace: ns}, Spec: job.Spec.Template.Spec}
 				Expect(k8sClient.Create(ctx, pod)).To(Succeed(), "pod of %s", ib.Name)
 			}
 		}

@@ -71,7 +71,8 @@ func (c *progressCoalescer) forget(key types.NamespacedName) {
 }
 
 // progressOnly reports whether after differs from before only in progress:
-// the partition counts, the Partitions column, and the messages of
+// the partition and merge range counts, the Partitions and Ranges columns,
+// and the messages of
 // conditions whose type, status, reason and observed generation stay.
 func progressOnly(before, after *indexbuildv1alpha1.IndexBuildStatus) bool {
 	if equality.Semantic.DeepEqual(before, after) {
@@ -79,6 +80,9 @@ func progressOnly(before, after *indexbuildv1alpha1.IndexBuildStatus) bool {
 	}
 	masked := after.DeepCopy()
 	masked.Partitions, masked.Progress = before.Partitions, before.Progress
+	if masked.Merge != nil && before.Merge != nil && masked.Merge.Ranges == before.Merge.Ranges && masked.Merge.Skipped == before.Merge.Skipped {
+		masked.Merge = before.Merge
+	}
 	if len(masked.Conditions) != len(before.Conditions) {
 		return false
 	}

@@ -55,6 +55,31 @@ func TestProgressOnly(t *testing.T) {
 	}
 }
 
+// The merge Job's counts are progress like the partitions'; its range
+// count and a skip are not.
+func TestProgressOnlyMerge(t *testing.T) {
+	merging := func(m *indexbuildv1alpha1.MergeStatus) *indexbuildv1alpha1.IndexBuildStatus {
+		st := building(8, 0, ReasonMerging)
+		st.Merge = m
+		return st
+	}
+	base := merging(&indexbuildv1alpha1.MergeStatus{Ranges: 4, Succeeded: 1, Active: 3, Progress: "1/4"})
+	for _, tc := range []struct {
+		name  string
+		after *indexbuildv1alpha1.IndexBuildStatus
+		want  bool
+	}{
+		{"one more range merged", merging(&indexbuildv1alpha1.MergeStatus{Ranges: 4, Succeeded: 2, Active: 2, Progress: "2/4"}), true},
+		{"another range count", merging(&indexbuildv1alpha1.MergeStatus{Ranges: 8, Succeeded: 1, Active: 3, Progress: "1/8"}), false},
+		{"skipped", merging(&indexbuildv1alpha1.MergeStatus{Skipped: "small"}), false},
+		{"gone", merging(nil), false},
+	} {
+		if got := progressOnly(base, tc.after); got != tc.want {
+			t.Errorf("%s: progressOnly = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestProgressCoalescerWait(t *testing.T) {
 	key := types.NamespacedName{Namespace: "ns", Name: "b"}
 	t0 := time.Unix(1000, 0)
@@ -129,7 +154,7 @@ var _ = Describe("Progress-only status writes", func() {
 		// The phase change goes out at once, however recent the last write.
 		updateJobStatus(build, testutil.JobSucceeded)
 		Eventually(func(g Gomega) {
-			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFinalizing))
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseMerging))
 		}, timeout, interval).Should(Succeed())
 		Expect(getIndexBuild(Default, ib).Status.Progress).To(Equal("40/40"))
 	})

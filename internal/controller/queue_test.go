@@ -16,7 +16,7 @@ import (
 
 func TestQueueLabelsAreCopied(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").Obj()
-	for _, job := range []*batchv1.Job{newBuildJob(ib, podDefaults{image: "img"}), newFinalizeJob(ib, podDefaults{image: "img"})} {
+	for _, job := range stageJobs(ib, podDefaults{image: "img"}) {
 		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" {
 			t.Errorf("%s: labels %v", job.Name, job.Labels)
 		}
@@ -110,6 +110,17 @@ var _ = Describe("Kueue", func() {
 		By("readmission and the rest of the build")
 		q.admit(build)
 		updateJobStatus(build, testutil.JobSucceeded)
+
+		By("the merge Job waits in the same queue")
+		merge := waitForJob(n.Name, "queued-1-merge")
+		Expect(merge.Labels).To(SatisfyAll(HaveKeyWithValue(LabelQueueName, "team-a"), HaveKeyWithValue(LabelPriorityClass, "low")))
+		Expect(*merge.Spec.Suspend).To(BeTrue())
+		expectReason(indexbuildv1alpha1.PhaseMerging, ReasonQueued)
+		stays(merge, true)
+		q.admit(merge)
+		expectReason(indexbuildv1alpha1.PhaseMerging, ReasonMerging)
+		updateJobStatus(merge, testutil.JobSucceeded)
+
 		finalize := waitForJob(n.Name, "queued-1-finalize")
 		Expect(finalize.Labels).To(HaveKeyWithValue(LabelQueueName, "team-a"))
 		expectReason(indexbuildv1alpha1.PhaseFinalizing, ReasonQueued)

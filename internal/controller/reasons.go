@@ -15,6 +15,7 @@ import (
 const (
 	ReasonPending    = "Pending"
 	ReasonBuilding   = "Building"
+	ReasonMerging    = "Merging"
 	ReasonFinalizing = "Finalizing"
 	ReasonSuspended  = "Suspended"
 	// ReasonQueued: a child Job waits for its Kueue queue to admit it (or

@@ -31,7 +31,8 @@ func (w phaseConditions) set(condType string, status metav1.ConditionStatus, rea
 	})
 }
 
-// inProgress marks a build that is moving: Pending, Building or Finalizing.
+// inProgress marks a build that is moving: Pending, Building, Merging or
+// Finalizing.
 func (w phaseConditions) inProgress(phase indexbuildv1alpha1.Phase, reason, message string) {
 	w.status.Phase = phase
 	w.status.CompletionTime = nil
@@ -106,6 +107,15 @@ func (w phaseConditions) completed() {
 func (w phaseConditions) partitions(counts indexbuildv1alpha1.PartitionCounts) {
 	w.status.Partitions = counts
 	w.status.Progress = fmt.Sprintf("%d/%d", counts.Succeeded, counts.Total)
+}
+
+// merge records where the merge stage stands, and the kubectl "Ranges"
+// column while it has ranges.
+func (w phaseConditions) merge(m indexbuildv1alpha1.MergeStatus) {
+	if m.Ranges > 0 {
+		m.Progress = fmt.Sprintf("%d/%d", m.Succeeded, m.Ranges)
+	}
+	w.status.Merge = &m
 }
 
 // isTerminal reports whether the build has ended for its current task.

@@ -64,8 +64,12 @@ func TestRecordTaskKeepsThePublishedCommit(t *testing.T) {
 	ib := testutil.MakeIndexBuild("b", "ns").Obj()
 	ib.Status.Commit = &indexbuildv1alpha1.CommitStatus{Version: "versions/1/", MarkerURI: "s3://indexes/b/versions/1/metadata.json"}
 	ib.Status.Conditions = []metav1.Condition{{Type: indexbuildv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+	ib.Status.Merge = &indexbuildv1alpha1.MergeStatus{Ranges: 4, Succeeded: 4, Progress: "4/4"}
 	ib.Spec.JobID = 2
 	recordTask(ib, testNow)
+	if ib.Status.Merge != nil {
+		t.Errorf("the previous task's merge stage is kept: %+v", ib.Status.Merge)
+	}
 	if ib.Status.Commit == nil || ib.Status.Commit.Version != "versions/1/" {
 		t.Fatalf("status.commit = %+v, want the published version kept", ib.Status.Commit)
 	}

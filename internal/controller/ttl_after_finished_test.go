@@ -38,6 +38,7 @@ var _ = Describe("ttlSecondsAfterFinished", func() {
 		ib := testutil.MakeIndexBuild("short", n.Name).TTLSecondsAfterFinished(600).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		updateJobStatus(waitForJob(n.Name, "short-1-build"), testutil.JobSucceeded)
+		updateJobStatus(waitForJob(n.Name, "short-1-merge"), testutil.JobSucceeded)
 		finalize := waitForJob(n.Name, "short-1-finalize")
 		updateJobStatus(finalize, testutil.JobSucceeded)
 		Eventually(func(g Gomega) {
@@ -50,6 +51,9 @@ var _ = Describe("ttlSecondsAfterFinished", func() {
 		res := reconcileNow(ib)
 		Expect(res.RequeueAfter).To(BeNumerically("~", 600*time.Second, 30*time.Second))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(finalize), &batchv1.Job{})).To(Succeed())
+		var kept batchv1.JobList
+		Expect(k8sClient.List(ctx, &kept, client.InNamespace(n.Name))).To(Succeed())
+		Expect(kept.Items).To(HaveLen(3), "build, merge and finalize")
 
 		By("removing them once it passed")
 		suiteClock.skip(601 * time.Second)

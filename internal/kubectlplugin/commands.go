@@ -308,10 +308,12 @@ func WriteRetryExplanation(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, d Ret
 	}
 }
 
-// logs NAME [--partition N | --finalize] [--job-id N] [--all-attempts] [-f] [--tail N]
+// logs NAME [--partition N | --merge [--range N] | --finalize] [--job-id N] [--all-attempts] [-f] [--tail N]
 func (p *Plugin) logs(ctx context.Context, args []string) error {
 	fs := newFlagSet("logs")
 	partition := fs.Int("partition", -1, "only this partition's worker (the Job's completion index)")
+	merge := fs.Bool("merge", false, "the merge pods (one per key range) instead of the workers")
+	keyRange := fs.Int("range", -1, "only this key range's merge pod (implies --merge)")
 	finalize := fs.Bool("finalize", false, "the finalize pod instead of the workers")
 	jobID := fs.Int64("job-id", 0, "the task's jobID (default: spec.jobID)")
 	all := fs.Bool("all-attempts", false, "every pod, also earlier attempts of a partition (default: the newest per partition)")
@@ -322,15 +324,27 @@ func (p *Plugin) logs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *finalize && fs.Changed("partition") {
-		return usageErr("--partition and --finalize exclude each other")
+	var chosen []string
+	for _, f := range []string{"partition", "merge", "finalize"} {
+		if fs.Changed(f) || f == "merge" && fs.Changed("range") {
+			chosen = append(chosen, "--"+f)
+		}
+	}
+	if len(chosen) > 1 {
+		return usageErr("%s exclude each other", strings.Join(chosen, " and "))
 	}
 	if fs.Changed("partition") && *partition < 0 {
 		return usageErr("--partition must be >= 0")
 	}
-	t := LogTarget{Name: name, JobID: *jobID, Finalize: *finalize}
-	if fs.Changed("partition") {
+	if fs.Changed("range") && *keyRange < 0 {
+		return usageErr("--range must be >= 0")
+	}
+	t := LogTarget{Name: name, JobID: *jobID, Merge: *merge || fs.Changed("range"), Finalize: *finalize}
+	switch {
+	case fs.Changed("partition"):
 		t.Partition = partition
+	case fs.Changed("range"):
+		t.Partition = keyRange
 	}
 	if t.JobID == 0 {
 		ib, err := getBuild(ctx, c, name)

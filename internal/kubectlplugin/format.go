@@ -171,7 +171,8 @@ func Terminal(ib *indexbuildv1alpha1.IndexBuild) bool {
 }
 
 // ProgressLine is the one-line progress that watch redraws:
-// "Building  [##########----------] 2/4  active 2  failed 0".
+// "Building  [##########----------] 2/4  active 2  failed 0", with the key
+// ranges in place of the partitions while the merge Job runs.
 func ProgressLine(ib *indexbuildv1alpha1.IndexBuild) string {
 	st := ib.Status
 	phase := string(st.Phase)
@@ -182,7 +183,11 @@ func ProgressLine(ib *indexbuildv1alpha1.IndexBuild) string {
 	if total == 0 {
 		total = ib.Spec.Partitions
 	}
-	line := fmt.Sprintf("%-10s %s  active %d  failed %d", phase, Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, st.Partitions.Failed)
+	done, active, failed := st.Partitions.Succeeded, st.Partitions.Active, st.Partitions.Failed
+	if m := st.Merge; st.Phase == indexbuildv1alpha1.PhaseMerging && m != nil && m.Ranges > 0 {
+		done, total, active, failed = m.Succeeded, m.Ranges, m.Active, m.Failed
+	}
+	line := fmt.Sprintf("%-10s %s  active %d  failed %d", phase, Bar(done, total, barWidth), active, failed)
 	if st.Phase == indexbuildv1alpha1.PhaseFailed {
 		if reason, _ := FailureReason(ib); reason != "" {
 			line += "  " + reason
@@ -212,6 +217,7 @@ type Summary struct {
 	Task               *indexbuildv1alpha1.TaskStatus     `json:"task,omitempty"`
 	Partitions         indexbuildv1alpha1.PartitionCounts `json:"partitions"`
 	Progress           string                             `json:"progress"`
+	Merge              *indexbuildv1alpha1.MergeStatus    `json:"merge,omitempty"`
 	Rate               *Rate                              `json:"rate,omitempty"`
 	Commit             *indexbuildv1alpha1.CommitStatus   `json:"commit,omitempty"`
 	Conditions         []metav1.Condition                 `json:"conditions"`
@@ -233,7 +239,7 @@ func Summarize(ib *indexbuildv1alpha1.IndexBuild) Summary {
 		Name: ib.Name, Namespace: ib.Namespace, Phase: st.Phase, JobID: ib.Spec.JobID,
 		Generation: ib.Generation, ObservedGeneration: st.ObservedGeneration,
 		Task: st.Task, Partitions: st.Partitions, Progress: fmt.Sprintf("%d/%d", st.Partitions.Succeeded, total),
-		Commit: st.Commit, Conditions: sortedConditions(st.Conditions),
+		Merge: st.Merge, Commit: st.Commit, Conditions: sortedConditions(st.Conditions),
 		Output: ib.Spec.Output, ElementType: ib.Spec.ElementType, ElementIDs: ib.Spec.ElementIDs,
 	}
 	if s.Conditions == nil {
@@ -274,6 +280,7 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) 
 		total = ib.Spec.Partitions
 	}
 	fmt.Fprintf(w, "Partitions:  %s  (active %d, failed %d)\n", Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, st.Partitions.Failed)
+	writeMerge(w, st.Merge)
 	if r, ok := RowsRate(st); ok {
 		fmt.Fprintf(w, "Rate:        %s rows/s (%d rows in %s, task start to commit)\n", formatRate(r.RowsPerSecond), r.Rows, time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 	}
@@ -297,6 +304,18 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) 
 	}
 	fmt.Fprintln(w, "Conditions:")
 	return ConditionTable(w, st.Conditions)
+}
+
+// writeMerge writes the merge stage's line once the task reached it: its
+// key ranges, or why it has no merge Job.
+func writeMerge(w io.Writer, m *indexbuildv1alpha1.MergeStatus) {
+	switch {
+	case m == nil:
+	case m.Ranges > 0:
+		fmt.Fprintf(w, "Key ranges:  %s  merged (active %d, failed %d)\n", Bar(m.Succeeded, m.Ranges, barWidth), m.Active, m.Failed)
+	default:
+		fmt.Fprintf(w, "Key ranges:  no merge Job: %s\n", m.Skipped)
+	}
 }
 
 func formatIDs(ids []int64) string {

@@ -192,6 +192,12 @@ func TestProgressLineAndTerminal(t *testing.T) {
 	if got := ProgressLine(ib); got != "Building   [##########----------] 2/4  active 2  failed 0" {
 		t.Errorf("building: %q", got)
 	}
+	ib.Status.Phase = indexbuildv1alpha1.PhaseMerging
+	ib.Status.Partitions = indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 4}
+	ib.Status.Merge = &indexbuildv1alpha1.MergeStatus{Ranges: 8, Succeeded: 3, Active: 2, Progress: "3/8"}
+	if got := ProgressLine(ib); got != "Merging    [#######-------------] 3/8  active 2  failed 0" {
+		t.Errorf("merging: %q", got)
+	}
 	failed(ib, "BackoffLimitExceeded", "partition 3")
 	if got := ProgressLine(ib); !strings.HasSuffix(got, "BackoffLimitExceeded") {
 		t.Errorf("failed: %q", got)
@@ -237,6 +243,32 @@ Conditions:
 	}
 }
 
+func TestWriteStatusMerge(t *testing.T) {
+	for name, tc := range map[string]struct {
+		merge *indexbuildv1alpha1.MergeStatus
+		want  string
+	}{
+		"not reached yet": {nil, ""},
+		"merge Job":       {&indexbuildv1alpha1.MergeStatus{Ranges: 8, Succeeded: 3, Active: 2, Failed: 1}, "Key ranges:  [#######-------------] 3/8  merged (active 2, failed 1)\n"},
+		"no merge Job":    {&indexbuildv1alpha1.MergeStatus{Skipped: "fulltext elements keep their per-partition files"}, "Key ranges:  no merge Job: fulltext elements keep their per-partition files\n"},
+	} {
+		ib := testutil.MakeIndexBuild("books", "default").Partitions(4).Obj()
+		ib.Status.Phase = indexbuildv1alpha1.PhaseMerging
+		ib.Status.Merge = tc.merge
+		var b bytes.Buffer
+		if err := WriteStatus(&b, ib, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		if tc.want == "" && strings.Contains(got, "Key ranges:") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got\n%s\nwant a line %q", name, got, tc.want)
+		}
+		if s := Summarize(ib); s.Merge != tc.merge {
+			t.Errorf("%s: summary merge %+v", name, s.Merge)
+		}
+	}
+}
+
 func TestLogSelector(t *testing.T) {
 	two := 2
 	for _, tc := range []struct {
@@ -247,6 +279,8 @@ func TestLogSelector(t *testing.T) {
 		{"all workers", LogTarget{Name: "books", JobID: 3}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=build"},
 		{"one partition", LogTarget{Name: "books", JobID: 3, Partition: &two}, "batch.kubernetes.io/job-completion-index=2,indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=build"},
 		{"finalize", LogTarget{Name: "books", JobID: 3, Finalize: true}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=finalize"},
+		{"merge", LogTarget{Name: "books", JobID: 3, Merge: true}, "indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=merge"},
+		{"one key range", LogTarget{Name: "books", JobID: 3, Merge: true, Partition: &two}, "batch.kubernetes.io/job-completion-index=2,indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=merge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.t.Selector().String(); got != tc.want {
@@ -254,8 +288,8 @@ func TestLogSelector(t *testing.T) {
 			}
 		})
 	}
-	if (LogTarget{Finalize: true}).LogContainer() != "finalize" || (LogTarget{}).LogContainer() != "worker" {
-		t.Error("containers: finalize pods run finalize, workers worker")
+	if (LogTarget{Finalize: true}).LogContainer() != "finalize" || (LogTarget{}).LogContainer() != "worker" || (LogTarget{Merge: true}).LogContainer() != "merge" {
+		t.Error("containers: finalize pods run finalize, merge pods merge, workers worker")
 	}
 }
 

@@ -45,6 +45,8 @@ func runLogs(t *testing.T, args ...string) (int, string, string) {
 		childPod("books-3-build-0-a", "books", "3", "build", "0", 1),
 		childPod("books-3-build-1-a", "books", "3", "build", "1", 1),
 		childPod("books-3-build-1-b", "books", "3", "build", "1", 5), // retry of partition 1
+		childPod("books-3-merge-0-a", "books", "3", "merge", "0", 7),
+		childPod("books-3-merge-1-a", "books", "3", "merge", "1", 7),
 		childPod("books-3-finalize-x", "books", "3", "finalize", "", 9),
 		childPod("books-2-build-0-a", "books", "2", "build", "0", 0), // an older task
 		childPod("other-3-build-0-a", "other", "3", "build", "0", 1), // another build
@@ -114,7 +116,26 @@ func TestLogsCommand(t *testing.T) {
 			[]string{"logs", "books", "--job-id=3", "--partition=7"}, 1, "",
 			"no worker pod for partition 7 of IndexBuild ns/books jobID 3 (selector batch.kubernetes.io/job-completion-index=7,indexbuild.dev/job-id=3,indexbuild.dev/name=books,indexbuild.dev/role=build)",
 		},
+		{
+			"merge pods, one per key range",
+			[]string{"logs", "books", "--job-id=3", "--merge"}, 0,
+			"[pod/books-3-merge-0-a] started\n[pod/books-3-merge-0-a] container=merge follow=false tail=all\n" +
+				"[pod/books-3-merge-1-a] started\n[pod/books-3-merge-1-a] container=merge follow=false tail=all\n", "",
+		},
+		{
+			"one key range",
+			[]string{"logs", "books", "--job-id=3", "--range=1", "--prefix"}, 0,
+			"[pod/books-3-merge-1-a] started\n[pod/books-3-merge-1-a] container=merge follow=false tail=all\n", "",
+		},
+		{
+			"no such key range",
+			[]string{"logs", "books", "--job-id=3", "--merge", "--range=5"}, 1, "",
+			"no merge pod for key range 5 of IndexBuild ns/books jobID 3",
+		},
 		{"partition and finalize", []string{"logs", "books", "--job-id=3", "--partition=1", "--finalize"}, 2, "", "exclude each other"},
+		{"partition and range", []string{"logs", "books", "--job-id=3", "--partition=1", "--range=1"}, 2, "", "--partition and --merge exclude each other"},
+		{"merge and finalize", []string{"logs", "books", "--job-id=3", "--merge", "--finalize"}, 2, "", "--merge and --finalize exclude each other"},
+		{"negative range", []string{"logs", "books", "--job-id=3", "--range=-2"}, 2, "", "--range must be >= 0"},
 		{"negative partition", []string{"logs", "books", "--job-id=3", "--partition=-1"}, 2, "", "--partition must be >= 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ type command struct {
 var commands = map[string]command{
 	"status": {"phase, conditions, partition progress, rate and commit of an IndexBuild", "status NAME [-o text|json|yaml]", (*Plugin).status},
 	"watch":  {"live progress until the build ends; exit 0 on Succeeded, 1 on Failed", "watch NAME [--timeout DURATION] [-o text|json]", (*Plugin).watch},
-	"logs":   {"logs of the build's worker pods, one partition's, or finalize's", "logs NAME [--partition N | --finalize] [--job-id N] [--all-attempts] [-f] [--tail N] [--prefix]", (*Plugin).logs},
+	"logs":   {"logs of the build's worker pods, one partition's, the merge pods, one key range's, or finalize's", "logs NAME [--partition N | --merge [--range N] | --finalize] [--job-id N] [--all-attempts] [-f] [--tail N] [--prefix]", (*Plugin).logs},
 	"retry":  {"start a new task (bump spec.jobID) after a terminal failure", "retry NAME [--force] [--output-uri URI] [--dry-run] [-o json|yaml]", (*Plugin).retry},
 	"query":  {"query the committed index (same flags as `indexbuild query`)", "query NAME --element ID (--eq V... | --range LO HI | --match TEXT) [--limit N] [--index URI] [-o text|json]", (*Plugin).query},
 	"verify": {"check the committed index's files, and with --source every element against the task's input (like `indexbuild verify`)", "verify NAME [--source[=URI]] [--sample N] [--tmp-dir DIR] [--index URI]", (*Plugin).verify},

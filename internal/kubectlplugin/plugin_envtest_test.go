@@ -245,6 +245,29 @@ func TestStatusCommand(t *testing.T) {
 		t.Errorf("-o yaml: %d %+v\n%s", code, y, out)
 	}
 
+	// The merge stage: its key ranges, in the text and the summary.
+	setStatus(t, ib, func(st *indexbuildv1alpha1.IndexBuildStatus) {
+		st.Phase = indexbuildv1alpha1.PhaseMerging
+		st.Partitions = indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 4}
+		st.Merge = &indexbuildv1alpha1.MergeStatus{Ranges: 8, Succeeded: 3, Active: 2, Progress: "3/8"}
+		st.Conditions = []metav1.Condition{cond("Ready", "False", "Merging", "3 of 8 key ranges merged, 2 running")}
+	})
+	code, out, _ = run(t, "status", "books", "-n", ns)
+	for _, want := range []string{
+		"Phase:       Merging\n",
+		"Key ranges:  [#######-------------] 3/8  merged (active 2, failed 0)\n",
+		"  Ready  False   Merging  3 of 8 key ranges merged, 2 running\n",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("merging status lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, "status", "books", "-n", ns, "-o", "json")
+	var m Summary
+	if code != 0 || json.Unmarshal([]byte(out), &m) != nil || m.Merge == nil || m.Merge.Ranges != 8 || m.Merge.Succeeded != 3 || m.Merge.Progress != "3/8" {
+		t.Errorf("-o json merge: %d %+v\n%s", code, m.Merge, out)
+	}
+
 	// Failure: the reason and message, and what retry would do.
 	setStatus(t, ib, failedStatus("StaleMeta", "elementIDs: recorded [1], current [2] (task "+ns+"/books/1, jobID 1)"))
 	_, out, _ = run(t, "status", "books", "-n", ns)

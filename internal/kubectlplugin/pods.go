@@ -20,25 +20,34 @@ import (
 type LogTarget struct {
 	Name  string
 	JobID int64
-	// Partition selects one build partition (the Job's completion index);
-	// nil is every partition.
+	// Partition selects one build partition, or with Merge one key range
+	// (the Job's completion index); nil is every one.
 	Partition *int
+	// Merge selects the merge pods instead of workers.
+	Merge bool
 	// Finalize selects the finalize pod instead of workers.
 	Finalize bool
+}
+
+// role is the child Job role whose pods the target reads.
+func (t LogTarget) role() string {
+	switch {
+	case t.Finalize:
+		return controller.RoleFinalize
+	case t.Merge:
+		return controller.RoleMerge
+	}
+	return controller.RoleBuild
 }
 
 // Selector is the label selector of the target's pods: the IndexBuild's
 // name, the jobID and role labels every child Job's pods carry, and for a
 // partition the Indexed Job's completion-index label.
 func (t LogTarget) Selector() labels.Selector {
-	role := controller.RoleBuild
-	if t.Finalize {
-		role = controller.RoleFinalize
-	}
 	set := labels.Set{
 		controller.LabelBuildName: t.Name,
 		controller.LabelJobID:     strconv.FormatInt(t.JobID, 10),
-		controller.LabelRole:      role,
+		controller.LabelRole:      t.role(),
 	}
 	if t.Partition != nil && !t.Finalize {
 		set[batchv1.JobCompletionIndexAnnotation] = strconv.Itoa(*t.Partition)
@@ -96,10 +105,12 @@ func podPartition(p *corev1.Pod) int {
 
 // LogContainer is the container whose logs a pod of the target holds.
 func (t LogTarget) LogContainer() string {
-	if t.Finalize {
-		return "finalize"
+	switch t.role() {
+	case controller.RoleBuild:
+		return "worker"
+	default:
+		return t.role()
 	}
-	return "worker"
 }
 
 // NoPodsMessage explains an empty pod list.
@@ -108,6 +119,10 @@ func (t LogTarget) NoPodsMessage(ns string) string {
 	switch {
 	case t.Finalize:
 		what = "finalize pod"
+	case t.Merge && t.Partition != nil:
+		what = fmt.Sprintf("merge pod for key range %d", *t.Partition)
+	case t.Merge:
+		what = "merge pods"
 	case t.Partition != nil:
 		what = fmt.Sprintf("worker pod for partition %d", *t.Partition)
 	}

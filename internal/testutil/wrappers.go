@@ -250,3 +250,12 @@ func (w *IndexBuildWrapper) Label(key, value string) *IndexBuildWrapper {
 	w.Labels[key] = value
 	return w
 }
+
+// MergeRanges sets spec.merge.ranges.
+func (w *IndexBuildWrapper) MergeRanges(n int32) *IndexBuildWrapper {
+	if w.Spec.Merge == nil {
+		w.Spec.Merge = &indexbuildv1alpha1.MergeSpec{}
+	}
+	w.Spec.Merge.Ranges = ptr.To(n)
+	return w
+}

@@ -400,22 +400,29 @@ func floorJob(job batchv1.Job) *batchv1.Job {
 }
 
 // runFloor measures bare Jobs on a fresh harness: per build, the build
-// Job, then once it is Complete the finalize Job, exactly as the operator
-// created them.
+// Job, then once it is Complete the merge Job if the operator made one, then
+// the finalize Job, exactly as the operator created them.
 func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, jobs []batchv1.Job) (floorResult, error) {
 	var res floorResult
-	builds := map[string]*batchv1.Job{}
-	finalizes := map[string]*batchv1.Job{}
+	byRole := map[string]map[string]*batchv1.Job{}
 	for _, j := range jobs {
-		switch j.Labels[controller.LabelRole] {
-		case controller.RoleBuild:
-			builds[j.Labels[controller.LabelBuildName]] = floorJob(j)
-		case controller.RoleFinalize:
-			finalizes[j.Labels[controller.LabelBuildName]] = floorJob(j)
+		role := j.Labels[controller.LabelRole]
+		if byRole[role] == nil {
+			byRole[role] = map[string]*batchv1.Job{}
 		}
+		byRole[role][j.Labels[controller.LabelBuildName]] = floorJob(j)
 	}
+	builds, finalizes := byRole[controller.RoleBuild], byRole[controller.RoleFinalize]
 	if len(builds) != sz.N || len(finalizes) != sz.N {
 		return res, fmt.Errorf("operator run left %d build and %d finalize Jobs, want %d each", len(builds), len(finalizes), sz.N)
+	}
+	// next is the Job that follows a completed one of role in the build's
+	// chain: the merge Job where there is one, else finalize.
+	next := func(role, name string) *batchv1.Job {
+		if merge := byRole[controller.RoleMerge][name]; role == controller.RoleBuild && merge != nil {
+			return merge
+		}
+		return finalizes[name]
 	}
 	c, err := startCluster(ctx, cfg)
 	if err != nil {
@@ -441,14 +448,15 @@ func runFloor(ctx context.Context, cfg clusterConfig, opts options, sz size, job
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
-		switch job.Labels[controller.LabelRole] {
-		case controller.RoleBuild:
-			if started[name] {
+		switch role := job.Labels[controller.LabelRole]; role {
+		case controller.RoleBuild, controller.RoleMerge:
+			if started[job.Name] {
 				return
 			}
-			started[name] = true
+			started[job.Name] = true
+			follow := next(role, name)
 			go func() {
-				if err := cl.Create(ctx, finalizes[name]); err != nil && !apierrors.IsAlreadyExists(err) {
+				if err := cl.Create(ctx, follow); err != nil && !apierrors.IsAlreadyExists(err) {
 					mu.Lock()
 					if createErr == nil {
 						createErr = err
