@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 )
 
@@ -128,6 +129,11 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 		d.NewJobID = ib.Status.Task.JobID + 1
 	}
 	d.Reason, d.Message = FailureReason(ib)
+	// A task superseded by a newer published one needs a jobID above that
+	// one, not just above its own.
+	if published, ok := output.PublishedJobIn(d.Message); ok && published >= d.NewJobID {
+		d.NewJobID = published + 1
+	}
 	switch {
 	case ib.Status.Phase != indexbuildv1alpha1.PhaseFailed:
 		phase := string(ib.Status.Phase)

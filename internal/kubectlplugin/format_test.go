@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -85,6 +86,10 @@ func failed(ib *indexbuildv1alpha1.IndexBuild, reason, msg string) *indexbuildv1
 	return ib
 }
 
+func superseded(published, this int64) string {
+	return (&output.SupersededError{URI: "file:///out", Published: published, ThisJob: this}).Error()
+}
+
 func TestDecideRetry(t *testing.T) {
 	base := func() *indexbuildv1alpha1.IndexBuild {
 		ib := testutil.MakeIndexBuild("b", "ns").JobID(7).Obj()
@@ -122,6 +127,8 @@ func TestDecideRetry(t *testing.T) {
 		{"no status refused", base(), false, false, 8, "", "is not started", false},
 		{"failed but spec not observed", unobserved(failed(base(), "StaleMeta", "m")), false, false, 8, "StaleMeta", "has not observed the latest spec", false},
 		{"failed, not observed, forced", unobserved(failed(base(), "StaleMeta", "m")), true, true, 8, "StaleMeta", "has not observed", false},
+		{"superseded: above the published job", failed(base(), "StaleMeta", "partition 0: "+superseded(12, 7)), false, true, 13, "StaleMeta", "", true},
+		{"superseded by an older job: above its own", failed(base(), "StaleMeta", superseded(5, 7)), false, true, 8, "StaleMeta", "", true},
 		{"output in use refused: the same output fails the same way", failed(base(), "OutputInUse", "belongs to IndexBuild a/b"), false, false, 8, "OutputInUse", "--output-uri", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
