@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -386,6 +387,40 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
+	t.Run("serviceMonitor", func(t *testing.T) {
+		if _, ok := byKey(t, helmTemplate(t, helm, release))["ServiceMonitor indexbuild-system/indexbuild-controller-manager-metrics-monitor"]; ok {
+			t.Error("a ServiceMonitor rendered by default; it needs the Prometheus Operator's CRDs, so it is opt-in")
+		}
+		for _, secure := range []string{"true", "false"} {
+			objs := byKey(t, helmTemplate(t, helm, release, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.secure="+secure,
+				"--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.serviceMonitor.interval=30s"))
+			sm, ok := objs["ServiceMonitor indexbuild-system/indexbuild-controller-manager-metrics-monitor"]
+			if !ok {
+				t.Fatalf("metrics.secure=%s: no ServiceMonitor among %v", secure, slices.Sorted(maps.Keys(objs)))
+			}
+			svc := objs["Service indexbuild-system/indexbuild-controller-manager-metrics-service"]
+			ports, _ := get(svc, "spec", "ports").([]any)
+			endpoints, _ := get(sm, "spec", "endpoints").([]any)
+			if len(ports) != 1 || len(endpoints) != 1 {
+				t.Fatalf("metrics.secure=%s: service ports %v, endpoints %v", secure, ports, endpoints)
+			}
+			ep := endpoints[0].(map[string]any)
+			if ep["port"] != ports[0].(map[string]any)["name"] || ep["interval"] != "30s" || (secure == "true") != (ep["scheme"] == "https") {
+				t.Errorf("metrics.secure=%s: endpoint %v does not scrape the Service's port %v", secure, ep, ports[0])
+			}
+			match, _ := get(sm, "spec", "selector", "matchLabels").(map[string]any)
+			svcLabels, _ := get(svc, "metadata", "labels").(map[string]any)
+			if len(match) == 0 || get(sm, "metadata", "labels", "release") != "prom" {
+				t.Errorf("metrics.secure=%s: ServiceMonitor %v", secure, sm)
+			}
+			for k, v := range match {
+				if svcLabels[k] != v {
+					t.Errorf("metrics.secure=%s: ServiceMonitor selects %s=%v, the metrics Service has labels %v", secure, k, v, svcLabels)
+				}
+			}
+		}
+	})
+
 	t.Run("custom", func(t *testing.T) {
 		objs := byKey(t, helmTemplate(t, helm, "ops",
 			"--set", "image.repository=example.com/indexbuild",
@@ -407,6 +442,7 @@ func TestChartValues(t *testing.T) {
 			"--set", "policy.allowBuilderCommand=true",
 			"--set", "policy.serviceAccounts={indexer}",
 			"--set", "policy.secretOptInLabel=example.com/indexbuild-ok",
+			"--set", "metrics.indexBuildLabels={team,app.kubernetes.io/part-of}",
 		))
 		_, c := manager(t, objs, "Deployment indexbuild-system/ops-indexbuild-controller-manager")
 		if c["image"] != "example.com/indexbuild:v1.2.3" {
@@ -422,7 +458,8 @@ func TestChartValues(t *testing.T) {
 		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data",
 			"--max-concurrent-reconciles=32", "--kube-api-qps=400", "--kube-api-burst=800", "--status-progress-interval=2s",
 			"--allowed-builder-images=registry.example.com/indexbuild/*,example.com/builder:v9", "--allow-builder-command",
-			"--allowed-service-accounts=indexer", "--secret-opt-in-label=example.com/indexbuild-ok"} {
+			"--allowed-service-accounts=indexer", "--secret-opt-in-label=example.com/indexbuild-ok",
+			"--metrics-indexbuild-labels=team,app.kubernetes.io/part-of"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("args %v: want %s", args, a)
 			}

@@ -42,6 +42,7 @@ type IndexBuildReconciler struct {
 
 	freshness *freshnessGate
 	progress  *progressCoalescer
+	metrics   *buildMetrics
 }
 
 // Options are the reconciler's settings (the manager's flags).
@@ -62,6 +63,9 @@ type Options struct {
 	// build whose progress alone changed (--status-progress-interval); 0
 	// writes every change.
 	ProgressInterval time.Duration
+	// MetricLabelKeys are IndexBuild label keys whose values every metric
+	// series carries besides the namespace (--metrics-indexbuild-labels).
+	MetricLabelKeys []string
 	// Clock is the reconciler's time (deadlines, TTLs, pod grace periods,
 	// status times); the real clock when nil.
 	Clock clock.PassiveClock
@@ -84,6 +88,7 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 		concurrency: opts.MaxConcurrentReconciles,
 		freshness:   newFreshnessGate(mgr.GetAPIReader()),
 		progress:    newProgressCoalescer(opts.ProgressInterval),
+		metrics:     newBuildMetrics(opts.MetricLabelKeys),
 	}
 }
 
@@ -157,6 +162,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	if alive {
 		lookAgain, err = r.reconcileTask(ctx, s)
 	} else {
+		r.metrics.forget(ib)
 		lookAgain, err = r.reconcileDeletion(ctx, s)
 	}
 	if errors.Is(err, errReleased) || errors.Is(err, errCacheBehind) {
@@ -177,7 +183,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	}
 	if stored {
 		r.recordEvents(before, ib)
-		observeStoredStatus(before, ib, s.jobs)
+		r.metrics.observeStoredStatus(before, ib, s.jobs)
 	}
 	if err != nil || !alive {
 		return ctrl.Result{RequeueAfter: lookAgain}, err
@@ -403,7 +409,7 @@ func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Co
 // SetupWithManager registers the controller, its cache indexes and its
 // metrics with the manager.
 func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()}); err != nil {
+	if err := r.metrics.register(ctrlmetrics.Registry, mgr.GetClient()); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	b, err := r.controllerBuilder(mgr)
