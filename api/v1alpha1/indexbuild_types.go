@@ -168,6 +168,27 @@ type PodSettings struct {
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
+	// envFrom adds every key of ConfigMaps and Secrets to the container's
+	// environment (a Secret only with the admin's opt-in label, as for env).
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+
+	// volumes the containers may mount (spec.worker.volumeMounts,
+	// spec.finalize.volumeMounts), e.g. a CA bundle ConfigMap for an
+	// S3-compatible store with a private CA. Only kinds the restricted Pod
+	// Security level admits and the operator's policy can judge:
+	// configMap, secret (with the admin's opt-in label), emptyDir,
+	// persistentVolumeClaim. "scratch", "source" and "output" are the
+	// operator's own names.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !(v.name in ['scratch', 'source', 'output']))",message="spec.pod.volumes: scratch, source and output are the operator's own volume names"
+	// +optional
+	Volumes []PodVolume `json:"volumes,omitempty"`
+
 	// scratchSize sizes the emptyDir mounted at /tmp (TMPDIR) for sort
 	// spills and element files; it is also requested as ephemeral storage.
 	// Default: no limit and no request.
@@ -175,11 +196,43 @@ type PodSettings struct {
 	ScratchSize *resource.Quantity `json:"scratchSize,omitempty"`
 }
 
+// PodVolume is one of spec.pod.volumes: a name and exactly one source.
+// +kubebuilder:validation:XValidation:rule="[has(self.configMap), has(self.secret), has(self.emptyDir), has(self.persistentVolumeClaim)].filter(x, x).size() == 1",message="a volume sets exactly one of configMap, secret, emptyDir and persistentVolumeClaim"
+type PodVolume struct {
+	// name the volume mounts refer to.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// configMap mounts a ConfigMap's keys as files.
+	// +optional
+	ConfigMap *corev1.ConfigMapVolumeSource `json:"configMap,omitempty"`
+	// secret mounts a Secret's keys as files (with the admin's opt-in label).
+	// +optional
+	Secret *corev1.SecretVolumeSource `json:"secret,omitempty"`
+	// emptyDir is a scratch directory of the pod.
+	// +optional
+	EmptyDir *corev1.EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	// persistentVolumeClaim mounts a claim of the namespace.
+	// +optional
+	PersistentVolumeClaim *corev1.PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+}
+
+// VolumeMounts mount spec.pod.volumes into one role's container; /tmp is
+// the operator's scratch directory.
+// +listType=atomic
+// +kubebuilder:validation:MaxItems=16
+// +kubebuilder:validation:XValidation:rule="self.all(m, m.mountPath != '/tmp' && !m.mountPath.startsWith('/tmp/'))",message="volumeMounts must not mount at or under /tmp, the operator's scratch directory"
+type VolumeMounts []corev1.VolumeMount
+
 // WorkerSpec holds settings of the worker pods only.
 type WorkerSpec struct {
 	// resources of each worker container.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// volumeMounts of spec.pod.volumes in the worker container.
+	// +optional
+	VolumeMounts VolumeMounts `json:"volumeMounts,omitempty"`
 }
 
 // FinalizeSpec holds settings of the finalize pod only.
@@ -187,6 +240,11 @@ type FinalizeSpec struct {
 	// resources of the finalize container.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// volumeMounts of spec.pod.volumes in the finalize container (and in
+	// the output cleanup's).
+	// +optional
+	VolumeMounts VolumeMounts `json:"volumeMounts,omitempty"`
 
 	// activeDeadlineSeconds limits how long finalize may run; past it the
 	// build ends Failed with reason DeadlineExceeded.
@@ -220,6 +278,8 @@ type BuilderSpec struct {
 // at admission, and a change to schemaID, tableID, elementType or
 // elementIDs fails the build with StaleMeta.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
+// +kubebuilder:validation:XValidation:rule="!has(self.worker) || !has(self.worker.volumeMounts) || self.worker.volumeMounts.all(m, has(self.pod) && has(self.pod.volumes) && self.pod.volumes.exists(v, v.name == m.name))",message="spec.worker.volumeMounts must name volumes of spec.pod.volumes",fieldPath=".worker.volumeMounts"
+// +kubebuilder:validation:XValidation:rule="!has(self.finalize) || !has(self.finalize.volumeMounts) || self.finalize.volumeMounts.all(m, has(self.pod) && has(self.pod.volumes) && self.pod.volumes.exists(v, v.name == m.name))",message="spec.finalize.volumeMounts must name volumes of spec.pod.volumes",fieldPath=".finalize.volumeMounts"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.source.uri == oldSelf.source.uri",message="spec.source.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".source.uri"
