@@ -175,10 +175,22 @@ func byKey(t testing.TB, objs []object) map[string]object {
 	return m
 }
 
-// normalize drops the tool labels from metadata.labels (and the map when it
-// ends up empty).
+// toolAnnotations carry no behaviour of the object: Helm's keep policy on
+// the CRD (TestChartCRDsAreGenerated checks it).
+var toolAnnotations = []string{"helm.sh/resource-policy"}
+
+// normalize drops the tool labels and annotations from metadata (and a map
+// that ends up empty).
 func normalize(o object) object {
 	md, _ := o["metadata"].(map[string]any)
+	if annotations, ok := md["annotations"].(map[string]any); ok {
+		for _, a := range toolAnnotations {
+			delete(annotations, a)
+		}
+		if len(annotations) == 0 {
+			delete(md, "annotations")
+		}
+	}
 	if labels, ok := md["labels"].(map[string]any); ok {
 		for _, l := range toolLabels {
 			delete(labels, l)
@@ -280,9 +292,10 @@ func TestChartRulesMatchGeneratedRole(t *testing.T) {
 	}
 }
 
-// TestChartCRDsAreGenerated checks that charts/indexbuild/crds holds exactly
-// the files of config/crd/bases, byte for byte (make manifests copies them),
-// and that helm renders them.
+// TestChartCRDsAreGenerated checks that charts/indexbuild/files/crds holds
+// exactly the files of config/crd/bases, byte for byte (make manifests
+// copies them), and that helm renders them as templates (so helm upgrade
+// upgrades them) kept on uninstall, unless crds.install is false.
 func TestChartCRDsAreGenerated(t *testing.T) {
 	root := repoRoot(t)
 	names := func(dir string) []string {
@@ -296,28 +309,37 @@ func TestChartCRDsAreGenerated(t *testing.T) {
 		}
 		return n
 	}
-	bases, chart := names("config/crd/bases"), names("charts/indexbuild/crds")
+	bases, chart := names("config/crd/bases"), names("charts/indexbuild/files/crds")
 	if !slices.Equal(bases, chart) {
-		t.Fatalf("charts/indexbuild/crds has %v, config/crd/bases has %v: run make manifests", chart, bases)
+		t.Fatalf("charts/indexbuild/files/crds has %v, config/crd/bases has %v: run make manifests", chart, bases)
 	}
 	for _, n := range bases {
 		want, err := os.ReadFile(filepath.Join(root, "config/crd/bases", n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(root, "charts/indexbuild/crds", n))
+		got, err := os.ReadFile(filepath.Join(root, "charts/indexbuild/files/crds", n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(want, got) {
-			t.Errorf("charts/indexbuild/crds/%s differs from config/crd/bases/%s: run make manifests", n, n)
+			t.Errorf("charts/indexbuild/files/crds/%s differs from config/crd/bases/%s: run make manifests", n, n)
 		}
 	}
 
 	helm := helmBinary(t)
 	objs := byKey(t, helmTemplate(t, helm, release))
-	if _, ok := objs["CustomResourceDefinition /indexbuilds.indexbuild.dev"]; !ok {
-		t.Error("helm template --include-crds renders no indexbuilds.indexbuild.dev CRD")
+	crd, ok := objs["CustomResourceDefinition /indexbuilds.indexbuild.dev"]
+	if !ok {
+		t.Fatal("helm template renders no indexbuilds.indexbuild.dev CRD")
+	}
+	if get(crd, "metadata", "annotations", "helm.sh/resource-policy") != "keep" {
+		t.Errorf("the CRD is not kept on helm uninstall: annotations %v", get(crd, "metadata", "annotations"))
+	}
+	for k := range byKey(t, helmTemplate(t, helm, release, "--set", "crds.install=false")) {
+		if strings.HasPrefix(k, "CustomResourceDefinition ") {
+			t.Errorf("crds.install=false renders %s", k)
+		}
 	}
 }
 
