@@ -373,8 +373,10 @@ type IndexBuildSpec struct {
 	// +optional
 	Finalize *FinalizeSpec `json:"finalize,omitempty"`
 
-	// activeDeadlineSeconds limits the whole task, counted from the time
-	// it was recorded (status.task.startTime); past it the build ends
+	// activeDeadlineSeconds limits the time the task's pods are allowed to
+	// run, over all its stages, counted as a Job counts its own: from each
+	// stage Job's start, restarting when a suspended Job resumes; time
+	// queued in Kueue or suspended does not count. Past it the build ends
 	// Failed with reason DeadlineExceeded and its pods are stopped.
 	// +kubebuilder:validation:Minimum=1
 	// +optional

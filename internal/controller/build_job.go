@@ -24,6 +24,9 @@ func newBuildJob(ib *indexbuildv1alpha1.IndexBuild, defaults podDefaults) *batch
 	// One partition out of retries dooms the build: finalize needs them all,
 	// so stop the others at once instead of finishing work nobody can use.
 	job.Spec.MaxFailedIndexes = ptr.To[int32](0)
-	job.Spec.Suspend = ptr.To(ib.Spec.Suspend || queueName(job) != "")
+	job.Spec.Suspend = ptr.To(queueName(job) != "")
+	if ib.Spec.Suspend {
+		suspendByOperator(job)
+	}
 	return job
 }

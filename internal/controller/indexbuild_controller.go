@@ -191,7 +191,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	if err := r.afterStatusStored(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: soonest(lookAgain, timedCheckAfter(ib, now))}, nil
+	return ctrl.Result{RequeueAfter: soonest(lookAgain, timedCheckAfter(ib, s.jobs, now))}, nil
 }
 
 // afterStatusStored changes the Jobs of a finished task, once its status is
@@ -282,7 +282,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		return 0, nil
 	}
 	// 7.
-	if msg, exceeded := checkDeadline(ib, s.now); exceeded {
+	if msg, exceeded := checkDeadline(ib, s.jobs, s.now); exceeded {
 		status.failed(ReasonDeadlineExceeded, msg)
 		return 0, nil
 	}
