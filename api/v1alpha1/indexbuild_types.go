@@ -462,6 +462,11 @@ type PartitionCounts struct {
 	// failed partitions: out of retries.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
+	// failedIndexes are the failed partitions, in the Job's format
+	// ("1,3-5"): the ones to look at (kubectl indexbuild logs NAME -p N).
+	// +kubebuilder:validation:MaxLength=64000
+	// +optional
+	FailedIndexes string `json:"failedIndexes,omitempty"`
 	// active workers running now.
 	// +optional
 	Active int32 `json:"active,omitempty"`

@@ -77,7 +77,38 @@ func (p *Plugin) status(ctx context.Context, args []string) error {
 	if *output != "text" {
 		return printStructured(p.Out, Summarize(ib), *output)
 	}
-	return WriteStatus(p.Out, ib, p.Now())
+	var live *LiveRate
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseBuilding {
+		live = workerRate(ctx, c, ib)
+	}
+	return WriteStatus(p.Out, ib, p.Now(), live)
+}
+
+// maxRatePods bounds the log reads of one status: the rate of the first
+// workers stands for the build's when there are more.
+const maxRatePods = 64
+
+// workerRate reads the tail of each running worker's log for its latest
+// progress line; nil when the pods cannot be listed (status still shows).
+func workerRate(ctx context.Context, c *Clients, ib *indexbuildv1alpha1.IndexBuild) *LiveRate {
+	target := LogTarget{Name: ib.Name, JobID: ib.Spec.JobID}
+	pods, err := c.Clientset.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: target.Selector().String()})
+	if err != nil {
+		return nil
+	}
+	var tails []string
+	for _, pod := range pods.Items {
+		if pod.Status.Phase != corev1.PodRunning || len(tails) == maxRatePods {
+			continue
+		}
+		opts := &corev1.PodLogOptions{Container: target.LogContainer(), TailLines: ptr.To[int64](20)}
+		b, err := c.Clientset.CoreV1().Pods(c.Namespace).GetLogs(pod.Name, opts).DoRaw(ctx)
+		if err == nil {
+			tails = append(tails, string(b))
+		}
+	}
+	r := SumProgress(tails)
+	return &r
 }
 
 // watch NAME [--timeout D] [-o text|json]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
 // barWidth is the number of cells in a progress bar.
@@ -252,9 +254,34 @@ func Summarize(ib *indexbuildv1alpha1.IndexBuild) Summary {
 	return s
 }
 
+// LiveRate is the build's rate now, from the latest progress line of each
+// running worker.
+type LiveRate struct {
+	Workers       int // running workers that reported progress
+	Rows          int64
+	RowsPerSecond float64
+}
+
+// SumProgress adds up the latest progress line in each worker's log tail.
+func SumProgress(tails []string) LiveRate {
+	var r LiveRate
+	for _, tail := range tails {
+		lines := strings.Split(strings.TrimRight(tail, "\n"), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if p, ok := summary.ParseProgress(lines[i]); ok {
+				r.Workers++
+				r.Rows += p.Rows
+				r.RowsPerSecond += p.RowsPerSecond
+				break
+			}
+		}
+	}
+	return r
+}
+
 // WriteStatus writes the human-readable status of ib; now is used for the
-// elapsed time of a running task.
-func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) error {
+// elapsed time of a running task, live (nil: not known) for its rate now.
+func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time, live *LiveRate) error {
 	st := ib.Status
 	phase := string(st.Phase)
 	if phase == "" {
@@ -279,7 +306,14 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) 
 	if total == 0 {
 		total = ib.Spec.Partitions
 	}
-	fmt.Fprintf(w, "Partitions:  %s  (active %d, failed %d)\n", Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, st.Partitions.Failed)
+	failed := strconv.Itoa(int(st.Partitions.Failed))
+	if st.Partitions.FailedIndexes != "" {
+		failed += ": " + st.Partitions.FailedIndexes
+	}
+	fmt.Fprintf(w, "Partitions:  %s  (active %d, failed %s)\n", Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, failed)
+	if live != nil && live.Workers > 0 {
+		fmt.Fprintf(w, "Rate now:    %s rows/s over %d running workers (%d rows read so far)\n", formatRate(live.RowsPerSecond), live.Workers, live.Rows)
+	}
 	if r, ok := RowsRate(st); ok {
 		fmt.Fprintf(w, "Rate:        %s rows/s (%d rows in %s, task start to commit)\n", formatRate(r.RowsPerSecond), r.Rows, time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 	}

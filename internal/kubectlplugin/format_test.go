@@ -223,7 +223,7 @@ func TestWriteStatus(t *testing.T) {
 	ib.Status.Commit = &indexbuildv1alpha1.CommitStatus{MarkerURI: "s3://indexes/books/metadata.json", Files: 8, Bytes: 52311, Rows: 1000, CommitTime: &commit}
 	ib.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Committed", "committed 8 files")}
 	var b bytes.Buffer
-	if err := WriteStatus(&b, ib, start.Add(time.Hour)); err != nil {
+	if err := WriteStatus(&b, ib, start.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := `IndexBuild:  default/books
@@ -241,6 +241,35 @@ Conditions:
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestWriteStatusWhileBuilding(t *testing.T) {
+	start := metav1.NewTime(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	ib := testutil.MakeIndexBuild("books", "default").Partitions(8).Obj()
+	ib.Generation, ib.Status.ObservedGeneration = 1, 1
+	ib.Status.Phase = indexbuildv1alpha1.PhaseBuilding
+	ib.Status.Task = &indexbuildv1alpha1.TaskStatus{JobID: 1, StartTime: &start}
+	ib.Status.Partitions = indexbuildv1alpha1.PartitionCounts{Total: 8, Succeeded: 3, Active: 2, Failed: 2, FailedIndexes: "4,6"}
+	live := SumProgress([]string{
+		"opened\npartition 0/8: 1000 rows, 500 rows/s, 10.0% of share read\npartition 0/8: 3000 rows, 750 rows/s, 30.0% of share read\n",
+		"partition 1/8: 2000 rows, 1250 rows/s, 20.0% of share read",
+		"no progress yet",
+	})
+	if live.Workers != 2 || live.Rows != 5000 || live.RowsPerSecond != 2000 {
+		t.Fatalf("SumProgress = %+v: the latest line of each worker that reported", live)
+	}
+	var b bytes.Buffer
+	if err := WriteStatus(&b, ib, start.Add(time.Minute), &live); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Partitions:  [#######-------------] 3/8  (active 2, failed 2: 4,6)\n",
+		"Rate now:    2000 rows/s over 2 running workers (5000 rows read so far)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 

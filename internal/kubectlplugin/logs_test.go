@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/testutil"
@@ -160,5 +161,35 @@ func TestLogsUsesSpecJobID(t *testing.T) {
 	}
 	if code := p.Run(context.Background(), []string{"logs", "nope", "-n", ns}); code != 1 || !strings.Contains(errb.String(), "IndexBuild nope not found") {
 		t.Errorf("missing build: %d %q", code, errb.String())
+	}
+}
+
+// TestStatusShowsTheLiveRate: status of a running build sums the latest
+// progress line of each running worker's log (not of pending or finished
+// pods).
+func TestStatusShowsTheLiveRate(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "ns").JobID(3).Partitions(4).Obj()
+	ib.Status.Phase = "Building"
+	running := func(p *corev1.Pod) *corev1.Pod { p.Status.Phase = corev1.PodRunning; return p }
+	cs := fake.NewClientset(
+		running(childPod("books-3-build-0-a", "books", "3", "build", "0", 1)),
+		running(childPod("books-3-build-1-a", "books", "3", "build", "1", 1)),
+		childPod("books-3-build-2-a", "books", "3", "build", "2", 1), // pending
+	)
+	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "log" {
+			return false, nil, nil
+		}
+		return true, &runtime.Unknown{Raw: []byte("partition 0/4: 900 rows, 100 rows/s, 5.0% of share read\npartition 0/4: 3000 rows, 750 rows/s, 20.0% of share read\n")}, nil
+	})
+	var out, errb bytes.Buffer
+	p := &Plugin{Out: &out, Err: &errb, Connect: func(KubeFlags) (*Clients, error) {
+		return &Clients{Client: ctrlfake.NewClientBuilder().WithScheme(Scheme()).WithObjects(ib).Build(), Clientset: cs, Namespace: "ns"}, nil
+	}}
+	if code := p.Run(context.Background(), []string{"status", "books"}); code != 0 {
+		t.Fatalf("status exited %d: %s", code, errb.String())
+	}
+	if want := "Rate now:    1500 rows/s over 2 running workers (6000 rows read so far)"; !strings.Contains(out.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, out.String())
 	}
 }
