@@ -463,7 +463,7 @@ type PartitionCounts struct {
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
 	// failedIndexes are the failed partitions, in the Job's format
-	// ("1,3-5"): the ones to look at (kubectl indexbuild logs NAME -p N).
+	// ("1,3-5"): the ones to look at (kubectl indexbuild logs NAME --partition N).
 	// +kubebuilder:validation:MaxLength=64000
 	// +optional
 	FailedIndexes string `json:"failedIndexes,omitempty"`
