@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ElementType is the kind of index an IndexBuild produces.
@@ -194,6 +195,35 @@ type PodSettings struct {
 	// Default: no limit and no request.
 	// +optional
 	ScratchSize *resource.Quantity `json:"scratchSize,omitempty"`
+}
+
+// FailurePolicy restarts a failed stage under the same task.
+type FailurePolicy struct {
+	// maxRestarts is how often a stage Job that ran out of retries
+	// (BackoffLimitExceeded: a bad node, a flaky store) is recreated under
+	// the same jobID: task metadata is checked again first, and finished
+	// partitions are not built again (their workers exit 0 at once).
+	// StaleMeta, InvalidInput, OutputInUse and deadlines are never
+	// restarted. Raising it on a build that ended Failed for
+	// BackoffLimitExceeded restarts it (kubectl indexbuild retry --failed).
+	// Default 0.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxRestarts int32 `json:"maxRestarts,omitempty"`
+}
+
+// RestartStatus is the failure behind the last restart.
+type RestartStatus struct {
+	// time of the restart.
+	Time metav1.Time `json:"time"`
+	// role of the Job that failed: build, merge or finalize.
+	Role string `json:"role"`
+	// jobUID is the failed Job the restart replaced.
+	JobUID types.UID `json:"jobUID"`
+	// reason and message of its failure, as the Ready condition had them.
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
 }
 
 // PodVolume is one of spec.pod.volumes: a name and exactly one source.
@@ -388,6 +418,10 @@ type IndexBuildSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// failurePolicy says what happens when a stage Job fails.
+	// +optional
+	FailurePolicy *FailurePolicy `json:"failurePolicy,omitempty"`
 }
 
 // Phase is where a build stands.
@@ -518,6 +552,14 @@ type IndexBuildStatus struct {
 	// commit summarises the committed index once finalize succeeded.
 	// +optional
 	Commit *CommitStatus `json:"commit,omitempty"`
+
+	// restarts counts the task's stage restarts (spec.failurePolicy).
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
+
+	// lastRestart is the failure behind the latest restart.
+	// +optional
+	LastRestart *RestartStatus `json:"lastRestart,omitempty"`
 
 	// completionTime is when the task ended, Succeeded or Failed
 	// (ttlSecondsAfterFinished counts from it).

@@ -107,6 +107,9 @@ type snapshot struct {
 	ib   *indexbuildv1alpha1.IndexBuild
 	jobs childJobs
 	now  time.Time
+	// restart is a failed stage Job to delete once the status that counts
+	// its restart is stored (failure_policy.go).
+	restart *batchv1.Job
 }
 
 // Reconcile moves one IndexBuild along its stages (Pending → Building →
@@ -200,6 +203,11 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 // first could lose the verdict to a failed status write. Past the TTL, a
 // finished task's Jobs go.
 func (r *IndexBuildReconciler) afterStatusStored(ctx context.Context, s *snapshot) error {
+	if s.restart != nil {
+		if err := r.deleteJobs(ctx, s.ib, []*batchv1.Job{s.restart}, metav1.DeletePropagationBackground); err != nil {
+			return err
+		}
+	}
 	if s.ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
 		var running []*batchv1.Job
 		for _, job := range s.jobs.all() {
@@ -226,7 +234,8 @@ var errReleased = errors.New("IndexBuild released for deletion")
 //     task's Jobs go, whatever state they are in. Nothing below looks at
 //     them.
 //  2. A Failed task stays Failed, with the reason it failed for. Only a new
-//     jobID (1) moves on; its spec may have been edited since, but
+//     jobID (1) moves on — or a restart spec.failurePolicy allows
+//     (failure_policy.go); its spec may have been edited since, but
 //     reporting StaleMeta over the failure would hide its cause.
 //  3. Nothing is resumed, adopted or reported Ready before its task
 //     metadata is checked: status.task, then every Job of the task. A
@@ -259,7 +268,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		status.inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "task "+taskKey(ib)+" recorded")
 	}
 	// 2.
-	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed && !resumeToRestart(s) {
 		return 0, nil
 	}
 	// 3.

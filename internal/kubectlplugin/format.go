@@ -155,6 +155,32 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 	return d
 }
 
+// DecideRestart decides `retry --failed`: a build that ended Failed because
+// a stage ran out of retries restarts under the same task when
+// spec.failurePolicy.maxRestarts is raised to one more than status.restarts.
+// The refusal says why not, empty when allowed.
+func DecideRestart(ib *indexbuildv1alpha1.IndexBuild) (maxRestarts int32, refusal string) {
+	reason, _ := FailureReason(ib)
+	switch {
+	case ib.Status.Phase != indexbuildv1alpha1.PhaseFailed:
+		return 0, fmt.Sprintf("IndexBuild %s is %s, not Failed: --failed restarts only a failed build", ib.Name, phaseOrNone(ib))
+	case ib.Status.ObservedGeneration != ib.Generation:
+		return 0, fmt.Sprintf("IndexBuild %s: the operator has not observed the latest spec yet (generation %d, observed %d); wait",
+			ib.Name, ib.Generation, ib.Status.ObservedGeneration)
+	case reason != retry.ReasonBackoffLimitExceeded:
+		return 0, fmt.Sprintf("IndexBuild %s failed with %s, which the same task would fail with again: --failed restarts only a stage that ran out of retries (BackoffLimitExceeded); `kubectl indexbuild retry %s` starts a new task",
+			ib.Name, reason, ib.Name)
+	}
+	return ib.Status.Restarts + 1, ""
+}
+
+func phaseOrNone(ib *indexbuildv1alpha1.IndexBuild) string {
+	if ib.Status.Phase == "" {
+		return "not started"
+	}
+	return string(ib.Status.Phase)
+}
+
 // FailureReason returns the reason and message of a failed build: the
 // Stalled condition's, else Ready's when it is False.
 func FailureReason(ib *indexbuildv1alpha1.IndexBuild) (string, string) {

@@ -420,3 +420,30 @@ func TestRedrawer(t *testing.T) {
 		t.Errorf("lines: %q", b.String())
 	}
 }
+
+func TestDecideRestart(t *testing.T) {
+	base := func() *indexbuildv1alpha1.IndexBuild {
+		ib := testutil.MakeIndexBuild("b", "ns").JobID(7).Obj()
+		ib.Generation, ib.Status.ObservedGeneration = 3, 3
+		ib.Status.Restarts = 1
+		return ib
+	}
+	for _, tc := range []struct {
+		name       string
+		ib         *indexbuildv1alpha1.IndexBuild
+		want       int32
+		refusalHas string
+	}{
+		{"out of retries: one restart more", failed(base(), "BackoffLimitExceeded", "partition 2"), 2, ""},
+		{"stale: a new task is needed", failed(base(), "StaleMeta", "m"), 0, "retry b` starts a new task"},
+		{"bad input", failed(base(), "InvalidInput", "m"), 0, "only a stage that ran out of retries"},
+		{"still building", base(), 0, "not Failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, refusal := DecideRestart(tc.ib)
+			if got != tc.want || !strings.Contains(refusal, tc.refusalHas) || (tc.refusalHas == "") != (refusal == "") {
+				t.Errorf("DecideRestart = %d, %q; want %d, refusal containing %q", got, refusal, tc.want, tc.refusalHas)
+			}
+		})
+	}
+}

@@ -12,10 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
@@ -191,5 +193,35 @@ func TestStatusShowsTheLiveRate(t *testing.T) {
 	}
 	if want := "Rate now:    1500 rows/s over 2 running workers (6000 rows read so far)"; !strings.Contains(out.String(), want) {
 		t.Errorf("status lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestRetryFailedRaisesMaxRestarts: retry --failed keeps the jobID and asks
+// the operator for one restart more.
+func TestRetryFailedRaisesMaxRestarts(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "ns").JobID(3).Obj()
+	ib.Status.Phase = "Failed"
+	ib.Status.Restarts = 0
+	ib.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: "False", Reason: "BackoffLimitExceeded", Message: "partition 2 out of retries"}}
+	cl := ctrlfake.NewClientBuilder().WithScheme(Scheme()).WithObjects(ib).Build()
+	var out, errb bytes.Buffer
+	p := &Plugin{Out: &out, Err: &errb, Connect: func(KubeFlags) (*Clients, error) {
+		return &Clients{Client: cl, Namespace: "ns"}, nil
+	}}
+	if code := p.Run(context.Background(), []string{"retry", "books", "--failed"}); code != 0 {
+		t.Fatalf("retry --failed exited %d: %s", code, errb.String())
+	}
+	got := &indexbuildv1alpha1.IndexBuild{}
+	if err := cl.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "books"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.JobID != 3 || got.Spec.FailurePolicy == nil || got.Spec.FailurePolicy.MaxRestarts != 1 {
+		t.Errorf("spec after retry --failed: jobID %d, failurePolicy %+v", got.Spec.JobID, got.Spec.FailurePolicy)
+	}
+	if !strings.Contains(out.String(), "maxRestarts 0 -> 1") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if code := p.Run(context.Background(), []string{"retry", "books", "--failed", "--force"}); code != 2 {
+		t.Errorf("--failed --force exited %d, want 2 (usage)", code)
 	}
 }

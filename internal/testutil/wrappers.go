@@ -230,6 +230,12 @@ func (w *IndexBuildWrapper) FinalizeVolumeMounts(m ...corev1.VolumeMount) *Index
 	return w
 }
 
+// MaxRestarts sets spec.failurePolicy.maxRestarts.
+func (w *IndexBuildWrapper) MaxRestarts(n int32) *IndexBuildWrapper {
+	w.Spec.FailurePolicy = &indexbuildv1alpha1.FailurePolicy{MaxRestarts: n}
+	return w
+}
+
 // FinalizeResources sets the finalize container's resources.
 func (w *IndexBuildWrapper) FinalizeResources(r corev1.ResourceRequirements) *IndexBuildWrapper {
 	if w.Spec.Finalize == nil {
