@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,10 +175,22 @@ func byKey(t testing.TB, objs []object) map[string]object {
 	return m
 }
 
-// normalize drops the tool labels from metadata.labels (and the map when it
-// ends up empty).
+// toolAnnotations carry no behaviour of the object: Helm's keep policy on
+// the CRD (TestChartCRDsAreGenerated checks it).
+var toolAnnotations = []string{"helm.sh/resource-policy"}
+
+// normalize drops the tool labels and annotations from metadata (and a map
+// that ends up empty).
 func normalize(o object) object {
 	md, _ := o["metadata"].(map[string]any)
+	if annotations, ok := md["annotations"].(map[string]any); ok {
+		for _, a := range toolAnnotations {
+			delete(annotations, a)
+		}
+		if len(annotations) == 0 {
+			delete(md, "annotations")
+		}
+	}
 	if labels, ok := md["labels"].(map[string]any); ok {
 		for _, l := range toolLabels {
 			delete(labels, l)
@@ -279,9 +292,10 @@ func TestChartRulesMatchGeneratedRole(t *testing.T) {
 	}
 }
 
-// TestChartCRDsAreGenerated checks that charts/indexbuild/crds holds exactly
-// the files of config/crd/bases, byte for byte (make manifests copies them),
-// and that helm renders them.
+// TestChartCRDsAreGenerated checks that charts/indexbuild/files/crds holds
+// exactly the files of config/crd/bases, byte for byte (make manifests
+// copies them), and that helm renders them as templates (so helm upgrade
+// upgrades them) kept on uninstall, unless crds.install is false.
 func TestChartCRDsAreGenerated(t *testing.T) {
 	root := repoRoot(t)
 	names := func(dir string) []string {
@@ -295,28 +309,37 @@ func TestChartCRDsAreGenerated(t *testing.T) {
 		}
 		return n
 	}
-	bases, chart := names("config/crd/bases"), names("charts/indexbuild/crds")
+	bases, chart := names("config/crd/bases"), names("charts/indexbuild/files/crds")
 	if !slices.Equal(bases, chart) {
-		t.Fatalf("charts/indexbuild/crds has %v, config/crd/bases has %v: run make manifests", chart, bases)
+		t.Fatalf("charts/indexbuild/files/crds has %v, config/crd/bases has %v: run make manifests", chart, bases)
 	}
 	for _, n := range bases {
 		want, err := os.ReadFile(filepath.Join(root, "config/crd/bases", n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(root, "charts/indexbuild/crds", n))
+		got, err := os.ReadFile(filepath.Join(root, "charts/indexbuild/files/crds", n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(want, got) {
-			t.Errorf("charts/indexbuild/crds/%s differs from config/crd/bases/%s: run make manifests", n, n)
+			t.Errorf("charts/indexbuild/files/crds/%s differs from config/crd/bases/%s: run make manifests", n, n)
 		}
 	}
 
 	helm := helmBinary(t)
 	objs := byKey(t, helmTemplate(t, helm, release))
-	if _, ok := objs["CustomResourceDefinition /indexbuilds.indexbuild.dev"]; !ok {
-		t.Error("helm template --include-crds renders no indexbuilds.indexbuild.dev CRD")
+	crd, ok := objs["CustomResourceDefinition /indexbuilds.indexbuild.dev"]
+	if !ok {
+		t.Fatal("helm template renders no indexbuilds.indexbuild.dev CRD")
+	}
+	if get(crd, "metadata", "annotations", "helm.sh/resource-policy") != "keep" {
+		t.Errorf("the CRD is not kept on helm uninstall: annotations %v", get(crd, "metadata", "annotations"))
+	}
+	for k := range byKey(t, helmTemplate(t, helm, release, "--set", "crds.install=false")) {
+		if strings.HasPrefix(k, "CustomResourceDefinition ") {
+			t.Errorf("crds.install=false renders %s", k)
+		}
 	}
 }
 
@@ -386,6 +409,40 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
+	t.Run("serviceMonitor", func(t *testing.T) {
+		if _, ok := byKey(t, helmTemplate(t, helm, release))["ServiceMonitor indexbuild-system/indexbuild-controller-manager-metrics-monitor"]; ok {
+			t.Error("a ServiceMonitor rendered by default; it needs the Prometheus Operator's CRDs, so it is opt-in")
+		}
+		for _, secure := range []string{"true", "false"} {
+			objs := byKey(t, helmTemplate(t, helm, release, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.secure="+secure,
+				"--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.serviceMonitor.interval=30s"))
+			sm, ok := objs["ServiceMonitor indexbuild-system/indexbuild-controller-manager-metrics-monitor"]
+			if !ok {
+				t.Fatalf("metrics.secure=%s: no ServiceMonitor among %v", secure, slices.Sorted(maps.Keys(objs)))
+			}
+			svc := objs["Service indexbuild-system/indexbuild-controller-manager-metrics-service"]
+			ports, _ := get(svc, "spec", "ports").([]any)
+			endpoints, _ := get(sm, "spec", "endpoints").([]any)
+			if len(ports) != 1 || len(endpoints) != 1 {
+				t.Fatalf("metrics.secure=%s: service ports %v, endpoints %v", secure, ports, endpoints)
+			}
+			ep := endpoints[0].(map[string]any)
+			if ep["port"] != ports[0].(map[string]any)["name"] || ep["interval"] != "30s" || (secure == "true") != (ep["scheme"] == "https") {
+				t.Errorf("metrics.secure=%s: endpoint %v does not scrape the Service's port %v", secure, ep, ports[0])
+			}
+			match, _ := get(sm, "spec", "selector", "matchLabels").(map[string]any)
+			svcLabels, _ := get(svc, "metadata", "labels").(map[string]any)
+			if len(match) == 0 || get(sm, "metadata", "labels", "release") != "prom" {
+				t.Errorf("metrics.secure=%s: ServiceMonitor %v", secure, sm)
+			}
+			for k, v := range match {
+				if svcLabels[k] != v {
+					t.Errorf("metrics.secure=%s: ServiceMonitor selects %s=%v, the metrics Service has labels %v", secure, k, v, svcLabels)
+				}
+			}
+		}
+	})
+
 	t.Run("custom", func(t *testing.T) {
 		objs := byKey(t, helmTemplate(t, helm, "ops",
 			"--set", "image.repository=example.com/indexbuild",
@@ -407,6 +464,7 @@ func TestChartValues(t *testing.T) {
 			"--set", "policy.allowBuilderCommand=true",
 			"--set", "policy.serviceAccounts={indexer}",
 			"--set", "policy.secretOptInLabel=example.com/indexbuild-ok",
+			"--set", "metrics.indexBuildLabels={team,app.kubernetes.io/part-of}",
 		))
 		_, c := manager(t, objs, "Deployment indexbuild-system/ops-indexbuild-controller-manager")
 		if c["image"] != "example.com/indexbuild:v1.2.3" {
@@ -422,7 +480,8 @@ func TestChartValues(t *testing.T) {
 		for _, a := range []string{"--watch-namespace=team-a", "--zap-log-level=debug", "--metrics-secure=false", "--file-store-roots=/var/lib/indexbuild,/data",
 			"--max-concurrent-reconciles=32", "--kube-api-qps=400", "--kube-api-burst=800", "--status-progress-interval=2s",
 			"--allowed-builder-images=registry.example.com/indexbuild/*,example.com/builder:v9", "--allow-builder-command",
-			"--allowed-service-accounts=indexer", "--secret-opt-in-label=example.com/indexbuild-ok"} {
+			"--allowed-service-accounts=indexer", "--secret-opt-in-label=example.com/indexbuild-ok",
+			"--metrics-indexbuild-labels=team,app.kubernetes.io/part-of"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("args %v: want %s", args, a)
 			}

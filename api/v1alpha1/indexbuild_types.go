@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ElementType is the kind of index an IndexBuild produces.
@@ -168,6 +169,27 @@ type PodSettings struct {
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
+	// envFrom adds every key of ConfigMaps and Secrets to the container's
+	// environment (a Secret only with the admin's opt-in label, as for env).
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+
+	// volumes the containers may mount (spec.worker.volumeMounts,
+	// spec.finalize.volumeMounts), e.g. a CA bundle ConfigMap for an
+	// S3-compatible store with a private CA. Only kinds the restricted Pod
+	// Security level admits and the operator's policy can judge:
+	// configMap, secret (with the admin's opt-in label), emptyDir,
+	// persistentVolumeClaim. "scratch", "source" and "output" are the
+	// operator's own names.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !(v.name in ['scratch', 'source', 'output']))",message="spec.pod.volumes: scratch, source and output are the operator's own volume names"
+	// +optional
+	Volumes []PodVolume `json:"volumes,omitempty"`
+
 	// scratchSize sizes the emptyDir mounted at /tmp (TMPDIR) for sort
 	// spills and element files; it is also requested as ephemeral storage.
 	// Default: no limit and no request.
@@ -175,11 +197,72 @@ type PodSettings struct {
 	ScratchSize *resource.Quantity `json:"scratchSize,omitempty"`
 }
 
+// FailurePolicy restarts a failed stage under the same task.
+type FailurePolicy struct {
+	// maxRestarts is how often a stage Job that ran out of retries
+	// (BackoffLimitExceeded: a bad node, a flaky store) is recreated under
+	// the same jobID: task metadata is checked again first, and finished
+	// partitions are not built again (their workers exit 0 at once).
+	// StaleMeta, InvalidInput, OutputInUse and deadlines are never
+	// restarted. Raising it on a build that ended Failed for
+	// BackoffLimitExceeded restarts it (kubectl indexbuild retry --failed).
+	// Default 0.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxRestarts int32 `json:"maxRestarts,omitempty"`
+}
+
+// RestartStatus is the failure behind the last restart.
+type RestartStatus struct {
+	// time of the restart.
+	Time metav1.Time `json:"time"`
+	// role of the Job that failed: build, merge or finalize.
+	Role string `json:"role"`
+	// jobUID is the failed Job the restart replaced.
+	JobUID types.UID `json:"jobUID"`
+	// reason and message of its failure, as the Ready condition had them.
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// PodVolume is one of spec.pod.volumes: a name and exactly one source.
+// +kubebuilder:validation:XValidation:rule="[has(self.configMap), has(self.secret), has(self.emptyDir), has(self.persistentVolumeClaim)].filter(x, x).size() == 1",message="a volume sets exactly one of configMap, secret, emptyDir and persistentVolumeClaim"
+type PodVolume struct {
+	// name the volume mounts refer to.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// configMap mounts a ConfigMap's keys as files.
+	// +optional
+	ConfigMap *corev1.ConfigMapVolumeSource `json:"configMap,omitempty"`
+	// secret mounts a Secret's keys as files (with the admin's opt-in label).
+	// +optional
+	Secret *corev1.SecretVolumeSource `json:"secret,omitempty"`
+	// emptyDir is a scratch directory of the pod.
+	// +optional
+	EmptyDir *corev1.EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	// persistentVolumeClaim mounts a claim of the namespace.
+	// +optional
+	PersistentVolumeClaim *corev1.PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+}
+
+// VolumeMounts mount spec.pod.volumes into one role's container; /tmp is
+// the operator's scratch directory.
+// +listType=atomic
+// +kubebuilder:validation:MaxItems=16
+// +kubebuilder:validation:XValidation:rule="self.all(m, m.mountPath != '/tmp' && !m.mountPath.startsWith('/tmp/'))",message="volumeMounts must not mount at or under /tmp, the operator's scratch directory"
+type VolumeMounts []corev1.VolumeMount
+
 // WorkerSpec holds settings of the worker pods only.
 type WorkerSpec struct {
 	// resources of each worker container.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// volumeMounts of spec.pod.volumes in the worker container.
+	// +optional
+	VolumeMounts VolumeMounts `json:"volumeMounts,omitempty"`
 }
 
 // FinalizeSpec holds settings of the finalize pod only.
@@ -187,6 +270,11 @@ type FinalizeSpec struct {
 	// resources of the finalize container.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// volumeMounts of spec.pod.volumes in the finalize container, and in
+	// the merge and output cleanup containers.
+	// +optional
+	VolumeMounts VolumeMounts `json:"volumeMounts,omitempty"`
 
 	// activeDeadlineSeconds limits how long finalize may run; past it the
 	// build ends Failed with reason DeadlineExceeded.
@@ -249,6 +337,8 @@ type BuilderSpec struct {
 // merge.ranges is refused at admission, and a change to schemaID, tableID, elementType or
 // elementIDs fails the build with StaleMeta.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.partitions",message="spec.parallelism must not exceed spec.partitions",fieldPath=".parallelism"
+// +kubebuilder:validation:XValidation:rule="!has(self.worker) || !has(self.worker.volumeMounts) || self.worker.volumeMounts.all(m, has(self.pod) && has(self.pod.volumes) && self.pod.volumes.exists(v, v.name == m.name))",message="spec.worker.volumeMounts must name volumes of spec.pod.volumes",fieldPath=".worker.volumeMounts"
+// +kubebuilder:validation:XValidation:rule="!has(self.finalize) || !has(self.finalize.volumeMounts) || self.finalize.volumeMounts.all(m, has(self.pod) && has(self.pod.volumes) && self.pod.volumes.exists(v, v.name == m.name))",message="spec.finalize.volumeMounts must name volumes of spec.pod.volumes",fieldPath=".finalize.volumeMounts"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.partitions == oldSelf.partitions",message="spec.partitions can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".partitions"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || (has(self.merge) && has(self.merge.ranges)) == (has(oldSelf.merge) && has(oldSelf.merge.ranges)) && (!has(self.merge) || !has(self.merge.ranges) || self.merge.ranges == oldSelf.merge.ranges)",message="spec.merge.ranges can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".merge.ranges"
 // +kubebuilder:validation:XValidation:rule="self.jobID != oldSelf.jobID || self.output.uri == oldSelf.output.uri",message="spec.output.uri can only change together with spec.jobID: change spec.jobID to start a new task",fieldPath=".output.uri"
@@ -347,8 +437,10 @@ type IndexBuildSpec struct {
 	// +optional
 	Merge *MergeSpec `json:"merge,omitempty"`
 
-	// activeDeadlineSeconds limits the whole task, counted from the time
-	// it was recorded (status.task.startTime); past it the build ends
+	// activeDeadlineSeconds limits the time the task's pods are allowed to
+	// run, over all its stages, counted as a Job counts its own: from each
+	// stage Job's start, restarting when a suspended Job resumes; time
+	// queued in Kueue or suspended does not count. Past it the build ends
 	// Failed with reason DeadlineExceeded and its pods are stopped.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
@@ -360,6 +452,10 @@ type IndexBuildSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// failurePolicy says what happens when a stage Job fails.
+	// +optional
+	FailurePolicy *FailurePolicy `json:"failurePolicy,omitempty"`
 }
 
 // Phase is where a build stands.
@@ -435,6 +531,11 @@ type PartitionCounts struct {
 	// failed partitions: out of retries.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
+	// failedIndexes are the failed partitions, in the Job's format
+	// ("1,3-5"): the ones to look at (kubectl indexbuild logs NAME --partition N).
+	// +kubebuilder:validation:MaxLength=64000
+	// +optional
+	FailedIndexes string `json:"failedIndexes,omitempty"`
 	// active workers running now.
 	// +optional
 	Active int32 `json:"active,omitempty"`
@@ -514,6 +615,14 @@ type IndexBuildStatus struct {
 	// commit summarises the committed index once finalize succeeded.
 	// +optional
 	Commit *CommitStatus `json:"commit,omitempty"`
+
+	// restarts counts the task's stage restarts (spec.failurePolicy).
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
+
+	// lastRestart is the failure behind the latest restart.
+	// +optional
+	LastRestart *RestartStatus `json:"lastRestart,omitempty"`
 
 	// completionTime is when the task ended, Succeeded or Failed
 	// (ttlSecondsAfterFinished counts from it).

@@ -42,8 +42,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for sort runs and element files (default: system temp)")
 	fs.IntVar(&cfg.SortBudget, "sort-memory", builder.DefaultSortBudget, "bytes of sort buffer (index keys, fulltext postings) over all elements before spilling runs to disk")
 	fs.DurationVar(&cfg.ProgressEvery, "progress-interval", 10*time.Second, "how often to log progress to stderr; 0 disables")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	cfg.Partitions = cfg.Meta.Partitions
 	sourceURI := cfg.Meta.Source

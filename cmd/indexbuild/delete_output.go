@@ -26,7 +26,7 @@ func runDeleteOutput(ctx context.Context, args []string, stdout, stderr io.Write
 	uri := fs.String("output", "", "URI of the index root in object storage (required)")
 	ownerFlag := fs.String("owner", "", "namespace/name of the IndexBuild deleting it; another owner's root is refused")
 	parallelism := fs.Int("parallelism", commit.DefaultCopyParallelism, "maximum concurrent deletes")
-	if help, err := parseCommitFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *uri == "" || *parallelism < 1 {

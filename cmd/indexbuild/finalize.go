@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +29,7 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	termination := fs.String("termination-log", summary.DefaultTerminationPath, `file for the JSON summary ("" disables)`)
 	ownerFlag := fs.String("owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
 	fs.IntVar(&opts.KeepVersions, "keep-versions", commit.DefaultKeepVersions, "committed versions to keep after publishing, counting the published one (>= 1)")
-	if help, err := parseCommitFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	opts.Partitions = opts.Task.Partitions
@@ -65,19 +64,4 @@ func runFinalize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		opts.Logger.Warn("summary not fully written", "error", eerr)
 	}
 	return err
-}
-
-// parseCommitFlags parses the flags of finalize and verify: bad flags are
-// invalid input (exit 4); -h prints usage and reports help, not an error.
-func parseCommitFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	err = fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return true, nil
-	case err != nil:
-		return false, fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
-	case fs.NArg() > 0:
-		return false, fmt.Errorf("%w: unexpected arguments %q", retry.ErrInvalidInput, fs.Args())
-	}
-	return false, nil
 }

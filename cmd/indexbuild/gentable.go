@@ -29,8 +29,8 @@ func runGenTable(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Int64Var(&opt.SchemaID, "schema-id", 1, "schema ID written to _table.json")
 	fs.Int64Var(&opt.TableID, "table-id", 100, "table ID written to _table.json")
 	fs.StringVar(&outURI, "out", "", "URI to write the table to")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	f, err := rows.ParseFormat(format)
 	if err != nil || f == "" || outURI == "" {

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,11 +59,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := permanentStorage(cmd.run(ctx, args[1:], stdout, stderr)); err != nil {
+	err := permanentStorage(cmd.run(ctx, args[1:], stdout, stderr))
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // the flag set printed the usage
+	case err != nil:
 		fmt.Fprintf(stderr, "indexbuild %s: %v\n", args[0], err)
 		return retry.ExitCode(err)
 	}
 	return 0
+}
+
+// parseFlags parses a subcommand's flags: -h or --help is flag.ErrHelp
+// (the usage is printed, run exits 0), a bad flag or a stray argument is
+// invalid input (exit 4).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return flag.ErrHelp
+	case err != nil:
+		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", retry.ErrInvalidInput, fs.Args())
+	}
+	return nil
 }
 
 // permanentStorage makes a storage failure that no retry can heal but

@@ -43,7 +43,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ownerFlag, "owner", "", "namespace/name of the IndexBuild the output root belongs to; empty: no ownership check")
 	fs.StringVar(&termination, "termination-log", summary.DefaultTerminationPath, "file for the summary termination message; empty disables")
 	fs.StringVar(&cfg.TmpDir, "tmp-dir", "", "local directory for merged files before upload (default: system temp)")
-	if help, err := parseCommitFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if outputURI == "" {

@@ -44,13 +44,10 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	q.Eq, q.Range = eq, bounds
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", retry.ErrInvalidInput, fs.Args())
-	}
 	if indexURI == "" {
 		return fmt.Errorf("%w: need --index, --element and exactly one of --eq, --range, --match", retry.ErrInvalidInput)
 	}

@@ -31,7 +31,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&sourceFlag{&o}, "source", "also re-read the task's pinned input and check every element holds exactly one entry per row; --source reads the table at the URI the task recorded, --source=URI reads it there")
 	fs.StringVar(&o.TmpDir, "tmp-dir", "", "local directory for element files while --source reads them (default: system temp)")
 	fs.IntVar(&o.Sample, "sample", builder.DefaultSampleTarget, "with --source: about how many keys per element to compare by name")
-	if help, err := parseCommitFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *output == "" {

@@ -4,12 +4,14 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -50,6 +52,7 @@ func main() {
 		builderCommand       bool
 		serviceAccounts      string
 		secretOptInLabel     string
+		metricLabels         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to (:8080 for plain HTTP with --metrics-secure=false); \"0\" disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -71,6 +74,8 @@ func main() {
 	flag.StringVar(&secretOptInLabel, strings.TrimPrefix(controller.SecretOptInLabelFlag, "--"), lookupEnvOr("INDEXBUILD_SECRET_OPT_IN_LABEL", controller.DefaultSecretOptInLabel),
 		"a Secret is usable by a build (secretRef, spec.pod.env secretKeyRef) only with this label set to \"true\"; empty makes every Secret of the namespace usable")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 10, "IndexBuilds reconciled at once")
+	flag.StringVar(&metricLabels, "metrics-indexbuild-labels", os.Getenv("INDEXBUILD_METRICS_INDEXBUILD_LABELS"),
+		"comma-separated IndexBuild label keys every metric series carries (as label_<key>) besides the namespace, e.g. team")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "queries per second to the API server, sustained")
 	flag.IntVar(&apiBurst, "kube-api-burst", 200, "queries to the API server in a burst above --kube-api-qps")
 	flag.DurationVar(&progressInterval, "status-progress-interval", controller.DefaultProgressInterval,
@@ -83,6 +88,12 @@ func main() {
 	if err != nil {
 		setupLog.Error(err, "invalid "+controller.FileStoreRootsFlag)
 		os.Exit(1)
+	}
+	for _, k := range splitList(metricLabels) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			setupLog.Error(fmt.Errorf("%q: %s", k, strings.Join(errs, "; ")), "invalid --metrics-indexbuild-labels: not a label key")
+			os.Exit(1)
+		}
 	}
 
 	cacheOpts := cache.Options{ByObject: controller.CacheByObject()}
@@ -129,6 +140,7 @@ func main() {
 		},
 		MaxConcurrentReconciles: concurrency,
 		ProgressInterval:        progressInterval,
+		MetricLabelKeys:         splitList(metricLabels),
 	})
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "IndexBuild")

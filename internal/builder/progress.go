@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
 // counters are what the scan of a partition has done so far.
@@ -27,7 +29,7 @@ func reportProgress(cfg Config, c *counters, total int64) (stop func()) {
 			pct = min(100, 100*float64(c.read.Load())/float64(total))
 		}
 		n := c.rows.Load()
-		logf(cfg, "%d rows, %.0f rows/s, %.1f%% of share read", n, float64(n)/max(elapsed, 1e-9), pct)
+		fmt.Fprintln(cfg.Log, summary.Progress{Partition: cfg.Partition, Partitions: cfg.Partitions, Rows: n, RowsPerSecond: float64(n) / max(elapsed, 1e-9), PercentRead: pct})
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})

@@ -107,6 +107,16 @@ func policyChoices(ib *indexbuildv1alpha1.IndexBuild, role string) []policyChoic
 			choices = append(choices, policyChoice{fmt.Sprintf("spec.pod.env[%d].valueFrom.secretKeyRef.name", i), env.ValueFrom.SecretKeyRef.Name, judgeSecret})
 		}
 	}
+	for i, from := range settings.EnvFrom {
+		if from.SecretRef != nil {
+			choices = append(choices, policyChoice{fmt.Sprintf("spec.pod.envFrom[%d].secretRef.name", i), from.SecretRef.Name, judgeSecret})
+		}
+	}
+	for i, v := range settings.Volumes {
+		if v.Secret != nil && roleMounts(ib, role, v.Name) {
+			choices = append(choices, policyChoice{fmt.Sprintf("spec.pod.volumes[%d].secret.secretName", i), v.Secret.SecretName, judgeSecret})
+		}
+	}
 	return choices
 }
 

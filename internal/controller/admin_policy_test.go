@@ -52,6 +52,17 @@ func TestPolicyChoices(t *testing.T) {
 		}
 		return got
 	}
+	// A Secret volume is judged for the roles that mount it.
+	mounted := userVolumesBuild("v", "ns")
+	for role, want := range map[string]bool{RoleBuild: false, RoleFinalize: true, RoleCleanup: true} {
+		var got bool
+		for _, c := range policyChoices(mounted, role) {
+			got = got || c.field == "spec.pod.volumes[1].secret.secretName" && c.value == "signing-keys"
+		}
+		if got != want {
+			t.Errorf("%s: the Secret volume judged %v, want %v", role, got, want)
+		}
+	}
 	all := []string{"spec.builder.image=example.com/b:1", "spec.builder.command=/bin/sh -c", "spec.pod.serviceAccountName=indexer",
 		"spec.source.secretRef.name=src", "spec.output.secretRef.name=out", "spec.pod.env[1].valueFrom.secretKeyRef.name=tok"}
 	for _, role := range []string{RoleBuild, RoleFinalize} {
@@ -112,6 +123,18 @@ var _ = Describe("Admin policy", func() {
 		}}}}).Obj()
 		Expect(k8sClient.Create(ctx, byEnv)).To(Succeed())
 		expectDenied(byEnv, `spec.pod.env[0].valueFrom.secretKeyRef.name "admin-creds"`)
+
+		byEnvFrom := testutil.MakeIndexBuild("by-env-from", ns).Pod(indexbuildv1alpha1.PodSettings{EnvFrom: []corev1.EnvFromSource{
+			{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "admin-creds"}}},
+		}}).Obj()
+		Expect(k8sClient.Create(ctx, byEnvFrom)).To(Succeed())
+		expectDenied(byEnvFrom, `spec.pod.envFrom[0].secretRef.name "admin-creds"`)
+
+		byVolume := testutil.MakeIndexBuild("by-volume", ns).Pod(indexbuildv1alpha1.PodSettings{Volumes: []indexbuildv1alpha1.PodVolume{
+			{Name: "k", Secret: &corev1.SecretVolumeSource{SecretName: "admin-creds"}},
+		}}).WorkerVolumeMounts(corev1.VolumeMount{Name: "k", MountPath: "/k"}).Obj()
+		Expect(k8sClient.Create(ctx, byVolume)).To(Succeed())
+		expectDenied(byVolume, `spec.pod.volumes[0].secret.secretName "admin-creds"`)
 	})
 
 	It("builds with what the policy allows: an allowed image and account, an opted-in Secret", func() {

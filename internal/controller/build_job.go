@@ -29,5 +29,8 @@ func indexed(ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, completions, p
 	// all, so stop the others at once instead of finishing work nobody can
 	// use.
 	job.Spec.MaxFailedIndexes = ptr.To[int32](0)
-	job.Spec.Suspend = ptr.To(ib.Spec.Suspend || queueName(job) != "")
+	job.Spec.Suspend = ptr.To(queueName(job) != "")
+	if ib.Spec.Suspend {
+		suspendByOperator(job)
+	}
 }

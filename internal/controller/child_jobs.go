@@ -230,16 +230,22 @@ func (r *IndexBuildReconciler) deleteJobs(ctx context.Context, ib *indexbuildv1a
 
 // syncSuspend mirrors spec.suspend onto a running Job of a stage that
 // follows it; the Job controller stops its pods and keeps finished indexes.
-// A queued Job is Kueue's to suspend.
+// A queued Job is Kueue's to suspend, and the operator lifts only its own
+// suspensions (AnnotationSuspendedByOperator).
 func (r *IndexBuildReconciler) syncSuspend(ctx context.Context, ib *indexbuildv1alpha1.IndexBuild, job *batchv1.Job, suspend bool) error {
-	if ptr.Deref(job.Spec.Suspend, false) == suspend || queueName(job) != "" {
+	change := suspend && !ptr.Deref(job.Spec.Suspend, false) || !suspend && suspendedByOperator(job)
+	if !change || queueName(job) != "" {
 		return nil
 	}
 	if err := r.freshness.confirmLatest(ctx, ib); err != nil {
 		return err
 	}
 	patch := client.MergeFrom(job.DeepCopy())
-	job.Spec.Suspend = ptr.To(suspend)
+	if suspend {
+		suspendByOperator(job)
+	} else {
+		resumeByOperator(job)
+	}
 	if err := r.Patch(ctx, job, patch); err != nil {
 		return fmt.Errorf("set suspend=%v on Job %s: %w", suspend, job.Name, err)
 	}

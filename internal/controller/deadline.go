@@ -4,36 +4,77 @@ import (
 	"fmt"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 )
 
-// taskDeadline is when the task must have ended: its recorded start plus
-// spec.activeDeadlineSeconds. Time in a queue or suspended counts.
-func taskDeadline(ib *indexbuildv1alpha1.IndexBuild) (time.Time, bool) {
-	if ib.Spec.ActiveDeadlineSeconds == nil || ib.Status.Task == nil || ib.Status.Task.StartTime == nil {
-		return time.Time{}, false
+// runTime is how long a task's pods have been allowed to run, counted the
+// way a Job counts its activeDeadlineSeconds: each stage Job from its
+// status.startTime (set when the Job starts, reset when it resumes after a
+// suspension) to its end, or to now while it runs. Time queued in Kueue,
+// suspended, or between stages does not count. running is true while a
+// stage Job's time is counting.
+func runTime(jobs childJobs, now time.Time) (d time.Duration, running bool) {
+	for _, st := range taskStages {
+		job := jobs.current[st.role]
+		if job == nil || job.Status.StartTime == nil {
+			continue
+		}
+		end, finished := jobEnd(job)
+		if !finished {
+			if ptr.Deref(job.Spec.Suspend, false) {
+				continue // its clock restarts when it resumes
+			}
+			end, running = now, true
+		}
+		d += max(end.Sub(job.Status.StartTime.Time), 0)
 	}
-	return ib.Status.Task.StartTime.Add(time.Duration(*ib.Spec.ActiveDeadlineSeconds) * time.Second), true
+	return d, running
 }
 
-// checkDeadline returns the failure message of a task past its deadline.
-func checkDeadline(ib *indexbuildv1alpha1.IndexBuild, now time.Time) (string, bool) {
-	deadline, ok := taskDeadline(ib)
-	if !ok || now.Before(deadline) {
+// jobEnd is when a finished Job finished.
+func jobEnd(job *batchv1.Job) (time.Time, bool) {
+	if job.Status.CompletionTime != nil {
+		return job.Status.CompletionTime.Time, true
+	}
+	for _, c := range job.Status.Conditions {
+		if (c.Type == batchv1.JobFailed || c.Type == batchv1.JobComplete) && c.Status == corev1.ConditionTrue {
+			return c.LastTransitionTime.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// checkDeadline returns the failure message of a task whose pods ran past
+// spec.activeDeadlineSeconds.
+func checkDeadline(ib *indexbuildv1alpha1.IndexBuild, jobs childJobs, now time.Time) (string, bool) {
+	if ib.Spec.ActiveDeadlineSeconds == nil {
 		return "", false
 	}
-	return fmt.Sprintf("task %s ran past spec.activeDeadlineSeconds=%d (started %s, deadline %s)",
-		taskKey(ib), *ib.Spec.ActiveDeadlineSeconds, ib.Status.Task.StartTime.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339)), true
+	limit := time.Duration(*ib.Spec.ActiveDeadlineSeconds) * time.Second
+	ran, _ := runTime(jobs, now)
+	if ran < limit {
+		return "", false
+	}
+	return fmt.Sprintf("task %s ran %s with its pods allowed to run, past spec.activeDeadlineSeconds=%d (time queued or suspended does not count)",
+		taskKey(ib), ran.Round(time.Second), *ib.Spec.ActiveDeadlineSeconds), true
 }
 
 // deadlineCheckAfter is when to come back to fail an in-progress task at
-// its deadline; 0 when there is none to wait for.
-func deadlineCheckAfter(ib *indexbuildv1alpha1.IndexBuild, now time.Time) time.Duration {
-	deadline, ok := taskDeadline(ib)
-	if !ok || isTerminal(ib.Status.Phase) {
+// its deadline; 0 when there is none to wait for (no deadline, a finished
+// task, or no clock running: an event starts it).
+func deadlineCheckAfter(ib *indexbuildv1alpha1.IndexBuild, jobs childJobs, now time.Time) time.Duration {
+	if ib.Spec.ActiveDeadlineSeconds == nil || isTerminal(ib.Status.Phase) {
 		return 0
 	}
-	return max(deadline.Sub(now), time.Millisecond)
+	ran, running := runTime(jobs, now)
+	if !running {
+		return 0
+	}
+	return max(time.Duration(*ib.Spec.ActiveDeadlineSeconds)*time.Second-ran, time.Millisecond)
 }
 
 // finalizeDeadline is the finalize Job's activeDeadlineSeconds: the Job

@@ -19,29 +19,71 @@ import (
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
+func TestRunTimeCountsOnlyTimeAllowedToRun(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: t0.Add(d)} }
+	job := func(role string, start *metav1.Time, suspended bool, end *metav1.Time) *batchv1.Job {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: role}}
+		j.Spec.Suspend = ptr.To(suspended)
+		j.Status.StartTime = start
+		j.Status.CompletionTime = end
+		return j
+	}
+	jobs := func(js ...*batchv1.Job) childJobs {
+		c := childJobs{current: map[string]*batchv1.Job{}}
+		for _, j := range js {
+			c.current[j.Name] = j
+		}
+		return c
+	}
+	now := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name    string
+		jobs    childJobs
+		want    time.Duration
+		running bool
+	}{
+		{"no Job yet", jobs(), 0, false},
+		{"queued: created suspended, never started", jobs(job(RoleBuild, nil, true, nil)), 0, false},
+		{"admitted 10 minutes ago", jobs(job(RoleBuild, at(50*time.Minute), false, nil)), 10 * time.Minute, true},
+		{"suspended again: its clock restarts on resume", jobs(job(RoleBuild, at(5*time.Minute), true, nil)), 0, false},
+		{"build done, finalize queued", jobs(job(RoleBuild, at(10*time.Minute), false, at(40*time.Minute)), job(RoleFinalize, nil, true, nil)), 30 * time.Minute, false},
+		{"build done, finalize running", jobs(job(RoleBuild, at(10*time.Minute), false, at(40*time.Minute)), job(RoleFinalize, at(55*time.Minute), false, nil)), 35 * time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, running := runTime(tc.jobs, now)
+			if got != tc.want || running != tc.running {
+				t.Errorf("runTime = %v, %v; want %v, %v", got, running, tc.want, tc.running)
+			}
+		})
+	}
+}
+
 func TestCheckDeadline(t *testing.T) {
 	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	ib := testutil.MakeIndexBuild("b", "ns").ActiveDeadlineSeconds(60).Obj()
-	if _, exceeded := checkDeadline(ib, start.Add(time.Hour)); exceeded {
-		t.Fatal("a task not yet recorded has no deadline")
-	}
-	ib.Status.Task = &indexbuildv1alpha1.TaskStatus{StartTime: &metav1.Time{Time: start}}
 	ib.Status.Phase = indexbuildv1alpha1.PhaseBuilding
-	if _, exceeded := checkDeadline(ib, start.Add(59*time.Second)); exceeded {
+	build := &batchv1.Job{}
+	jobs := childJobs{current: map[string]*batchv1.Job{RoleBuild: build}}
+	if _, exceeded := checkDeadline(ib, jobs, start.Add(time.Hour)); exceeded {
+		t.Fatal("a Job that never started has used none of its deadline")
+	}
+	build.Status.StartTime = &metav1.Time{Time: start}
+	if _, exceeded := checkDeadline(ib, jobs, start.Add(59*time.Second)); exceeded {
 		t.Fatal("exceeded before the deadline")
 	}
-	if d := deadlineCheckAfter(ib, start.Add(59*time.Second)); d != time.Second {
+	if d := deadlineCheckAfter(ib, jobs, start.Add(59*time.Second)); d != time.Second {
 		t.Fatalf("deadlineCheckAfter = %v, want 1s", d)
 	}
-	msg, exceeded := checkDeadline(ib, start.Add(60*time.Second))
-	if !exceeded || !strings.Contains(msg, "spec.activeDeadlineSeconds=60") || !strings.Contains(msg, "deadline 2026-11-21T12:01:00Z") {
+	msg, exceeded := checkDeadline(ib, jobs, start.Add(60*time.Second))
+	if !exceeded || !strings.Contains(msg, "spec.activeDeadlineSeconds=60") || !strings.Contains(msg, "ran 1m0s") {
 		t.Fatalf("checkDeadline = %q, %v", msg, exceeded)
 	}
 	ib.Status.Phase = indexbuildv1alpha1.PhaseFailed
-	if d := deadlineCheckAfter(ib, start); d != 0 {
+	if d := deadlineCheckAfter(ib, jobs, start); d != 0 {
 		t.Fatalf("a finished task is not woken for its deadline: %v", d)
 	}
-	if d := deadlineCheckAfter(testutil.MakeIndexBuild("b", "ns").Obj(), start); d != 0 {
+	if d := deadlineCheckAfter(testutil.MakeIndexBuild("b", "ns").Obj(), jobs, start); d != 0 {
 		t.Fatalf("no deadline, no wake-up: %v", d)
 	}
 }

@@ -42,6 +42,7 @@ type IndexBuildReconciler struct {
 
 	freshness *freshnessGate
 	progress  *progressCoalescer
+	metrics   *buildMetrics
 }
 
 // Options are the reconciler's settings (the manager's flags).
@@ -62,6 +63,9 @@ type Options struct {
 	// build whose progress alone changed (--status-progress-interval); 0
 	// writes every change.
 	ProgressInterval time.Duration
+	// MetricLabelKeys are IndexBuild label keys whose values every metric
+	// series carries besides the namespace (--metrics-indexbuild-labels).
+	MetricLabelKeys []string
 	// Clock is the reconciler's time (deadlines, TTLs, pod grace periods,
 	// status times); the real clock when nil.
 	Clock clock.PassiveClock
@@ -84,6 +88,7 @@ func NewIndexBuildReconciler(mgr ctrl.Manager, opts Options) *IndexBuildReconcil
 		concurrency: opts.MaxConcurrentReconciles,
 		freshness:   newFreshnessGate(mgr.GetAPIReader()),
 		progress:    newProgressCoalescer(opts.ProgressInterval),
+		metrics:     newBuildMetrics(opts.MetricLabelKeys),
 	}
 }
 
@@ -102,6 +107,9 @@ type snapshot struct {
 	ib   *indexbuildv1alpha1.IndexBuild
 	jobs childJobs
 	now  time.Time
+	// restart is a failed stage Job to delete once the status that counts
+	// its restart is stored (failure_policy.go).
+	restart *batchv1.Job
 }
 
 // Reconcile moves one IndexBuild along its stages (Pending → Building →
@@ -157,6 +165,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	if alive {
 		lookAgain, err = r.reconcileTask(ctx, s)
 	} else {
+		r.metrics.forget(ib)
 		lookAgain, err = r.reconcileDeletion(ctx, s)
 	}
 	if errors.Is(err, errReleased) || errors.Is(err, errCacheBehind) {
@@ -177,7 +186,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	}
 	if stored {
 		r.recordEvents(before, ib)
-		observeStoredStatus(before, ib, s.jobs)
+		r.metrics.observeStoredStatus(before, ib, s.jobs)
 	}
 	if err != nil || !alive {
 		return ctrl.Result{RequeueAfter: lookAgain}, err
@@ -185,7 +194,7 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 	if err := r.afterStatusStored(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: soonest(lookAgain, timedCheckAfter(ib, now))}, nil
+	return ctrl.Result{RequeueAfter: soonest(lookAgain, timedCheckAfter(ib, s.jobs, now))}, nil
 }
 
 // afterStatusStored changes the Jobs of a finished task, once its status is
@@ -194,6 +203,11 @@ func (r *IndexBuildReconciler) reconcileSnapshot(ctx context.Context, ib *indexb
 // first could lose the verdict to a failed status write. Past the TTL, a
 // finished task's Jobs go.
 func (r *IndexBuildReconciler) afterStatusStored(ctx context.Context, s *snapshot) error {
+	if s.restart != nil {
+		if err := r.deleteJobs(ctx, s.ib, []*batchv1.Job{s.restart}, metav1.DeletePropagationBackground); err != nil {
+			return err
+		}
+	}
 	if s.ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
 		var running []*batchv1.Job
 		for _, job := range s.jobs.all() {
@@ -220,7 +234,8 @@ var errReleased = errors.New("IndexBuild released for deletion")
 //     task's Jobs go, whatever state they are in. Nothing below looks at
 //     them.
 //  2. A Failed task stays Failed, with the reason it failed for. Only a new
-//     jobID (1) moves on; its spec may have been edited since, but
+//     jobID (1) moves on — or a restart spec.failurePolicy allows
+//     (failure_policy.go); its spec may have been edited since, but
 //     reporting StaleMeta over the failure would hide its cause.
 //  3. Nothing is resumed, adopted or reported Ready before its task
 //     metadata is checked: status.task, then every Job of the task. A
@@ -253,7 +268,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		status.inProgress(indexbuildv1alpha1.PhasePending, ReasonPending, "task "+taskKey(ib)+" recorded")
 	}
 	// 2.
-	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed {
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseFailed && !resumeToRestart(s) {
 		return 0, nil
 	}
 	// 3.
@@ -276,7 +291,7 @@ func (r *IndexBuildReconciler) reconcileTask(ctx context.Context, s *snapshot) (
 		return 0, nil
 	}
 	// 7.
-	if msg, exceeded := checkDeadline(ib, s.now); exceeded {
+	if msg, exceeded := checkDeadline(ib, s.jobs, s.now); exceeded {
 		status.failed(ReasonDeadlineExceeded, msg)
 		return 0, nil
 	}
@@ -403,7 +418,7 @@ func findCondition(ib *indexbuildv1alpha1.IndexBuild, condType string) metav1.Co
 // SetupWithManager registers the controller, its cache indexes and its
 // metrics with the manager.
 func (r *IndexBuildReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()}); err != nil {
+	if err := r.metrics.register(ctrlmetrics.Registry, mgr.GetClient()); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	b, err := r.controllerBuilder(mgr)

@@ -91,6 +91,7 @@ func partitionCounts(job *batchv1.Job, total int32) indexbuildv1alpha1.Partition
 	counts.Succeeded = int32(indexset.Count(job.Status.CompletedIndexes))
 	if job.Status.FailedIndexes != nil {
 		counts.Failed = int32(indexset.Count(*job.Status.FailedIndexes))
+		counts.FailedIndexes = *job.Status.FailedIndexes
 	}
 	return counts
 }

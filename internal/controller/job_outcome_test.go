@@ -63,9 +63,9 @@ func TestClassifyJob(t *testing.T) {
 func TestPartitionCounts(t *testing.T) {
 	job := newBuildJob(testutil.MakeIndexBuild("b", "ns").Partitions(8).Obj(), podDefaults{image: "img"})
 	testutil.JobRunning(job, 3, "0-2,5")
-	job.Status.FailedIndexes = ptr.To("7")
+	job.Status.FailedIndexes = ptr.To("6,7")
 	got := partitionCounts(job, 8)
-	if got.Total != 8 || got.Succeeded != 4 || got.Active != 3 || got.Failed != 1 {
+	if got.Total != 8 || got.Succeeded != 4 || got.Active != 3 || got.Failed != 2 || got.FailedIndexes != "6,7" {
 		t.Fatalf("partitionCounts = %+v", got)
 	}
 }

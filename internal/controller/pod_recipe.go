@@ -2,6 +2,7 @@ package controller
 
 import (
 	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -93,6 +94,8 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaul
 	addSecretEnv(c, ib.Spec.Output.SecretRef)
 	addScratch(&pod, settings.ScratchSize)
 	c.Env = append(c.Env, settings.Env...)
+	c.EnvFrom = append(c.EnvFrom, settings.EnvFrom...)
+	addUserVolumes(&pod, settings.Volumes, roleVolumeMounts(ib, role))
 	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, defaults.fileStoreRoots, false) {
 		hostPath = true
 	}
@@ -131,6 +134,48 @@ func roleResources(ib *indexbuildv1alpha1.IndexBuild, role string) corev1.Resour
 		return *ib.Spec.Finalize.Resources.DeepCopy()
 	}
 	return corev1.ResourceRequirements{}
+}
+
+// roleVolumeMounts are the user's volume mounts of a role: workers have
+// their own, every other role (finalize, cleanup, any later one) uses
+// spec.finalize's.
+func roleVolumeMounts(ib *indexbuildv1alpha1.IndexBuild, role string) []corev1.VolumeMount {
+	if role == RoleBuild {
+		if ib.Spec.Worker != nil {
+			return ib.Spec.Worker.VolumeMounts
+		}
+		return nil
+	}
+	if ib.Spec.Finalize != nil {
+		return ib.Spec.Finalize.VolumeMounts
+	}
+	return nil
+}
+
+// roleMounts reports whether a role's pods mount the user's volume name.
+func roleMounts(ib *indexbuildv1alpha1.IndexBuild, role, name string) bool {
+	return slices.ContainsFunc(roleVolumeMounts(ib, role), func(m corev1.VolumeMount) bool { return m.Name == name })
+}
+
+// addUserVolumes adds the spec.pod.volumes the role mounts, and its
+// mounts. A volume no mount names stays out of the pod: an unmounted
+// Secret or claim that does not exist must not keep the pod from starting.
+func addUserVolumes(pod *corev1.PodSpec, volumes []indexbuildv1alpha1.PodVolume, mounts []corev1.VolumeMount) {
+	for _, v := range volumes {
+		if !slices.ContainsFunc(mounts, func(m corev1.VolumeMount) bool { return m.Name == v.Name }) {
+			continue
+		}
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{
+			ConfigMap:             v.ConfigMap.DeepCopy(),
+			Secret:                v.Secret.DeepCopy(),
+			EmptyDir:              v.EmptyDir.DeepCopy(),
+			PersistentVolumeClaim: v.PersistentVolumeClaim.DeepCopy(),
+		}})
+	}
+	c := &pod.Containers[0]
+	for _, m := range mounts {
+		c.VolumeMounts = append(c.VolumeMounts, *m.DeepCopy())
+	}
 }
 
 // podSecurityContext is the restricted Pod Security level, except that a

@@ -194,6 +194,60 @@ func TestPodSettingsReachEveryRole(t *testing.T) {
 	}
 }
 
+// userVolumesBuild mounts a CA bundle in every role, a Secret in finalize
+// and cleanup only, and declares a claim nobody mounts.
+func userVolumesBuild(name, ns string) *indexbuildv1alpha1.IndexBuild {
+	return testutil.MakeIndexBuild(name, ns).Pod(indexbuildv1alpha1.PodSettings{
+		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "store-settings"}}}},
+		Volumes: []indexbuildv1alpha1.PodVolume{
+			{Name: "ca", ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ca-bundle"}}},
+			{Name: "keys", Secret: &corev1.SecretVolumeSource{SecretName: "signing-keys"}},
+			{Name: "unused", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "nope"}},
+			{Name: "work", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		},
+	}).WorkerVolumeMounts(corev1.VolumeMount{Name: "ca", MountPath: "/etc/ssl/custom", ReadOnly: true}, corev1.VolumeMount{Name: "work", MountPath: "/work"}).
+		FinalizeVolumeMounts(corev1.VolumeMount{Name: "ca", MountPath: "/etc/ssl/custom", ReadOnly: true}, corev1.VolumeMount{Name: "keys", MountPath: "/keys", ReadOnly: true}).Obj()
+}
+
+// A role's pods get the user's volumes it mounts, and only those: a
+// Secret or claim no mount names never keeps a pod from starting.
+func TestUserVolumesReachTheRolesThatMountThem(t *testing.T) {
+	ib := userVolumesBuild("b", "ns")
+	for role, tc := range map[string]struct {
+		tmpl   corev1.PodTemplateSpec
+		mounts map[string]string // path -> volume
+	}{
+		RoleBuild:    {newBuildJob(ib, podDefaults{image: "img"}).Spec.Template, map[string]string{"/etc/ssl/custom": "ca", "/work": "work"}},
+		RoleFinalize: {newFinalizeJob(ib, podDefaults{image: "img"}, mergePlan{}).Spec.Template, map[string]string{"/etc/ssl/custom": "ca", "/keys": "keys"}},
+		RoleCleanup:  {newCleanupJob(ib, podDefaults{image: "img"}).Spec.Template, map[string]string{"/etc/ssl/custom": "ca", "/keys": "keys"}},
+	} {
+		pod, c := tc.tmpl.Spec, tc.tmpl.Spec.Containers[0]
+		vols, mounts := volumesByName(pod), mountsByPath(c)
+		for path, name := range tc.mounts {
+			if m, ok := mounts[path]; !ok || m.Name != name {
+				t.Errorf("%s: mount at %s = %+v, want volume %s", role, path, m, name)
+			}
+			if _, ok := vols[name]; !ok {
+				t.Errorf("%s: volume %s mounted but not in the pod: %v", role, name, pod.Volumes)
+			}
+		}
+		for _, absent := range []string{"unused"} {
+			if _, ok := vols[absent]; ok {
+				t.Errorf("%s: volume %s is in the pod though nothing mounts it", role, absent)
+			}
+		}
+		if len(vols) != len(tc.mounts)+1 { // + scratch
+			t.Errorf("%s: volumes %v", role, pod.Volumes)
+		}
+		if vols["ca"].ConfigMap == nil || vols["ca"].ConfigMap.Name != "ca-bundle" {
+			t.Errorf("%s: ca volume %+v", role, vols["ca"])
+		}
+		if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef.Name != "store-settings" {
+			t.Errorf("%s: envFrom %+v", role, c.EnvFrom)
+		}
+	}
+}
+
 // The apiserver's own Pod Security admission judges the recipe: pods of a
 // build on object storage or claims pass "restricted"; a hostPath store
 // does not, and the apiserver's message says why.
@@ -206,6 +260,7 @@ var _ = Describe("Pod recipe under Pod Security", func() {
 			testutil.MakeIndexBuild("s3", ns).Obj(),
 			testutil.MakeIndexBuild("claims", ns).SourceURI("file:///data/t").SourceClaim("tables").
 				OutputURI("file:///data/i").OutputClaim("indexes").Pod(indexbuildv1alpha1.PodSettings{ScratchSize: ptr.To(resource.MustParse("1Gi"))}).Obj(),
+			userVolumesBuild("volumes", ns),
 		} {
 			for _, job := range stageJobs(ib, podDefaults{image: "img"}) {
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: ib.Name + "-", Namespace: ns}, Spec: job.Spec.Template.Spec}

@@ -2,10 +2,12 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,10 +17,17 @@ import (
 )
 
 func TestQueueLabelsAreCopied(t *testing.T) {
-	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").Obj()
+	ib := testutil.MakeIndexBuild("b", "ns").Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Label("other", "x").
+		Label(LabelMaxExecTime, "3600").Obj()
+	ib.Annotations = map[string]string{AnnotationMinParallelism: "2"}
 	for _, job := range stageJobs(ib, podDefaults{image: "img"}) {
-		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" {
+		if job.Labels[LabelQueueName] != "team-a" || job.Labels[LabelPriorityClass] != "low" || job.Labels["other"] != "" ||
+			job.Labels[LabelMaxExecTime] != "3600" {
 			t.Errorf("%s: labels %v", job.Name, job.Labels)
+		}
+		// Partial admission is for the build's parallel pods only.
+		if got, want := job.Annotations[AnnotationMinParallelism], map[string]string{RoleBuild: "2"}[job.Labels[LabelRole]]; got != want {
+			t.Errorf("%s: %s = %q, want %q", job.Name, AnnotationMinParallelism, got, want)
 		}
 		if !ptr.Deref(job.Spec.Suspend, false) {
 			t.Errorf("%s: a queued Job must be created suspended", job.Name)
@@ -62,6 +71,68 @@ func (k kueue) preempt(job *batchv1.Job) {
 }
 
 var _ = Describe("Kueue", func() {
+	It("under manageJobsWithoutQueueName, leaves a Job Kueue suspended to Kueue, and resumes only its own suspension", func() {
+		n := newNamespace("ib-kueue-managed-")
+		ib := testutil.MakeIndexBuild("unlabelled", n.Name).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		build := waitForJob(n.Name, "unlabelled-1-build")
+		Expect(ptr.Deref(build.Spec.Suspend, false)).To(BeFalse())
+
+		By("Kueue suspends the Job it manages: the operator does not un-suspend it, and says why the build waits")
+		var q kueue
+		q.edit(build, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseBuilding, ReasonQueued, timeout, "suspended by another controller")
+		Consistently(func(g Gomega) {
+			got := &batchv1.Job{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(build), got)).To(Succeed())
+			g.Expect(ptr.Deref(got.Spec.Suspend, false)).To(BeTrue())
+		}, quietPeriod, interval).Should(Succeed())
+
+		By("Kueue admits it; spec.suspend suspends and resumes it as the operator's own")
+		q.edit(build, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(false) })
+		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Suspend = true })
+		Eventually(func(g Gomega) {
+			got := &batchv1.Job{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(build), got)).To(Succeed())
+			g.Expect(ptr.Deref(got.Spec.Suspend, false)).To(BeTrue())
+			g.Expect(got.Annotations).To(HaveKeyWithValue(AnnotationSuspendedByOperator, "true"))
+		}, timeout, interval).Should(Succeed())
+		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.Suspend = false })
+		Eventually(func(g Gomega) {
+			got := &batchv1.Job{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(build), got)).To(Succeed())
+			g.Expect(ptr.Deref(got.Spec.Suspend, false)).To(BeFalse())
+			g.Expect(got.Annotations).NotTo(HaveKey(AnnotationSuspendedByOperator))
+		}, timeout, interval).Should(Succeed())
+	})
+
+	It("does not count time queued towards spec.activeDeadlineSeconds", func() {
+		n := newNamespace("ib-kueue-deadline-")
+		ib := testutil.MakeIndexBuild("waits", n.Name).Label(LabelQueueName, "busy").ActiveDeadlineSeconds(600).Obj()
+		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
+		build := waitForJob(n.Name, "waits-1-build")
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseBuilding, ReasonQueued, timeout)
+
+		By("an hour in the queue: still queued, not DeadlineExceeded")
+		suiteClock.skip(time.Hour)
+		reconcileNow(ib)
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseBuilding, ReasonQueued, timeout)
+
+		By("admitted, then running past the deadline: DeadlineExceeded")
+		var q kueue
+		q.admit(build)
+		updateJobStatus(build, func(j *batchv1.Job) {
+			testutil.JobRunning(j, 4, "")
+			j.Status.StartTime = &metav1.Time{Time: suiteClock.Now()}
+			j.Status.Ready = ptr.To[int32](4)
+		})
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseBuilding, ReasonBuilding, timeout)
+		Expect(reconcileNow(ib).RequeueAfter).To(BeNumerically("<=", 600*time.Second))
+		suiteClock.skip(601 * time.Second)
+		reconcileNow(ib)
+		expectReadyReason(ib, indexbuildv1alpha1.PhaseFailed, ReasonDeadlineExceeded, timeout, "spec.activeDeadlineSeconds=600", "time queued or suspended does not count")
+	})
+
 	It("leaves admission, preemption and the admitted template to the queue", func() {
 		n := newNamespace("ib-kueue-")
 		ib := testutil.MakeIndexBuild("queued", n.Name).Label(LabelQueueName, "team-a").Label(LabelPriorityClass, "low").Obj()

@@ -26,6 +26,9 @@ const (
 	// namespace being deleted); the message quotes it, and the create is
 	// retried with backoff.
 	ReasonJobRefused = "JobRefused"
+	// ReasonRestarting: a stage Job ran out of retries and is recreated
+	// under the same task (spec.failurePolicy.maxRestarts).
+	ReasonRestarting = "Restarting"
 	// ReasonSecretNotFound: a Secret the build names does not exist, so
 	// the admin policy cannot read its opt-in; retried with backoff.
 	ReasonSecretNotFound = "SecretNotFound"

@@ -150,6 +150,9 @@ func (r *IndexBuildReconciler) runStages(ctx context.Context, s *snapshot, statu
 		switch {
 		case out.Complete:
 			continue
+		case out.Failed && restarts(s, job, out):
+			r.restartStage(ctx, s, status, st, job, out)
+			return 0, nil
 		case out.Failed:
 			r.failFromJob(ctx, ib, status, job, out)
 			return 0, nil

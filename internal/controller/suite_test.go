@@ -179,7 +179,7 @@ var _ = BeforeSuite(func() {
 		reconciles.record(req, res, err)
 		return res, err
 	})
-	Expect(ctrlmetrics.Registry.Register(phaseCollector{reader: mgr.GetClient()})).To(Succeed())
+	Expect(r.metrics.register(ctrlmetrics.Registry, mgr.GetClient())).To(Succeed())
 	b, err := r.controllerBuilder(mgr)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(b.Complete(counting)).To(Succeed())

@@ -31,6 +31,7 @@ func recordTask(ib *indexbuildv1alpha1.IndexBuild, now time.Time) {
 	}
 	ib.Status.Conditions = nil
 	ib.Status.Merge = nil
+	ib.Status.Restarts, ib.Status.LastRestart = 0, nil
 }
 
 // isNewTask reports whether the spec's jobID starts a task other than the

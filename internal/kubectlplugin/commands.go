@@ -77,7 +77,38 @@ func (p *Plugin) status(ctx context.Context, args []string) error {
 	if *output != "text" {
 		return printStructured(p.Out, Summarize(ib), *output)
 	}
-	return WriteStatus(p.Out, ib, p.Now())
+	var live *LiveRate
+	if ib.Status.Phase == indexbuildv1alpha1.PhaseBuilding {
+		live = workerRate(ctx, c, ib)
+	}
+	return WriteStatus(p.Out, ib, p.Now(), live)
+}
+
+// maxRatePods bounds the log reads of one status: the rate of the first
+// workers stands for the build's when there are more.
+const maxRatePods = 64
+
+// workerRate reads the tail of each running worker's log for its latest
+// progress line; nil when the pods cannot be listed (status still shows).
+func workerRate(ctx context.Context, c *Clients, ib *indexbuildv1alpha1.IndexBuild) *LiveRate {
+	target := LogTarget{Name: ib.Name, JobID: ib.Spec.JobID}
+	pods, err := c.Clientset.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: target.Selector().String()})
+	if err != nil {
+		return nil
+	}
+	var tails []string
+	for _, pod := range pods.Items {
+		if pod.Status.Phase != corev1.PodRunning || len(tails) == maxRatePods {
+			continue
+		}
+		opts := &corev1.PodLogOptions{Container: target.LogContainer(), TailLines: ptr.To[int64](20)}
+		b, err := c.Clientset.CoreV1().Pods(c.Namespace).GetLogs(pod.Name, opts).DoRaw(ctx)
+		if err == nil {
+			tails = append(tails, string(b))
+		}
+	}
+	r := SumProgress(tails)
+	return &r
 }
 
 // watch NAME [--timeout D] [-o text|json]
@@ -223,9 +254,10 @@ func drain(ctx context.Context, w watch.Interface, name string, show func(*index
 	}
 }
 
-// retry NAME [--force] [--output URI] [--dry-run] [-o json|yaml]
+// retry NAME [--failed | --force] [--output URI] [--dry-run] [-o json|yaml]
 func (p *Plugin) retry(ctx context.Context, args []string) error {
 	fs := newFlagSet("retry")
+	failed := fs.Bool("failed", false, "restart, under the same task, a build whose stage ran out of retries: only unfinished partitions run again (raises spec.failurePolicy.maxRestarts by one)")
 	force := fs.Bool("force", false, "start a new task even when the build is not Failed")
 	newOutput := fs.String("output-uri", "", "also move spec.output.uri (allowed together with a new jobID)")
 	dryRun := fs.Bool("dry-run", false, "check with the apiserver (server-side dry run) but change nothing")
@@ -240,6 +272,12 @@ func (p *Plugin) retry(ctx context.Context, args []string) error {
 	ib, err := getBuild(ctx, c, name)
 	if err != nil {
 		return err
+	}
+	if *failed {
+		if *force || *newOutput != "" {
+			return usageErr("--failed keeps the task: it takes neither --force nor --output-uri")
+		}
+		return p.restartFailed(ctx, c, ib, *dryRun)
 	}
 	d := DecideRetry(ib, *force)
 	if d.NeedsNewOutput && *newOutput != "" {
@@ -276,6 +314,46 @@ func (p *Plugin) retry(ctx context.Context, args []string) error {
 		return printStructured(p.Out, ib, *output)
 	}
 	return nil
+}
+
+// restartFailed raises spec.failurePolicy.maxRestarts so the operator
+// restarts the failed stage under the same task.
+func (p *Plugin) restartFailed(ctx context.Context, c *Clients, ib *indexbuildv1alpha1.IndexBuild, dryRun bool) error {
+	maxRestarts, refusal := DecideRestart(ib)
+	if refusal != "" {
+		return errors.New(refusal)
+	}
+	before := ib.DeepCopy()
+	if ib.Spec.FailurePolicy == nil {
+		ib.Spec.FailurePolicy = &indexbuildv1alpha1.FailurePolicy{}
+	}
+	ib.Spec.FailurePolicy.MaxRestarts = maxRestarts
+	var opts []client.PatchOption
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	if err := c.Client.Patch(ctx, ib, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), opts...); err != nil {
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("IndexBuild %s changed while retrying; run retry again: %w", ib.Name, err)
+		}
+		return err
+	}
+	reason, msg := FailureReason(before)
+	verb := "set"
+	if dryRun {
+		verb = "would set (dry run, nothing changed)"
+	}
+	fmt.Fprintf(p.Out, "IndexBuild %s/%s failed (jobID %d): %s: %s\n", ib.Namespace, ib.Name, ib.Spec.JobID, reason, msg)
+	fmt.Fprintf(p.Out, "Restart: %s spec.failurePolicy.maxRestarts %d -> %d (restarts so far: %d).\n", verb, ptrMaxRestarts(before), maxRestarts, before.Status.Restarts)
+	fmt.Fprintf(p.Out, "The operator recreates the failed Job under the same task (jobID %d); finished partitions are not built again.\n", ib.Spec.JobID)
+	return nil
+}
+
+func ptrMaxRestarts(ib *indexbuildv1alpha1.IndexBuild) int32 {
+	if ib.Spec.FailurePolicy == nil {
+		return 0
+	}
+	return ib.Spec.FailurePolicy.MaxRestarts
 }
 
 // WriteRetryExplanation says why the build is retried and what happens now.

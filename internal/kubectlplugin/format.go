@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,7 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/summary"
 )
 
 // barWidth is the number of cells in a progress bar.
@@ -128,6 +131,11 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 		d.NewJobID = ib.Status.Task.JobID + 1
 	}
 	d.Reason, d.Message = FailureReason(ib)
+	// A task superseded by a newer published one needs a jobID above that
+	// one, not just above its own.
+	if published, ok := output.PublishedJobIn(d.Message); ok && published >= d.NewJobID {
+		d.NewJobID = published + 1
+	}
 	switch {
 	case ib.Status.Phase != indexbuildv1alpha1.PhaseFailed:
 		phase := string(ib.Status.Phase)
@@ -145,6 +153,32 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 	}
 	d.Allowed = d.Refusal == "" || force
 	return d
+}
+
+// DecideRestart decides `retry --failed`: a build that ended Failed because
+// a stage ran out of retries restarts under the same task when
+// spec.failurePolicy.maxRestarts is raised to one more than status.restarts.
+// The refusal says why not, empty when allowed.
+func DecideRestart(ib *indexbuildv1alpha1.IndexBuild) (maxRestarts int32, refusal string) {
+	reason, _ := FailureReason(ib)
+	switch {
+	case ib.Status.Phase != indexbuildv1alpha1.PhaseFailed:
+		return 0, fmt.Sprintf("IndexBuild %s is %s, not Failed: --failed restarts only a failed build", ib.Name, phaseOrNone(ib))
+	case ib.Status.ObservedGeneration != ib.Generation:
+		return 0, fmt.Sprintf("IndexBuild %s: the operator has not observed the latest spec yet (generation %d, observed %d); wait",
+			ib.Name, ib.Generation, ib.Status.ObservedGeneration)
+	case reason != retry.ReasonBackoffLimitExceeded:
+		return 0, fmt.Sprintf("IndexBuild %s failed with %s, which the same task would fail with again: --failed restarts only a stage that ran out of retries (BackoffLimitExceeded); `kubectl indexbuild retry %s` starts a new task",
+			ib.Name, reason, ib.Name)
+	}
+	return ib.Status.Restarts + 1, ""
+}
+
+func phaseOrNone(ib *indexbuildv1alpha1.IndexBuild) string {
+	if ib.Status.Phase == "" {
+		return "not started"
+	}
+	return string(ib.Status.Phase)
 }
 
 // FailureReason returns the reason and message of a failed build: the
@@ -252,9 +286,34 @@ func Summarize(ib *indexbuildv1alpha1.IndexBuild) Summary {
 	return s
 }
 
+// LiveRate is the build's rate now, from the latest progress line of each
+// running worker.
+type LiveRate struct {
+	Workers       int // running workers that reported progress
+	Rows          int64
+	RowsPerSecond float64
+}
+
+// SumProgress adds up the latest progress line in each worker's log tail.
+func SumProgress(tails []string) LiveRate {
+	var r LiveRate
+	for _, tail := range tails {
+		lines := strings.Split(strings.TrimRight(tail, "\n"), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if p, ok := summary.ParseProgress(lines[i]); ok {
+				r.Workers++
+				r.Rows += p.Rows
+				r.RowsPerSecond += p.RowsPerSecond
+				break
+			}
+		}
+	}
+	return r
+}
+
 // WriteStatus writes the human-readable status of ib; now is used for the
-// elapsed time of a running task.
-func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) error {
+// elapsed time of a running task, live (nil: not known) for its rate now.
+func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time, live *LiveRate) error {
 	st := ib.Status
 	phase := string(st.Phase)
 	if phase == "" {
@@ -279,8 +338,15 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time) 
 	if total == 0 {
 		total = ib.Spec.Partitions
 	}
-	fmt.Fprintf(w, "Partitions:  %s  (active %d, failed %d)\n", Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, st.Partitions.Failed)
+	failed := strconv.Itoa(int(st.Partitions.Failed))
+	if st.Partitions.FailedIndexes != "" {
+		failed += ": " + st.Partitions.FailedIndexes
+	}
+	fmt.Fprintf(w, "Partitions:  %s  (active %d, failed %s)\n", Bar(st.Partitions.Succeeded, total, barWidth), st.Partitions.Active, failed)
 	writeMerge(w, st.Merge)
+	if live != nil && live.Workers > 0 {
+		fmt.Fprintf(w, "Rate now:    %s rows/s over %d running workers (%d rows read so far)\n", formatRate(live.RowsPerSecond), live.Workers, live.Rows)
+	}
 	if r, ok := RowsRate(st); ok {
 		fmt.Fprintf(w, "Rate:        %s rows/s (%d rows in %s, task start to commit)\n", formatRate(r.RowsPerSecond), r.Rows, time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 	}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
 
@@ -85,6 +86,10 @@ func failed(ib *indexbuildv1alpha1.IndexBuild, reason, msg string) *indexbuildv1
 	return ib
 }
 
+func superseded(published, this int64) string {
+	return (&output.SupersededError{URI: "file:///out", Published: published, ThisJob: this}).Error()
+}
+
 func TestDecideRetry(t *testing.T) {
 	base := func() *indexbuildv1alpha1.IndexBuild {
 		ib := testutil.MakeIndexBuild("b", "ns").JobID(7).Obj()
@@ -122,6 +127,8 @@ func TestDecideRetry(t *testing.T) {
 		{"no status refused", base(), false, false, 8, "", "is not started", false},
 		{"failed but spec not observed", unobserved(failed(base(), "StaleMeta", "m")), false, false, 8, "StaleMeta", "has not observed the latest spec", false},
 		{"failed, not observed, forced", unobserved(failed(base(), "StaleMeta", "m")), true, true, 8, "StaleMeta", "has not observed", false},
+		{"superseded: above the published job", failed(base(), "StaleMeta", "partition 0: "+superseded(12, 7)), false, true, 13, "StaleMeta", "", true},
+		{"superseded by an older job: above its own", failed(base(), "StaleMeta", superseded(5, 7)), false, true, 8, "StaleMeta", "", true},
 		{"output in use refused: the same output fails the same way", failed(base(), "OutputInUse", "belongs to IndexBuild a/b"), false, false, 8, "OutputInUse", "--output-uri", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,7 +229,7 @@ func TestWriteStatus(t *testing.T) {
 	ib.Status.Commit = &indexbuildv1alpha1.CommitStatus{MarkerURI: "s3://indexes/books/metadata.json", Files: 8, Bytes: 52311, Rows: 1000, CommitTime: &commit}
 	ib.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Committed", "committed 8 files")}
 	var b bytes.Buffer
-	if err := WriteStatus(&b, ib, start.Add(time.Hour)); err != nil {
+	if err := WriteStatus(&b, ib, start.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := `IndexBuild:  default/books
@@ -256,7 +263,7 @@ func TestWriteStatusMerge(t *testing.T) {
 		ib.Status.Phase = indexbuildv1alpha1.PhaseMerging
 		ib.Status.Merge = tc.merge
 		var b bytes.Buffer
-		if err := WriteStatus(&b, ib, time.Now()); err != nil {
+		if err := WriteStatus(&b, ib, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		got := b.String()
@@ -265,6 +272,35 @@ func TestWriteStatusMerge(t *testing.T) {
 		}
 		if s := Summarize(ib); s.Merge != tc.merge {
 			t.Errorf("%s: summary merge %+v", name, s.Merge)
+		}
+	}
+}
+
+func TestWriteStatusWhileBuilding(t *testing.T) {
+	start := metav1.NewTime(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	ib := testutil.MakeIndexBuild("books", "default").Partitions(8).Obj()
+	ib.Generation, ib.Status.ObservedGeneration = 1, 1
+	ib.Status.Phase = indexbuildv1alpha1.PhaseBuilding
+	ib.Status.Task = &indexbuildv1alpha1.TaskStatus{JobID: 1, StartTime: &start}
+	ib.Status.Partitions = indexbuildv1alpha1.PartitionCounts{Total: 8, Succeeded: 3, Active: 2, Failed: 2, FailedIndexes: "4,6"}
+	live := SumProgress([]string{
+		"opened\npartition 0/8: 1000 rows, 500 rows/s, 10.0% of share read\npartition 0/8: 3000 rows, 750 rows/s, 30.0% of share read\n",
+		"partition 1/8: 2000 rows, 1250 rows/s, 20.0% of share read",
+		"no progress yet",
+	})
+	if live.Workers != 2 || live.Rows != 5000 || live.RowsPerSecond != 2000 {
+		t.Fatalf("SumProgress = %+v: the latest line of each worker that reported", live)
+	}
+	var b bytes.Buffer
+	if err := WriteStatus(&b, ib, start.Add(time.Minute), &live); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Partitions:  [#######-------------] 3/8  (active 2, failed 2: 4,6)\n",
+		"Rate now:    2000 rows/s over 2 running workers (5000 rows read so far)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
 	}
 }
@@ -416,5 +452,32 @@ func TestRedrawer(t *testing.T) {
 	r.finish()
 	if b.String() != "Building   [##########----------] 1/2  active 0  failed 0\n" {
 		t.Errorf("lines: %q", b.String())
+	}
+}
+
+func TestDecideRestart(t *testing.T) {
+	base := func() *indexbuildv1alpha1.IndexBuild {
+		ib := testutil.MakeIndexBuild("b", "ns").JobID(7).Obj()
+		ib.Generation, ib.Status.ObservedGeneration = 3, 3
+		ib.Status.Restarts = 1
+		return ib
+	}
+	for _, tc := range []struct {
+		name       string
+		ib         *indexbuildv1alpha1.IndexBuild
+		want       int32
+		refusalHas string
+	}{
+		{"out of retries: one restart more", failed(base(), "BackoffLimitExceeded", "partition 2"), 2, ""},
+		{"stale: a new task is needed", failed(base(), "StaleMeta", "m"), 0, "retry b` starts a new task"},
+		{"bad input", failed(base(), "InvalidInput", "m"), 0, "only a stage that ran out of retries"},
+		{"still building", base(), 0, "not Failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, refusal := DecideRestart(tc.ib)
+			if got != tc.want || !strings.Contains(refusal, tc.refusalHas) || (tc.refusalHas == "") != (refusal == "") {
+				t.Errorf("DecideRestart = %d, %q; want %d, refusal containing %q", got, refusal, tc.want, tc.refusalHas)
+			}
+		})
 	}
 }

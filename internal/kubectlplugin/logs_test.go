@@ -12,9 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/testutil"
 )
@@ -181,5 +184,65 @@ func TestLogsUsesSpecJobID(t *testing.T) {
 	}
 	if code := p.Run(context.Background(), []string{"logs", "nope", "-n", ns}); code != 1 || !strings.Contains(errb.String(), "IndexBuild nope not found") {
 		t.Errorf("missing build: %d %q", code, errb.String())
+	}
+}
+
+// TestStatusShowsTheLiveRate: status of a running build sums the latest
+// progress line of each running worker's log (not of pending or finished
+// pods).
+func TestStatusShowsTheLiveRate(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "ns").JobID(3).Partitions(4).Obj()
+	ib.Status.Phase = "Building"
+	running := func(p *corev1.Pod) *corev1.Pod { p.Status.Phase = corev1.PodRunning; return p }
+	cs := fake.NewClientset(
+		running(childPod("books-3-build-0-a", "books", "3", "build", "0", 1)),
+		running(childPod("books-3-build-1-a", "books", "3", "build", "1", 1)),
+		childPod("books-3-build-2-a", "books", "3", "build", "2", 1), // pending
+	)
+	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "log" {
+			return false, nil, nil
+		}
+		return true, &runtime.Unknown{Raw: []byte("partition 0/4: 900 rows, 100 rows/s, 5.0% of share read\npartition 0/4: 3000 rows, 750 rows/s, 20.0% of share read\n")}, nil
+	})
+	var out, errb bytes.Buffer
+	p := &Plugin{Out: &out, Err: &errb, Connect: func(KubeFlags) (*Clients, error) {
+		return &Clients{Client: ctrlfake.NewClientBuilder().WithScheme(Scheme()).WithObjects(ib).Build(), Clientset: cs, Namespace: "ns"}, nil
+	}}
+	if code := p.Run(context.Background(), []string{"status", "books"}); code != 0 {
+		t.Fatalf("status exited %d: %s", code, errb.String())
+	}
+	if want := "Rate now:    1500 rows/s over 2 running workers (6000 rows read so far)"; !strings.Contains(out.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestRetryFailedRaisesMaxRestarts: retry --failed keeps the jobID and asks
+// the operator for one restart more.
+func TestRetryFailedRaisesMaxRestarts(t *testing.T) {
+	ib := testutil.MakeIndexBuild("books", "ns").JobID(3).Obj()
+	ib.Status.Phase = "Failed"
+	ib.Status.Restarts = 0
+	ib.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: "False", Reason: "BackoffLimitExceeded", Message: "partition 2 out of retries"}}
+	cl := ctrlfake.NewClientBuilder().WithScheme(Scheme()).WithObjects(ib).Build()
+	var out, errb bytes.Buffer
+	p := &Plugin{Out: &out, Err: &errb, Connect: func(KubeFlags) (*Clients, error) {
+		return &Clients{Client: cl, Namespace: "ns"}, nil
+	}}
+	if code := p.Run(context.Background(), []string{"retry", "books", "--failed"}); code != 0 {
+		t.Fatalf("retry --failed exited %d: %s", code, errb.String())
+	}
+	got := &indexbuildv1alpha1.IndexBuild{}
+	if err := cl.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "books"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.JobID != 3 || got.Spec.FailurePolicy == nil || got.Spec.FailurePolicy.MaxRestarts != 1 {
+		t.Errorf("spec after retry --failed: jobID %d, failurePolicy %+v", got.Spec.JobID, got.Spec.FailurePolicy)
+	}
+	if !strings.Contains(out.String(), "maxRestarts 0 -> 1") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if code := p.Run(context.Background(), []string{"retry", "books", "--failed", "--force"}); code != 2 {
+		t.Errorf("--failed --force exited %d, want 2 (usage)", code)
 	}
 }

@@ -353,3 +353,21 @@ func TestClaimRefusesAStoreThatIgnoresPreconditions(t *testing.T) {
 		})
 	}
 }
+
+func TestPublishedJobIn(t *testing.T) {
+	msg := (&output.SupersededError{URI: "s3://b/out", Published: 41, ThisJob: 9}).Error()
+	for _, tc := range []struct {
+		message string
+		want    int64
+		ok      bool
+	}{
+		{msg, 41, true},
+		{"partition 3 (exit 3): " + msg + "; retries stop", 41, true},
+		{"elementIDs: recorded [1] current [2]", 0, false},
+	} {
+		got, ok := output.PublishedJobIn(tc.message)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("PublishedJobIn(%q) = %d, %v; want %d, %v", tc.message, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/indexbuild/indexbuild/internal/retry"
@@ -92,3 +94,19 @@ func (e *SupersededError) Error() string {
 }
 
 func (e *SupersededError) Is(target error) bool { return target == retry.ErrStaleMeta }
+
+// supersededPhrase is the part of SupersededError's message that names the
+// published job; it reaches the IndexBuild's status as the pod's message.
+var supersededPhrase = regexp.MustCompile(`publishes job (\d+), newer than this task's job`)
+
+// PublishedJobIn finds the published job a SupersededError message (within
+// a longer message, such as a condition's) names; false when there is none.
+// `kubectl indexbuild retry` picks a jobID above it.
+func PublishedJobIn(message string) (int64, bool) {
+	m := supersededPhrase.FindStringSubmatch(message)
+	if m == nil {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(m[1], 10, 64)
+	return id, err == nil
+}

@@ -98,3 +98,27 @@ func ParseWorker(msg string) (Worker, error) {
 	}
 	return s, nil
 }
+
+// Progress is a build worker's progress, which it logs to stderr every
+// --progress-interval as one line (String); `kubectl indexbuild status`
+// reads the latest line of each running worker for the live rate.
+type Progress struct {
+	Partition, Partitions int
+	Rows                  int64
+	RowsPerSecond         float64
+	// PercentRead is the share of the partition's input read so far.
+	PercentRead float64
+}
+
+// String is the progress line:
+// "partition 3/16: 120000 rows, 40000 rows/s, 37.5% of share read".
+func (p Progress) String() string {
+	return fmt.Sprintf("partition %d/%d: %d rows, %.0f rows/s, %.1f%% of share read", p.Partition, p.Partitions, p.Rows, p.RowsPerSecond, p.PercentRead)
+}
+
+// ParseProgress reads a progress line; false for any other line.
+func ParseProgress(line string) (Progress, bool) {
+	var p Progress
+	n, err := fmt.Sscanf(line, "partition %d/%d: %d rows, %f rows/s, %f%% of share read", &p.Partition, &p.Partitions, &p.Rows, &p.RowsPerSecond, &p.PercentRead)
+	return p, err == nil && n == 5
+}

@@ -54,3 +54,20 @@ func TestParseRejectsGarbage(t *testing.T) {
 		t.Fatal("ParseWorker accepted garbage")
 	}
 }
+
+func TestProgressLineRoundTrip(t *testing.T) {
+	p := Progress{Partition: 3, Partitions: 16, Rows: 120000, RowsPerSecond: 40000, PercentRead: 37.5}
+	line := p.String()
+	if line != "partition 3/16: 120000 rows, 40000 rows/s, 37.5% of share read" {
+		t.Fatalf("String() = %q", line)
+	}
+	got, ok := ParseProgress(line)
+	if !ok || got != p {
+		t.Fatalf("ParseProgress(%q) = %+v, %v", line, got, ok)
+	}
+	for _, other := range []string{"partition 3/16: done, peak RSS 12.0 MiB", "", `{"partition":3}`} {
+		if _, ok := ParseProgress(other); ok {
+			t.Errorf("ParseProgress(%q) parsed", other)
+		}
+	}
+}

@@ -212,6 +212,30 @@ func (w *IndexBuildWrapper) WorkerResources(r corev1.ResourceRequirements) *Inde
 	return w
 }
 
+// WorkerVolumeMounts sets the worker container's mounts of spec.pod.volumes.
+func (w *IndexBuildWrapper) WorkerVolumeMounts(m ...corev1.VolumeMount) *IndexBuildWrapper {
+	if w.Spec.Worker == nil {
+		w.Spec.Worker = &indexbuildv1alpha1.WorkerSpec{}
+	}
+	w.Spec.Worker.VolumeMounts = m
+	return w
+}
+
+// FinalizeVolumeMounts sets the finalize container's mounts of spec.pod.volumes.
+func (w *IndexBuildWrapper) FinalizeVolumeMounts(m ...corev1.VolumeMount) *IndexBuildWrapper {
+	if w.Spec.Finalize == nil {
+		w.Spec.Finalize = &indexbuildv1alpha1.FinalizeSpec{}
+	}
+	w.Spec.Finalize.VolumeMounts = m
+	return w
+}
+
+// MaxRestarts sets spec.failurePolicy.maxRestarts.
+func (w *IndexBuildWrapper) MaxRestarts(n int32) *IndexBuildWrapper {
+	w.Spec.FailurePolicy = &indexbuildv1alpha1.FailurePolicy{MaxRestarts: n}
+	return w
+}
+
 // FinalizeResources sets the finalize container's resources.
 func (w *IndexBuildWrapper) FinalizeResources(r corev1.ResourceRequirements) *IndexBuildWrapper {
 	if w.Spec.Finalize == nil {
