@@ -90,6 +90,9 @@ func build(ctx context.Context, cfg Config) (meta staging.PartitionMeta, done bo
 	if meta, done, err := alreadyDone(ctx, cfg); err != nil || done {
 		return meta, done, err
 	}
+	if err := injectFault(ctx, cfg); err != nil {
+		return meta, false, err
+	}
 	sinks, rows, snapshot, err := buildSinks(ctx, cfg, tbl, elements)
 	defer func() {
 		for _, s := range sinks {
