@@ -86,19 +86,37 @@ func WritePartitionMeta(ctx context.Context, b storage.Bucket, m PartitionMeta) 
 // ReadPartitionMeta reads a partition's metadata; exists is false when the
 // partition is not complete yet.
 func ReadPartitionMeta(ctx context.Context, b storage.Bucket, partition int) (PartitionMeta, bool, error) {
-	data, err := storage.ReadAll(ctx, b, PartitionMetaKey(partition))
-	if errors.Is(err, storage.ErrNotFound) {
-		return PartitionMeta{}, false, nil
-	}
-	if err != nil {
-		return PartitionMeta{}, false, err
-	}
-	m, err := DecodePartitionMeta(data)
-	if err != nil {
-		return PartitionMeta{}, true, err
-	}
-	if m.Partition != partition {
+	m, exists, err := readMeta(ctx, b, PartitionMetaKey(partition), DecodePartitionMeta)
+	if err == nil && exists && m.Partition != partition {
 		return PartitionMeta{}, true, fmt.Errorf("%w: %s describes partition %d", retry.ErrInvalidInput, PartitionMetaKey(partition), m.Partition)
+	}
+	return m, exists, err
+}
+
+// ReadMergeMeta reads key range r's merge metadata; exists is false when
+// the range is not merged yet.
+func ReadMergeMeta(ctx context.Context, b storage.Bucket, r int) (MergeMeta, bool, error) {
+	m, exists, err := readMeta(ctx, b, MergeMetaKey(r), DecodeMergeMeta)
+	if err == nil && exists && m.Range != r {
+		return MergeMeta{}, true, fmt.Errorf("%w: %s describes range %d", retry.ErrInvalidInput, MergeMetaKey(r), m.Range)
+	}
+	return m, exists, err
+}
+
+// readMeta reads and decodes the metadata object at key; absence is
+// (zero, false, nil).
+func readMeta[M any](ctx context.Context, b storage.Bucket, key string, decode func([]byte) (M, error)) (M, bool, error) {
+	var zero M
+	data, err := storage.ReadAll(ctx, b, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return zero, false, nil
+	}
+	if err != nil {
+		return zero, false, err
+	}
+	m, err := decode(data)
+	if err != nil {
+		return zero, true, err
 	}
 	return m, true, nil
 }
