@@ -26,7 +26,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := assertCommitted(t, b, defaultBuild)
+			m := assertCommitted(t, b, defaultBuild.want())
 			if sum.AlreadyCommitted || sum.Files != 4 || sum.Partitions != 2 || sum.Rows != 30 || sum.Bytes != 4*3000 {
 				t.Errorf("summary = %+v", sum)
 			}
@@ -101,7 +101,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 						if sum.AlreadyCommitted != (crashing.marker == 1) {
 							t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
 						}
-						assertCommitted(t, b, defaultBuild)
+						assertCommitted(t, b, defaultBuild.want())
 					})
 				}
 			})
@@ -126,7 +126,7 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 		})
 	}
 }
@@ -149,7 +149,7 @@ func TestFinalizeMarkerWriteFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 func TestFinalizeCleanupFails(t *testing.T) {
@@ -162,7 +162,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if len(objects(t, b, staging.Prefix)) == 0 {
 		t.Fatal("fault injection did not leave staging behind")
 	}
-	m := assertCommitted(t, b, defaultBuild)
+	m := assertCommitted(t, b, defaultBuild.want())
 	// A stray object under staging/ is not part of the commit either.
 	if err := b.Write(ctx, staging.Prefix+"stray", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if err != nil || !sum.AlreadyCommitted || sum.Files != len(m.Files) {
 		t.Fatalf("finalize after leftover staging = %+v, %v", sum, err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 // TestConcurrentFinalizers runs four finalizers at once, each with its own
@@ -207,7 +207,7 @@ func TestConcurrentFinalizers(t *testing.T) {
 			if markers != 1 || writers != 1 {
 				t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 		})
 	}
 }
@@ -292,7 +292,7 @@ func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 
 	b = storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())

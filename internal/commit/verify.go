@@ -1,15 +1,21 @@
 package commit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2/sstable"
+
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/sstindex"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
@@ -32,7 +38,8 @@ func (e *VerifyError) Error() string {
 func (e *VerifyError) Unwrap() error { return ErrVerify }
 
 // Verify checks that b holds a commit marker without problems and that every
-// file it lists exists with the listed size and SHA-256. It returns the
+// file it lists exists with the listed size and SHA-256, and that each file
+// with a key range holds exactly the keys from its First to its Last. It returns the
 // marker, and a *VerifyError naming each problem.
 func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, error) {
 	if parallelism <= 0 {
@@ -58,6 +65,9 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	var mu sync.Mutex
 	err = forEach(ctx, parallelism, files, func(ctx context.Context, f staging.File) error {
 		err := checkContent(ctx, b, f)
+		if err == nil && f.KeyRange != nil {
+			err = checkKeyRange(ctx, b, f)
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -79,6 +89,52 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 		return m, &VerifyError{Problems: problems}
 	}
 	return m, nil
+}
+
+// checkKeyRange compares the first and last entry key of the SSTable f with
+// the key range the marker gives it: a reader picks the file by that range,
+// so a wrong one hides entries.
+func checkKeyRange(ctx context.Context, b storage.Bucket, f staging.File) error {
+	r, err := openTable(ctx, b, f.Path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	first, last, err := sstindex.EntryBounds(r)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: read its keys: %w", f.Path, err)
+	case first == nil:
+		return fmt.Errorf("%s has no entries, the marker gives it key range %x..%x", f.Path, f.KeyRange.First, f.KeyRange.Last)
+	case !bytes.Equal(first, f.KeyRange.First) || !bytes.Equal(last, f.KeyRange.Last):
+		return fmt.Errorf("%s holds keys %x..%x, the marker gives it key range %x..%x", f.Path, first, last, f.KeyRange.First, f.KeyRange.Last)
+	}
+	return nil
+}
+
+// openTable opens the SSTable at key, downloaded to a temporary file that
+// is gone once it is closed.
+func openTable(ctx context.Context, b storage.Bucket, key string) (*sstable.Reader, error) {
+	tmp, err := os.CreateTemp("", "verify-*.sst")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // the open reader keeps the file
+	defer tmp.Close()
+	src, err := b.NewReader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.Copy(tmp, src)
+	src.Close()
+	if err != nil {
+		return nil, err
+	}
+	r, err := sstindex.OpenTable(ctx, tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an SSTable: %w", key, err)
+	}
+	return r, nil
 }
 
 // VerifyOutput verifies the version root's pointer publishes (Verify), and

@@ -10,15 +10,16 @@ import (
 // (the element description under metaKey is not an entry); nil, nil for a
 // file without entries. It reads the first and the last data block only.
 func EntryBounds(r *sstable.Reader) (first, last []byte, err error) {
-	it, err := r.NewIter(sstable.NoTransforms, nil, dataEnd, sstable.AssertNoBlobHandles)
+	// Unbounded: Pebble's iterators refuse Last with an upper bound.
+	it, err := r.NewIter(sstable.NoTransforms, nil, nil, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return nil, nil, err
 	}
-	if kv := it.First(); kv != nil {
+	if kv := it.First(); kv != nil && bytes.Compare(kv.K.UserKey, dataEnd) < 0 {
 		first = bytes.Clone(kv.K.UserKey)
-	}
-	if kv := it.Last(); kv != nil {
-		last = bytes.Clone(kv.K.UserKey)
+		if kv := it.SeekLT(dataEnd, 0); kv != nil {
+			last = bytes.Clone(kv.K.UserKey)
+		}
 	}
 	return first, last, it.Close()
 }
