@@ -75,7 +75,7 @@ func TestFinalizeRefusesBadMergedRanges(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		change func(m *staging.MergeMeta)         // range metadata as staged
+		change func(m *staging.MergeMeta)           // range metadata as staged
 		damage func(t *testing.T, b storage.Bucket) // after staging
 		opts   func(o *commit.Options)
 		code   int
@@ -194,5 +194,82 @@ func TestFinalizeLocalMergeFails(t *testing.T) {
 	}
 	if after := objects(t, b, ""); !maps.Equal(after, before) {
 		t.Fatalf("a failed merge changed the output")
+	}
+}
+
+// TestVerifyChecksKeyRanges: a merged file whose real keys are not its
+// listed key range is named, whether the file or the marker is wrong.
+func TestVerifyChecksKeyRanges(t *testing.T) {
+	rewriteMarker := func(t *testing.T, b storage.Bucket, f func(m *commit.Marker)) {
+		m, err := commit.ReadMarker(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(&m)
+		data, err := commit.EncodeMarker(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Write(ctx, commit.MarkerKey, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(m *commit.Marker, path string) *staging.File {
+		for i := range m.Files {
+			if m.Files[i].Path == path {
+				return &m.Files[i]
+			}
+		}
+		t.Fatalf("marker lists no %s", path)
+		return nil
+	}
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, b storage.Bucket)
+		want   string
+	}{
+		{"intact", func(*testing.T, storage.Bucket) {}, ""},
+		{"file holds other keys, size and checksum listed", func(t *testing.T, b storage.Bucket) {
+			// Rows 10..18 instead of 10..19: a file that lost its last entry,
+			// listed with its own size and SHA-256.
+			data := sstable(t, 3, 10, 19)
+			if err := b.Write(ctx, "part_1_3.sst", bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			rewriteMarker(t, b, func(m *commit.Marker) {
+				f := file(m, "part_1_3.sst")
+				m.Bytes += int64(len(data)) - f.Size
+				kr := f.KeyRange
+				*f = fileOf(f.Path, 3, data)
+				f.KeyRange = kr
+			})
+		}, fmt.Sprintf("part_1_3.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(10), entryKey(18), entryKey(10), entryKey(19))},
+		{"marker's key range narrower than the file", func(t *testing.T, b storage.Bucket) {
+			rewriteMarker(t, b, func(m *commit.Marker) { file(m, "part_2_4.sst").KeyRange.First = entryKey(21) })
+		}, fmt.Sprintf("part_2_4.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(20), entryKey(29), entryKey(21), entryKey(29))},
+		{"overlapping key ranges", func(t *testing.T, b storage.Bucket) {
+			rewriteMarker(t, b, func(m *commit.Marker) { file(m, "part_0_3.sst").KeyRange.Last = entryKey(15) })
+		}, `files "part_0_3.sst" and "part_1_3.sst" of element 3: key ranges overlap or are out of order`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := storagetest.Mem().Open(t)
+			defaultMerged.stage(t, b, task(), nil)
+			if _, err := commit.CommitVersion(ctx, b, defaultMerged.opts()); err != nil {
+				t.Fatal(err)
+			}
+			tt.damage(t, b)
+			_, err := commit.Verify(ctx, b, 2)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Verify = %v", err)
+				}
+				return
+			}
+			var ve *commit.VerifyError
+			if !errors.As(err, &ve) || retry.ExitCode(err) != retry.ExitInvalidInput || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Verify = %v, want a *VerifyError (exit 4) with %q", err, tt.want)
+			}
+		})
 	}
 }

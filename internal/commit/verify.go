@@ -5,13 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
@@ -95,7 +91,8 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 // the key range the marker gives it: a reader picks the file by that range,
 // so a wrong one hides entries.
 func checkKeyRange(ctx context.Context, b storage.Bucket, f staging.File) error {
-	r, err := openTable(ctx, b, f.Path)
+	// Ranged reads: the footer, the index and the first and last block.
+	r, err := sstindex.OpenObject(ctx, b, f.Path, nil)
 	if err != nil {
 		return err
 	}
@@ -110,31 +107,6 @@ func checkKeyRange(ctx context.Context, b storage.Bucket, f staging.File) error 
 		return fmt.Errorf("%s holds keys %x..%x, the marker gives it key range %x..%x", f.Path, first, last, f.KeyRange.First, f.KeyRange.Last)
 	}
 	return nil
-}
-
-// openTable opens the SSTable at key, downloaded to a temporary file that
-// is gone once it is closed.
-func openTable(ctx context.Context, b storage.Bucket, key string) (*sstable.Reader, error) {
-	tmp, err := os.CreateTemp("", "verify-*.sst")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name()) // the open reader keeps the file
-	defer tmp.Close()
-	src, err := b.NewReader(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(tmp, src)
-	src.Close()
-	if err != nil {
-		return nil, err
-	}
-	r, err := sstindex.OpenTable(ctx, tmp.Name())
-	if err != nil {
-		return nil, fmt.Errorf("%s is not an SSTable: %w", key, err)
-	}
-	return r, nil
 }
 
 // VerifyOutput verifies the version root's pointer publishes (Verify), and
