@@ -44,7 +44,9 @@ func TestMarkerKeyRangeProblems(t *testing.T) {
 		{"one key per file", func(m *commit.Marker) { m.Files[0].KeyRange.Last = []byte("a1") }, ""},
 		{"overlapping", func(m *commit.Marker) { m.Files[1].KeyRange.First = []byte("b9") },
 			`files "part_0_3.sst" and "part_1_3.sst" of element 3: key ranges overlap or are out of order`},
-		{"out of order", func(m *commit.Marker) { m.Files[0].KeyRange, m.Files[1].KeyRange = m.Files[1].KeyRange, m.Files[0].KeyRange },
+		{"out of order", func(m *commit.Marker) {
+			m.Files[0].KeyRange, m.Files[1].KeyRange = m.Files[1].KeyRange, m.Files[0].KeyRange
+		},
 			"key ranges overlap or are out of order"},
 		{"first above last", func(m *commit.Marker) { m.Files[0].KeyRange.First = []byte("b99") },
 			`file "part_0_3.sst": key range first 623939 is above last 6239`},
