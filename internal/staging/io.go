@@ -49,7 +49,10 @@ func ReadTaskManifest(ctx context.Context, b storage.Bucket) (taskmeta.Meta, err
 // WritePartFile streams r to the staged key of (partition, element) and
 // returns its entry with size and SHA-256 computed on the way.
 func WritePartFile(ctx context.Context, b storage.Bucket, partition int, element int64, ext string, r io.Reader) (File, error) {
-	key := PartFileKey(partition, element, ext)
+	return writeFile(ctx, b, PartFileKey(partition, element, ext), element, r)
+}
+
+func writeFile(ctx context.Context, b storage.Bucket, key string, element int64, r io.Reader) (File, error) {
 	h := &hashCounter{h: sha256.New()}
 	if err := b.Write(ctx, key, io.TeeReader(r, h)); err != nil {
 		return File{}, err
@@ -67,20 +70,30 @@ func WritePartitionMeta(ctx context.Context, b storage.Bucket, m PartitionMeta) 
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("%w: partition metadata of partition %d: %v", retry.ErrInvalidInput, m.Partition, err)
 	}
-	old, exists, err := ReadPartitionMeta(ctx, b, m.Partition)
-	if err != nil && !errors.Is(err, retry.ErrInvalidInput) {
-		return err
-	}
-	if exists && err == nil {
-		if err := CheckTask(PartitionMetaKey(m.Partition), b.URI(), old.Task, m.Task); err != nil {
-			return err
-		}
-	}
 	data, err := EncodePartitionMeta(m)
 	if err != nil {
 		return err
 	}
-	return b.Write(ctx, PartitionMetaKey(m.Partition), bytes.NewReader(data))
+	return replaceMeta(ctx, b, PartitionMetaKey(m.Partition), m.Task, data, func() (taskmeta.Meta, bool, error) {
+		old, exists, err := ReadPartitionMeta(ctx, b, m.Partition)
+		return old.Task, exists, err
+	})
+}
+
+// replaceMeta writes the metadata data of task to key unless what is there
+// (read by old) is of another task: that is stale and never overwritten.
+// Unreadable metadata is overwritten.
+func replaceMeta(ctx context.Context, b storage.Bucket, key string, task taskmeta.Meta, data []byte, old func() (taskmeta.Meta, bool, error)) error {
+	recorded, exists, err := old()
+	if err != nil && !errors.Is(err, retry.ErrInvalidInput) {
+		return err
+	}
+	if exists && err == nil {
+		if err := CheckTask(key, b.URI(), recorded, task); err != nil {
+			return err
+		}
+	}
+	return b.Write(ctx, key, bytes.NewReader(data))
 }
 
 // ReadPartitionMeta reads a partition's metadata; exists is false when the
@@ -93,18 +106,8 @@ func ReadPartitionMeta(ctx context.Context, b storage.Bucket, partition int) (Pa
 	return m, exists, err
 }
 
-// ReadMergeMeta reads key range r's merge metadata; exists is false when
-// the range is not merged yet.
-func ReadMergeMeta(ctx context.Context, b storage.Bucket, r int) (MergeMeta, bool, error) {
-	m, exists, err := readMeta(ctx, b, MergeMetaKey(r), DecodeMergeMeta)
-	if err == nil && exists && m.Range != r {
-		return MergeMeta{}, true, fmt.Errorf("%w: %s describes range %d", retry.ErrInvalidInput, MergeMetaKey(r), m.Range)
-	}
-	return m, exists, err
-}
-
-// readMeta reads and decodes the metadata object at key; absence is
-// (zero, false, nil).
+// readMeta reads and decodes the metadata at key; exists is false when
+// there is none.
 func readMeta[M any](ctx context.Context, b storage.Bucket, key string, decode func([]byte) (M, error)) (M, bool, error) {
 	var zero M
 	data, err := storage.ReadAll(ctx, b, key)
