@@ -80,7 +80,7 @@ func layouts() []layout {
 			mutations: 25,
 		},
 		{
-			name: "merged locally", stage: stageSorted, opts: localMergeOpts,
+			name: "merged locally", stage: func(t testing.TB, b storage.Bucket) { sortedBuild.stage(t, b, sortedTask()) }, opts: localMergeOpts,
 			// 2 merged files and their metadata staged, 2 copies, 1
 			// marker; deleted: 6 part files, 3 partition metadata, 2
 			// merged files, 1 merge metadata, 1 manifest.
@@ -92,7 +92,7 @@ func layouts() []layout {
 // localMergeOpts finalizes sortedTask merging it in process with the real
 // merge (merge.Run), as `finalize --merge-local` does.
 func localMergeOpts(t testing.TB) commit.Options {
-	return commit.Options{Task: sortedTask(), Partitions: sortedParts, MergeRanges: 1,
+	return commit.Options{Task: sortedTask(), Partitions: len(sortedBuild.files), MergeRanges: 1,
 		LocalMerge: func(ctx context.Context, v storage.Bucket) error {
 			_, err := merge.Run(ctx, merge.Config{Meta: sortedTask(), Output: v, Range: 0, Ranges: 1, TmpDir: t.TempDir()})
 			return err

@@ -200,20 +200,6 @@ func TestFinalizeLocalMergeFails(t *testing.T) {
 // TestVerifyChecksKeyRanges: a merged file whose real keys are not its
 // listed key range is named, whether the file or the marker is wrong.
 func TestVerifyChecksKeyRanges(t *testing.T) {
-	rewriteMarker := func(t *testing.T, b storage.Bucket, f func(m *commit.Marker)) {
-		m, err := commit.ReadMarker(ctx, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f(&m)
-		data, err := commit.EncodeMarker(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Write(ctx, commit.MarkerKey, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	file := func(m *commit.Marker, path string) *staging.File {
 		for i := range m.Files {
 			if m.Files[i].Path == path {
