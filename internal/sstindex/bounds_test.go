@@ -15,7 +15,9 @@ import (
 // stored after them; none for a file without entries.
 func TestEntryBounds(t *testing.T) {
 	elem := table.Element{ID: 3, Name: "ix", Type: "index", Columns: []table.Column{{Name: "n", Type: table.TypeInt}}}
-	key := func(i int) []byte { return AppendKey(nil, []table.Value{{Kind: table.Int, Int: int64(i)}}, fmt.Sprint(i)) }
+	key := func(i int) []byte {
+		return AppendKey(nil, []table.Value{{Kind: table.Int, Int: int64(i)}}, fmt.Sprint(i))
+	}
 	for _, n := range []int{0, 1, 5000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			w := NewWriter(elem, t.TempDir(), 1<<20)
