@@ -35,7 +35,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			if !strings.Contains(sum.MarkerURI, commit.MarkerKey) {
 				t.Errorf("marker URI %q", sum.MarkerURI)
 			}
-			if left := objects(t, b, staging.Prefix); len(left) != 0 {
+			if left := storagetest.Objects(t, b, staging.Prefix); len(left) != 0 {
 				t.Errorf("staging not cleaned up: %v", keys(left))
 			}
 
@@ -133,7 +133,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
 							b := s.Open(t)
 							l.stage(t, b)
-							staged := objects(t, b, staging.Prefix)
+							staged := storagetest.Objects(t, b, staging.Prefix)
 
 							crashing := withFaults(t, b, crashAfter(stop))
 							crashing.localMerge = merges
@@ -142,7 +142,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 								if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
 									t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
 								}
-								got := objects(t, b, staging.Prefix)
+								got := storagetest.Objects(t, b, staging.Prefix)
 								if merges { // what the merge staged so far
 									maps.DeleteFunc(got, func(k, _ string) bool { return strings.HasPrefix(k, staging.Prefix+"merge_") })
 								}
@@ -199,13 +199,13 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 func TestFinalizeMarkerWriteFails(t *testing.T) {
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	staged := objects(t, b, staging.Prefix)
+	staged := storagetest.Objects(t, b, staging.Prefix)
 	failing := withFaults(t, b, func(op, key string) bool { return op == "create" && key == commit.MarkerKey })
 	_, err := commit.CommitVersion(ctx, failing, defaultBuild.opts())
 	if !errors.Is(err, storage.ErrRetryable) || retry.ExitCode(err) != retry.ExitRetryable {
 		t.Fatalf("Finalize = %v, want a retryable error", err)
 	}
-	if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+	if got := storagetest.Objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
 		t.Fatal("staging changed although no marker was written")
 	}
 	if _, err := commit.ReadMarker(ctx, b); !errors.Is(err, storage.ErrNotFound) {
@@ -224,7 +224,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, failing, defaultBuild.opts()); err != nil {
 		t.Fatalf("a cleanup failure must not fail the commit: %v", err)
 	}
-	if len(objects(t, b, staging.Prefix)) == 0 {
+	if len(storagetest.Objects(t, b, staging.Prefix)) == 0 {
 		t.Fatal("fault injection did not leave staging behind")
 	}
 	m := assertCommitted(t, b, defaultBuild.want())
@@ -310,7 +310,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, other, opts); err != nil {
 				t.Fatal(err)
 			}
-			for key, data := range objects(t, other, "") {
+			for key, data := range storagetest.Objects(t, other, "") {
 				if err := b.Write(ctx, key, strings.NewReader(data)); err != nil {
 					t.Fatal(err)
 				}
@@ -322,7 +322,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := storagetest.Mem().Open(t)
 			tt.setup(t, b)
-			before := objects(t, b, "")
+			before := storagetest.Objects(t, b, "")
 			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 			if retry.ExitCode(err) != retry.ExitStaleMeta {
 				t.Fatalf("Finalize = %v, want stale metadata (exit 3)", err)
@@ -332,7 +332,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 					t.Errorf("message %q lacks %q", err, want)
 				}
 			}
-			if after := objects(t, b, ""); !maps.Equal(after, before) {
+			if after := storagetest.Objects(t, b, ""); !maps.Equal(after, before) {
 				t.Fatalf("stale finalize changed the output")
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
@@ -124,29 +125,11 @@ func (bd build) opts() commit.Options {
 	return commit.Options{Task: task(), Partitions: len(bd.files)}
 }
 
-// objects returns every object's content under prefix ("" for all).
-func objects(t testing.TB, b storage.Bucket, prefix string) map[string]string {
-	t.Helper()
-	list, err := b.List(ctx, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]string, len(list))
-	for _, a := range list {
-		data, err := storage.ReadAll(ctx, b, a.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[a.Key] = string(data)
-	}
-	return out
-}
-
 // finals returns the committed-looking objects: everything outside staging/
 // except the marker.
 func finals(t testing.TB, b storage.Bucket) map[string]string {
 	t.Helper()
-	out := objects(t, b, "")
+	out := storagetest.Objects(t, b, "")
 	maps.DeleteFunc(out, func(k, _ string) bool {
 		return k == commit.MarkerKey || strings.HasPrefix(k, staging.Prefix)
 	})
