@@ -268,3 +268,26 @@ func TestVerifyChecksKeyRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestFinalizeLocalMergeLosesToAConcurrentCommit: a merge that fails because
+// another finalizer committed (and removed staging) meanwhile ends in that
+// finalizer's commit, not in the merge's error.
+func TestFinalizeLocalMergeLosesToAConcurrentCommit(t *testing.T) {
+	b := storagetest.Mem().Open(t)
+	defaultBuild.stage(t, b, task())
+	opts := localMerged.opts()
+	runs := 0
+	winner := opts
+	winner.LocalMerge = stagingMerge(t, &runs)
+	opts.LocalMerge = func(ctx context.Context, v storage.Bucket) error {
+		if _, err := commit.CommitVersion(ctx, v, winner); err != nil {
+			t.Fatalf("the other finalizer: %v", err)
+		}
+		return fmt.Errorf("%w: %s vanished", storage.ErrNotFound, staging.PartitionMetaKey(0))
+	}
+	sum, err := commit.CommitVersion(ctx, b, opts)
+	if err != nil || !sum.AlreadyCommitted || runs != 1 {
+		t.Fatalf("Finalize = %+v, %v; want the other finalizer's commit", sum, err)
+	}
+	assertCommitted(t, b, localMerged.want(t))
+}
