@@ -1,6 +1,7 @@
 package commit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/merge"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -26,14 +28,14 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := assertCommitted(t, b, defaultBuild)
+			m := assertCommitted(t, b, defaultBuild.want())
 			if sum.AlreadyCommitted || sum.Files != 4 || sum.Partitions != 2 || sum.Rows != 30 || sum.Bytes != 4*3000 {
 				t.Errorf("summary = %+v", sum)
 			}
 			if !strings.Contains(sum.MarkerURI, commit.MarkerKey) {
 				t.Errorf("marker URI %q", sum.MarkerURI)
 			}
-			if left := objects(t, b, staging.Prefix); len(left) != 0 {
+			if left := storagetest.Objects(t, b, staging.Prefix); len(left) != 0 {
 				t.Errorf("staging not cleaned up: %v", keys(left))
 			}
 
@@ -48,6 +50,55 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// layout is a staged build finalize commits: per-partition files, merged
+// key ranges, or partitions finalize merges itself.
+type layout struct {
+	name  string
+	stage func(t testing.TB, b storage.Bucket)
+	opts  func(t testing.TB) commit.Options
+	// want is what the commit leaves at final names; nil: what a finalize
+	// that did not crash left.
+	want func(t testing.TB) map[string]string
+	// mutations a finalize of it makes
+	mutations int
+}
+
+func layouts() []layout {
+	return []layout{
+		{
+			name: "partitions", stage: func(t testing.TB, b storage.Bucket) { defaultBuild.stage(t, b, task()) },
+			opts: func(testing.TB) commit.Options { return defaultBuild.opts() },
+			want: func(testing.TB) map[string]string { return defaultBuild.want() },
+			// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
+			mutations: 13,
+		},
+		{
+			name: "merged", stage: func(t testing.TB, b storage.Bucket) { defaultMerged.stage(t, b, task(), nil) },
+			opts: func(testing.TB) commit.Options { return defaultMerged.opts() }, want: defaultMerged.want,
+			// 6 copies, 1 marker; deleted: 4 part files, 3 partition
+			// metadata, 6 merged files, 4 merge metadata, 1 manifest.
+			mutations: 25,
+		},
+		{
+			name: "merged locally", stage: func(t testing.TB, b storage.Bucket) { sortedBuild.stage(t, b, sortedTask()) }, opts: localMergeOpts,
+			// 2 merged files and their metadata staged, 2 copies, 1
+			// marker; deleted: 6 part files, 3 partition metadata, 2
+			// merged files, 1 merge metadata, 1 manifest.
+			mutations: 19,
+		},
+	}
+}
+
+// localMergeOpts finalizes sortedTask merging it in process with the real
+// merge (merge.Run), as `finalize --merge-local` does.
+func localMergeOpts(t testing.TB) commit.Options {
+	return commit.Options{Task: sortedTask(), Partitions: len(sortedBuild.files), MergeRanges: 1,
+		LocalMerge: func(ctx context.Context, v storage.Bucket) error {
+			_, err := merge.Run(ctx, merge.Config{Meta: sortedTask(), Output: v, Range: 0, Ranges: 1, TmpDir: t.TempDir()})
+			return err
+		}}
+}
+
 // TestFinalizeCrashAtEveryStep stops finalize after each single mutation
 // (the process dies: every later call fails), then runs it again. The
 // faultBucket checks no source goes before the marker exists; here: a
@@ -55,56 +106,70 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 // and the expected bytes.
 func TestFinalizeCrashAtEveryStep(t *testing.T) {
 	for _, s := range storagetest.Stores() {
-		for _, par := range []int{1, 4} {
-			t.Run(fmt.Sprintf("%s/parallelism=%d", s.Name, par), func(t *testing.T) {
-				opts := defaultBuild.opts()
-				opts.CopyParallelism = par
+		for _, l := range layouts() {
+			for _, par := range []int{1, 4} {
+				t.Run(fmt.Sprintf("%s/%s/parallelism=%d", s.Name, l.name, par), func(t *testing.T) {
+					opts := l.opts(t)
+					opts.CopyParallelism = par
+					merges := opts.LocalMerge != nil
 
-				ref := s.Open(t)
-				defaultBuild.stage(t, ref, task())
-				counter := withFaults(t, ref, nil)
-				if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
-					t.Fatal(err)
-				}
-				// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
-				if counter.ops != 13 {
-					t.Fatalf("reference run made %d mutations, want 13", counter.ops)
-				}
+					ref := s.Open(t)
+					l.stage(t, ref)
+					counter := withFaults(t, ref, nil)
+					counter.localMerge = merges
+					if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
+						t.Fatal(err)
+					}
+					if counter.ops != l.mutations {
+						t.Fatalf("reference run made %d mutations, want %d", counter.ops, l.mutations)
+					}
+					want := finals(t, ref)
+					if l.want != nil {
+						want = l.want(t)
+					}
+					assertCommitted(t, ref, want)
 
-				for stop := 0; stop <= counter.ops; stop++ {
-					t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
-						b := s.Open(t)
-						defaultBuild.stage(t, b, task())
-						staged := objects(t, b, staging.Prefix)
+					for stop := 0; stop <= counter.ops; stop++ {
+						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
+							b := s.Open(t)
+							l.stage(t, b)
+							staged := storagetest.Objects(t, b, staging.Prefix)
 
-						crashing := withFaults(t, b, crashAfter(stop))
-						_, crashErr := commit.CommitVersion(ctx, crashing, opts)
-						if crashing.marker == 0 {
-							if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
-								t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
+							crashing := withFaults(t, b, crashAfter(stop))
+							crashing.localMerge = merges
+							_, crashErr := commit.CommitVersion(ctx, crashing, opts)
+							if crashing.marker == 0 {
+								if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
+									t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
+								}
+								got := storagetest.Objects(t, b, staging.Prefix)
+								if merges { // what the merge staged so far
+									maps.DeleteFunc(got, func(k, _ string) bool { return strings.HasPrefix(k, staging.Prefix+"merge_") })
+								}
+								if !maps.Equal(got, staged) {
+									t.Fatalf("staging changed before the marker existed")
+								}
+							} else if _, err := commit.Verify(ctx, b, 1); err != nil {
+								t.Fatalf("marker present after crash but output does not verify: %v", err)
 							}
-							if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
-								t.Fatalf("staging changed before the marker existed")
-							}
-						} else if _, err := commit.Verify(ctx, b, 1); err != nil {
-							t.Fatalf("marker present after crash but output does not verify: %v", err)
-						}
 
-						rerun := withFaults(t, b, nil)
-						sum, err := commit.CommitVersion(ctx, rerun, opts)
-						if err != nil {
-							t.Fatalf("rerun: %v", err)
-						}
-						if crashing.marker+rerun.marker != 1 {
-							t.Fatalf("markers created: %d in the crashed run, %d in the rerun", crashing.marker, rerun.marker)
-						}
-						if sum.AlreadyCommitted != (crashing.marker == 1) {
-							t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
-						}
-						assertCommitted(t, b, defaultBuild)
-					})
-				}
-			})
+							rerun := withFaults(t, b, nil)
+							rerun.localMerge = merges
+							sum, err := commit.CommitVersion(ctx, rerun, opts)
+							if err != nil {
+								t.Fatalf("rerun: %v", err)
+							}
+							if crashing.marker+rerun.marker != 1 {
+								t.Fatalf("markers created: %d in the crashed run, %d in the rerun", crashing.marker, rerun.marker)
+							}
+							if sum.AlreadyCommitted != (crashing.marker == 1) {
+								t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
+							}
+							assertCommitted(t, b, want)
+						})
+					}
+				})
+			}
 		}
 	}
 }
@@ -126,7 +191,7 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 		})
 	}
 }
@@ -134,13 +199,13 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 func TestFinalizeMarkerWriteFails(t *testing.T) {
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	staged := objects(t, b, staging.Prefix)
+	staged := storagetest.Objects(t, b, staging.Prefix)
 	failing := withFaults(t, b, func(op, key string) bool { return op == "create" && key == commit.MarkerKey })
 	_, err := commit.CommitVersion(ctx, failing, defaultBuild.opts())
 	if !errors.Is(err, storage.ErrRetryable) || retry.ExitCode(err) != retry.ExitRetryable {
 		t.Fatalf("Finalize = %v, want a retryable error", err)
 	}
-	if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+	if got := storagetest.Objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
 		t.Fatal("staging changed although no marker was written")
 	}
 	if _, err := commit.ReadMarker(ctx, b); !errors.Is(err, storage.ErrNotFound) {
@@ -149,7 +214,7 @@ func TestFinalizeMarkerWriteFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 func TestFinalizeCleanupFails(t *testing.T) {
@@ -159,10 +224,10 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, failing, defaultBuild.opts()); err != nil {
 		t.Fatalf("a cleanup failure must not fail the commit: %v", err)
 	}
-	if len(objects(t, b, staging.Prefix)) == 0 {
+	if len(storagetest.Objects(t, b, staging.Prefix)) == 0 {
 		t.Fatal("fault injection did not leave staging behind")
 	}
-	m := assertCommitted(t, b, defaultBuild)
+	m := assertCommitted(t, b, defaultBuild.want())
 	// A stray object under staging/ is not part of the commit either.
 	if err := b.Write(ctx, staging.Prefix+"stray", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
@@ -171,44 +236,55 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if err != nil || !sum.AlreadyCommitted || sum.Files != len(m.Files) {
 		t.Fatalf("finalize after leftover staging = %+v, %v", sum, err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 // TestConcurrentFinalizers runs four finalizers at once, each with its own
 // handle on the output as separate pods would have: all succeed, one marker.
 func TestConcurrentFinalizers(t *testing.T) {
 	for _, s := range storagetest.Stores() {
-		t.Run(s.Name, func(t *testing.T) {
-			b := s.Open(t)
-			defaultBuild.stage(t, b, task())
-			const n = 4
-			var wg sync.WaitGroup
-			handles := make([]*faultBucket, n)
-			errs := make([]error, n)
-			committed := make([]bool, n)
-			for i := range n {
-				handles[i] = withFaults(t, storagetest.Reopen(t, b), nil)
-				wg.Go(func() {
-					sum, err := commit.CommitVersion(ctx, handles[i], defaultBuild.opts())
-					errs[i], committed[i] = err, err == nil && !sum.AlreadyCommitted
-				})
-			}
-			wg.Wait()
-			markers, writers := 0, 0
-			for i := range n {
-				if errs[i] != nil {
-					t.Errorf("finalizer %d: %v", i, errs[i])
+		for _, l := range layouts() {
+			t.Run(s.Name+"/"+l.name, func(t *testing.T) {
+				opts := l.opts(t)
+				b := s.Open(t)
+				l.stage(t, b)
+				const n = 4
+				var wg sync.WaitGroup
+				handles := make([]*faultBucket, n)
+				errs := make([]error, n)
+				committed := make([]bool, n)
+				for i := range n {
+					handles[i] = withFaults(t, storagetest.Reopen(t, b), nil)
+					// A local merge may stage its range again after another
+					// finalizer's marker: leftovers no marker lists.
+					handles[i].lateMerges = opts.LocalMerge != nil
+					handles[i].localMerge = opts.LocalMerge != nil
+					wg.Go(func() {
+						sum, err := commit.CommitVersion(ctx, handles[i], opts)
+						errs[i], committed[i] = err, err == nil && !sum.AlreadyCommitted
+					})
 				}
-				markers += handles[i].marker
-				if committed[i] {
-					writers++
+				wg.Wait()
+				markers, writers := 0, 0
+				for i := range n {
+					if errs[i] != nil {
+						t.Errorf("finalizer %d: %v", i, errs[i])
+					}
+					markers += handles[i].marker
+					if committed[i] {
+						writers++
+					}
 				}
-			}
-			if markers != 1 || writers != 1 {
-				t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
-			}
-			assertCommitted(t, b, defaultBuild)
-		})
+				if markers != 1 || writers != 1 {
+					t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
+				}
+				if l.want != nil {
+					assertCommitted(t, b, l.want(t))
+				} else if _, err := commit.Verify(ctx, b, 2); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }
 
@@ -245,7 +321,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, other, opts); err != nil {
 				t.Fatal(err)
 			}
-			for key, data := range objects(t, other, "") {
+			for key, data := range storagetest.Objects(t, other, "") {
 				if err := b.Write(ctx, key, strings.NewReader(data)); err != nil {
 					t.Fatal(err)
 				}
@@ -257,7 +333,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := storagetest.Mem().Open(t)
 			tt.setup(t, b)
-			before := objects(t, b, "")
+			before := storagetest.Objects(t, b, "")
 			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 			if retry.ExitCode(err) != retry.ExitStaleMeta {
 				t.Fatalf("Finalize = %v, want stale metadata (exit 3)", err)
@@ -267,7 +343,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 					t.Errorf("message %q lacks %q", err, want)
 				}
 			}
-			if after := objects(t, b, ""); !maps.Equal(after, before) {
+			if after := storagetest.Objects(t, b, ""); !maps.Equal(after, before) {
 				t.Fatalf("stale finalize changed the output")
 			}
 		})
@@ -292,7 +368,7 @@ func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 
 	b = storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())

@@ -1,6 +1,7 @@
 package commit_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,27 +23,54 @@ func validMarker() commit.Marker {
 	}
 }
 
+// rangedMarker is validMarker in the merged layout: element 3 in two key
+// ranges, ["a1", "b9"] and ["c1", "d9"].
+func rangedMarker() commit.Marker {
+	m := validMarker()
+	m.Files[1].Path, m.Files[1].Element = "part_1_3.sst", 3
+	m.Files[0].KeyRange = &staging.KeyRange{First: []byte("a1"), Last: []byte("b9")}
+	m.Files[1].KeyRange = &staging.KeyRange{First: []byte("c1"), Last: []byte("d9")}
+	return m
+}
+
 func TestMarkerProblems(t *testing.T) {
 	tests := []struct {
 		name   string
+		marker func() commit.Marker // validMarker when nil
 		change func(m *commit.Marker)
 		want   string // "" for a valid marker
 	}{
-		{"valid", func(*commit.Marker) {}, ""},
-		{"staged path", func(m *commit.Marker) { m.Files[0].Path = "staging/part_0_3.sst" }, "under staging/"},
-		{"not a final name", func(m *commit.Marker) { m.Files[0].Path = "x/part_0_3.sst" }, "not a committed file name"},
-		{"element mismatch", func(m *commit.Marker) { m.Files[0].Element = 4 }, "listed as element 4"},
-		{"foreign element", func(m *commit.Marker) { m.Files[0].Path, m.Files[0].Element = "part_0_9.sst", 9 }, "not one of the task's elements"},
-		{"sparse partitions", func(m *commit.Marker) { m.Files[1].Path = "part_2_4.sst" }, "partition 2 listed"},
-		{"partition count", func(m *commit.Marker) { m.Partitions = 3 }, "cover 2 partitions"},
-		{"bytes", func(m *commit.Marker) { m.Bytes = 31 }, "bytes 31"},
-		{"duplicate", func(m *commit.Marker) { m.Files[1] = m.Files[0]; m.Bytes = 20 }, "listed twice"},
-		{"no time", func(m *commit.Marker) { m.CommittedAt = time.Time{} }, "committedAt"},
-		{"version", func(m *commit.Marker) { m.FormatVersion = 2 }, "formatVersion 2"},
+		{"valid", nil, func(*commit.Marker) {}, ""},
+		{"staged path", nil, func(m *commit.Marker) { m.Files[0].Path = "staging/part_0_3.sst" }, "under staging/"},
+		{"not a final name", nil, func(m *commit.Marker) { m.Files[0].Path = "x/part_0_3.sst" }, "not a committed file name"},
+		{"element mismatch", nil, func(m *commit.Marker) { m.Files[0].Element = 4 }, "listed as element 4"},
+		{"foreign element", nil, func(m *commit.Marker) { m.Files[0].Path, m.Files[0].Element = "part_0_9.sst", 9 }, "not one of the task's elements"},
+		{"sparse partitions", nil, func(m *commit.Marker) { m.Files[1].Path = "part_2_4.sst" }, "partition 2 listed"},
+		{"partition count", nil, func(m *commit.Marker) { m.Partitions = 3 }, "cover 2 partitions"},
+		{"bytes", nil, func(m *commit.Marker) { m.Bytes = 31 }, "bytes 31"},
+		{"duplicate", nil, func(m *commit.Marker) { m.Files[1] = m.Files[0]; m.Bytes = 20 }, "listed twice"},
+		{"no time", nil, func(m *commit.Marker) { m.CommittedAt = time.Time{} }, "committedAt"},
+		{"version", nil, func(m *commit.Marker) { m.FormatVersion = 2 }, "formatVersion 2"},
+
+		{"key ranges", rangedMarker, func(*commit.Marker) {}, ""},
+		{"key ranges listed out of order, ordered by n", rangedMarker, func(m *commit.Marker) { m.Files[0], m.Files[1] = m.Files[1], m.Files[0] }, ""},
+		{"one key in a file", rangedMarker, func(m *commit.Marker) { m.Files[0].KeyRange.Last = []byte("a1") }, ""},
+		{"overlapping key ranges", rangedMarker, func(m *commit.Marker) { m.Files[1].KeyRange.First = []byte("b9") },
+			`files "part_0_3.sst" and "part_1_3.sst" of element 3: key ranges overlap or are out of order`},
+		{"key ranges out of order", rangedMarker, func(m *commit.Marker) {
+			m.Files[0].KeyRange, m.Files[1].KeyRange = m.Files[1].KeyRange, m.Files[0].KeyRange
+		}, "key ranges overlap or are out of order"},
+		{"key range first above last", rangedMarker, func(m *commit.Marker) { m.Files[0].KeyRange.First = []byte("b99") },
+			`file "part_0_3.sst": key range first 623939 is above last 6239`},
+		{"files with and without key ranges", rangedMarker, func(m *commit.Marker) { m.Files[1].KeyRange = nil },
+			"element 3 has files with and without key ranges"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := validMarker()
+			if tt.marker != nil {
+				m = tt.marker()
+			}
 			tt.change(&m)
 			p := strings.Join(m.Problems(), "; ")
 			if tt.want == "" {
@@ -53,6 +81,13 @@ func TestMarkerProblems(t *testing.T) {
 			}
 			if !strings.Contains(p, tt.want) {
 				t.Fatalf("Problems = %q, want %q", p, tt.want)
+			}
+			data, err := commit.EncodeMarker(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := commit.DecodeMarker(data); !errors.Is(err, commit.ErrBadMarker) {
+				t.Fatalf("DecodeMarker = %v, want ErrBadMarker", err)
 			}
 		})
 	}
@@ -69,6 +104,10 @@ func FuzzDecodeMarker(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(strings.Replace(string(data), `"part_0_3.sst"`, `"staging/part_0_3.sst"`, 1)))
 	f.Add([]byte(`{"formatVersion":1,"task":{"jobID":1,"schemaID":1,"tableID":1,"elementType":"fulltext","elementIDs":[1]},"partitions":0,"files":[],"rows":0,"bytes":0,"committedAt":"2026-01-01T00:00:00Z"}`))
+	if data, err = commit.EncodeMarker(rangedMarker()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
 	f.Add([]byte(`{"formatVersion":1} {}`))
 	f.Add([]byte(`{"files":null,"unknown":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
