@@ -254,7 +254,7 @@ var _ = Describe("IndexBuild controller", func() {
 			got := getIndexBuild(g, ib)
 			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseFailed))
 			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Reason).To(Equal(ReasonBackoffLimitExceeded))
-			g.Expect(got.Status.Partitions).To(Equal(indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 2, Failed: 1}))
+			g.Expect(got.Status.Partitions).To(Equal(indexbuildv1alpha1.PartitionCounts{Total: 4, Succeeded: 2, Failed: 1, FailedIndexes: "3"}))
 			// Regression: the cause was read only for exit codes 3, 4 and 5.
 			g.Expect(findCondition(got, indexbuildv1alpha1.ConditionReady).Message).To(ContainSubstring(`data/part-3.jsonl": retryable storage error: connection reset`))
 		}, timeout, interval).Should(Succeed())
