@@ -3,7 +3,6 @@ package commit_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -13,9 +12,8 @@ import (
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
 )
-
-var errInjected = &storage.Error{Op: "inject", Kind: storage.ErrRetryable, Err: errors.New("injected fault")}
 
 // faultBucket wraps a real bucket (a version, or an output root), fails the
 // calls a policy picks, and checks the commit protocol's invariants on
@@ -49,29 +47,6 @@ func withFaults(t testing.TB, b storage.Bucket, fail func(op, key string) bool) 
 	return &faultBucket{Bucket: b, t: t, fail: fail}
 }
 
-// crashAfter lets n mutations (write, create, copy, delete) through and
-// then fails every call, as if the process had died.
-func crashAfter(n int) func(op, key string) bool {
-	crashed := false
-	return func(op, _ string) bool {
-		if crashed {
-			return true
-		}
-		if isMutation(op) {
-			if n == 0 {
-				crashed = true
-				return true
-			}
-			n--
-		}
-		return false
-	}
-}
-
-func isMutation(op string) bool {
-	return op == "write" || op == "create" || op == "copy" || op == "delete" || op == "replace"
-}
-
 // inVersion splits a root key into its version prefix and the key inside
 // the version; keys of a bucket that is a version already have no prefix.
 func inVersion(key string) (version, rel string) {
@@ -85,9 +60,9 @@ func (f *faultBucket) check(op, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail(op, key) {
-		return errInjected
+		return storagetest.ErrInjected
 	}
-	if isMutation(op) {
+	if storagetest.IsMutation(op) {
 		f.ops++
 	}
 	return nil

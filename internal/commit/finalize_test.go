@@ -135,7 +135,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 							l.stage(t, b)
 							staged := storagetest.Objects(t, b, staging.Prefix)
 
-							crashing := withFaults(t, b, crashAfter(stop))
+							crashing := withFaults(t, b, storagetest.CrashAfter(stop))
 							crashing.localMerge = merges
 							_, crashErr := commit.CommitVersion(ctx, crashing, opts)
 							if crashing.marker == 0 {

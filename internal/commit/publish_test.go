@@ -116,7 +116,7 @@ func TestFinalizeOutputCrashAtEveryStep(t *testing.T) {
 			for stop := 0; stop <= counter.ops; stop++ {
 				t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
 					root := setup(t)
-					crashing := withFaults(t, root, crashAfter(stop))
+					crashing := withFaults(t, root, storagetest.CrashAfter(stop))
 					_, crashErr := commit.Finalize(ctx, crashing, opts)
 					if crashing.publishes == 0 && (crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable) {
 						t.Fatalf("crash before the pointer moved: err = %v, want retryable", crashErr)
