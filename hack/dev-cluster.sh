@@ -492,6 +492,16 @@ deploy() {
     log "  kubectl --kubeconfig ${KUBECONFIG_OUT} -n indexbuild-system logs deploy/indexbuild-controller-manager"
     exit 1
   }
+  # The rollout is done once the new manager is ready, while the old one may
+  # still reconcile with the old settings until it has stopped: wait for it
+  # to be gone, so nothing built next meets the old settings.
+  local i
+  for i in $(seq 1 90); do
+    [ "$(kubectl_ -n indexbuild-system get pods -l app.kubernetes.io/name=indexbuild,app.kubernetes.io/component=manager --no-headers 2>/dev/null | wc -l)" = 1 ] && return 0
+    sleep 2
+  done
+  log "an old manager pod did not go within 180 s"
+  exit 1
 }
 
 status() {
