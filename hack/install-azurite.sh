@@ -21,23 +21,14 @@ DIR="${ROOT}/bin/azurite-${AZURITE_VERSION}"
 LINK="${ROOT}/bin/azurite"
 BLOB="${DIR}/node_modules/.bin/azurite-blob"
 
+# shellcheck source=hack/lib/npm-tool.sh
+source "${ROOT}/hack/lib/npm-tool.sh"
+
 log() { echo "install-azurite: $*" >&2; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "no node/npm: installing Debian's nodejs and npm"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq nodejs npm >&2
-fi
-
+ensure_node log
 if [ ! -x "${BLOB}" ]; then
-  log "installing azurite@${AZURITE_VERSION} with $(node --version)"
-  tmp="${DIR}.tmp"
-  rm -rf "${tmp}"
-  mkdir -p "${tmp}"
-  npm install --prefix "${tmp}" --no-audit --no-fund --omit=dev --loglevel=error "azurite@${AZURITE_VERSION}" >&2
-  rm -rf "${DIR}"
-  mv "${tmp}" "${DIR}"
+  install_npm_package "${DIR}" "azurite@${AZURITE_VERSION}" log
   log "installed ${BLOB}"
 fi
 mkdir -p "${LINK}"

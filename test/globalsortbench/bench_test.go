@@ -1,0 +1,674 @@
+//go:build unix
+
+package globalsortbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/gentable"
+	"github.com/indexbuild/indexbuild/internal/output"
+	"github.com/indexbuild/indexbuild/internal/query"
+	"github.com/indexbuild/indexbuild/internal/rows"
+	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
+	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/taskmeta"
+)
+
+// settings are the benchmark's knobs, from the environment (make
+// bench-global-sort passes its variables of the same names).
+type settings struct {
+	Rows       int     // GLOBALSORT_ROWS
+	Partitions []int   // GLOBALSORT_PARTITIONS, comma-separated
+	Elements   []int64 // GLOBALSORT_ELEMENTS: the index task's elements (gentable IDs)
+	// QueryElement is the unique element point queries ask
+	// (GLOBALSORT_QUERY_ELEMENT, one of Elements).
+	QueryElement int64
+	Queries      int // GLOBALSORT_QUERIES: point queries per store and P
+	// Parallel is how many processes of a stage run at once
+	// (GLOBALSORT_PARALLEL; the machine's CPUs) and DuckDB's threads.
+	Parallel int
+	// Ranges is the merge's range count: "P" (one per partition, the
+	// operator's default when the staged size is unknown) or a number
+	// (GLOBALSORT_RANGES).
+	Ranges string
+	// DuckDB is the node_modules directory holding @duckdb/node-api
+	// (DUCKDB_NODE_PATH, what hack/install-duckdb.sh prints).
+	DuckDB string
+}
+
+func loadSettings(b *testing.B) settings {
+	s := settings{Rows: 1_000_000, Partitions: []int{1, 16, 64}, Elements: []int64{gentable.IndexYear, gentable.IndexAuthorTitle, gentable.IndexISBN},
+		QueryElement: gentable.IndexISBN, Queries: 200, Parallel: runtime.NumCPU(), Ranges: "P", DuckDB: os.Getenv("DUCKDB_NODE_PATH")}
+	ints := func(name string, set func([]int64)) {
+		v := os.Getenv(name)
+		if v == "" {
+			return
+		}
+		var out []int64
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || n < 1 {
+				b.Fatalf("%s=%q: want positive integers, comma-separated", name, v)
+			}
+			out = append(out, n)
+		}
+		set(out)
+	}
+	ints("GLOBALSORT_ROWS", func(v []int64) { s.Rows = int(v[0]) })
+	ints("GLOBALSORT_PARTITIONS", func(v []int64) {
+		s.Partitions = nil
+		for _, p := range v {
+			s.Partitions = append(s.Partitions, int(p))
+		}
+	})
+	ints("GLOBALSORT_ELEMENTS", func(v []int64) { s.Elements = v })
+	ints("GLOBALSORT_QUERY_ELEMENT", func(v []int64) { s.QueryElement = v[0] })
+	ints("GLOBALSORT_QUERIES", func(v []int64) { s.Queries = int(v[0]) })
+	ints("GLOBALSORT_PARALLEL", func(v []int64) { s.Parallel = int(v[0]) })
+	if v := os.Getenv("GLOBALSORT_RANGES"); v != "" {
+		s.Ranges = v
+	}
+	if s.DuckDB == "" {
+		b.Fatal("DUCKDB_NODE_PATH is not set: run `make bench-global-sort` (it installs DuckDB's Node.js client with hack/install-duckdb.sh)")
+	}
+	cat := gentable.Catalog(1, 100)
+	if ix, ok := cat.Index(s.QueryElement); !ok || !ix.Unique || !slices.Contains(s.Elements, s.QueryElement) {
+		b.Fatalf("GLOBALSORT_QUERY_ELEMENT %d must be a unique index among the task's elements %v", s.QueryElement, s.Elements)
+	}
+	return s
+}
+
+// rangesFor is the merge's range count for p partitions.
+func (s settings) rangesFor(b *testing.B, p int) int {
+	if s.Ranges == "P" {
+		return p
+	}
+	r, err := strconv.Atoi(s.Ranges)
+	if err != nil || r < 1 {
+		b.Fatalf("GLOBALSORT_RANGES=%q: want P or a positive integer", s.Ranges)
+	}
+	return r
+}
+
+const seed = 1 // gen-table's default seed
+
+// BenchmarkGlobalSort runs once, whatever b.N: per partition count P, the
+// P build workers, the merge (R ranges, when P > 1 and this tree has
+// `indexbuild merge`) and finalize, each stage's processes `Parallel` at a
+// time as the `indexbuild` binary (no cluster), then cold point queries
+// (open the published index, one lookup, close: what `indexbuild query`
+// does) on file:// and on a real S3 server (versitygw) holding a copy of
+// the output; beside it DuckDB on the same CSV and threads, and a CPU
+// profile of one P=1 build in this process. It prints markdown tables.
+//
+//	make bench-global-sort
+func BenchmarkGlobalSort(b *testing.B) {
+	s := loadSettings(b)
+	ctx := context.Background()
+	work := b.TempDir()
+	ib := buildBinary(b, work)
+	feats := features(b, ib)
+	tableDir := filepath.Join(work, "table")
+	csvBytes := generateTable(b, ctx, s, tableDir)
+	s3Root := storagetest.StartS3(b)
+	env := os.Environ() // the S3 credentials StartS3 set
+
+	b.ResetTimer()
+	var runs []run
+	for _, p := range s.Partitions {
+		r := runTask(b, ctx, s, feats, ib, env, work, tableDir, p)
+		r.Queries = map[string]queryStats{}
+		for _, store := range []struct{ name, uri string }{
+			{"file", "file://" + r.OutDir},
+			{"s3", copyToS3(b, ctx, r.OutDir, s3Root, fmt.Sprintf("out-%d", p))},
+		} {
+			r.Queries[store.name] = pointQueries(b, ctx, s, store.uri, filepath.Join(work, "query-tmp"))
+		}
+		runs = append(runs, r)
+	}
+	duck := map[string]duckRun{}
+	for _, mode := range []string{"per-index", "load-once"} {
+		duck[mode] = runDuckDB(b, ctx, s, env, tableDir, filepath.Join(work, "duckdb"), mode)
+	}
+	prof := profileBuild(b, ctx, s, tableDir, filepath.Join(work, "profile"))
+	b.StopTimer()
+
+	printTables(os.Stdout, s, feats, csvBytes, runs, duck, prof)
+	for _, r := range runs {
+		if r.Merge != nil {
+			b.ReportMetric(r.Merge.Wall.Seconds()/r.Build.Wall.Seconds(), fmt.Sprintf("merge/build-P%d", r.P))
+		}
+	}
+}
+
+// buildBinary builds cmd/indexbuild into dir.
+func buildBinary(b *testing.B, dir string) string {
+	bin := filepath.Join(dir, "indexbuild")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/indexbuild/indexbuild/cmd/indexbuild")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build cmd/indexbuild: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// feature says which parts of the global sort the binary under test has:
+// the branches land one at a time, and what is missing prints as "n/a".
+type feature struct {
+	Merge       bool // indexbuild merge
+	MergeRanges bool // indexbuild finalize --merge-ranges
+}
+
+func features(b *testing.B, ib string) feature {
+	help := func(args ...string) string {
+		out, _ := exec.Command(ib, args...).CombinedOutput() // usage exits non-zero on some
+		return string(out)
+	}
+	return feature{
+		Merge:       strings.Contains(help("help"), "merge"),
+		MergeRanges: strings.Contains(help("finalize", "-h"), "merge-ranges"),
+	}
+}
+
+// generateTable writes the gen-table CSV table (one file, seed 1) to dir
+// and returns the CSV's size.
+func generateTable(b *testing.B, ctx context.Context, s settings, dir string) int64 {
+	out, err := storage.Open(ctx, "file://"+dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	if err := gentable.Generate(ctx, out, gentable.Options{Rows: s.Rows, Seed: seed, Files: 1, Format: rows.CSV}); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "part-00000.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func taskMeta(s settings, tableDir string, p int) taskmeta.Meta {
+	return taskmeta.Meta{JobID: int64(p), SchemaID: 1, TableID: 100, ElementType: taskmeta.ElementTypeIndex,
+		ElementIDs: s.Elements, Source: "file://" + tableDir, Partitions: p}
+}
+
+// taskArgs are the taskmeta flags of m.
+func taskArgs(m taskmeta.Meta) []string {
+	ids := make([]string, len(m.ElementIDs))
+	for i, id := range m.ElementIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return []string{"--job-id", strconv.FormatInt(m.JobID, 10), "--schema-id", strconv.FormatInt(m.SchemaID, 10),
+		"--table-id", strconv.FormatInt(m.TableID, 10), "--element-type", m.ElementType,
+		"--element-ids", strings.Join(ids, ","), "--source", m.Source, "--partitions", strconv.Itoa(m.Partitions)}
+}
+
+// stage is one stage's processes.
+type stage struct {
+	Wall  time.Duration // first start to last end
+	Procs []proc
+}
+
+// cpu is the stage's processes' CPU time.
+func (st stage) cpu() time.Duration {
+	var d time.Duration
+	for _, p := range st.Procs {
+		d += p.CPU
+	}
+	return d
+}
+
+func (st stage) maxRSS() int64 {
+	var m int64
+	for _, p := range st.Procs {
+		m = max(m, p.MaxRSS)
+	}
+	return m
+}
+
+// run is one partition count's task.
+type run struct {
+	P, Ranges int
+	OutDir    string
+	Build     stage
+	Merge     *stage // nil: no merge (P == 1, or not in this tree)
+	Finalize  stage
+	// Files is the committed files per element; KeyRanges how many of
+	// them the marker gives a key range.
+	Files, KeyRanges map[int64]int
+	StagedBytes      int64
+	Queries          map[string]queryStats // by store
+}
+
+func runTask(b *testing.B, ctx context.Context, s settings, f feature, ib string, env []string, work, tableDir string, p int) run {
+	meta := taskMeta(s, tableDir, p)
+	r := run{P: p, OutDir: filepath.Join(work, fmt.Sprintf("out-%d", p))}
+	outURI := "file://" + r.OutDir
+	tmp := filepath.Join(work, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	common := append(taskArgs(meta), "--output", outURI, "--termination-log=")
+
+	stageRun := func(n int, args func(i int) []string) stage {
+		st := stage{Procs: make([]proc, n)}
+		var err error
+		st.Wall, err = runPool(ctx, n, s.Parallel, func(ctx context.Context, i int) error {
+			var perr error
+			st.Procs[i], perr = runProc(ctx, env, ib, args(i)...)
+			return perr
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	r.Build = stageRun(p, func(i int) []string {
+		return append([]string{"build"}, append(slices.Clone(common), "--partition", strconv.Itoa(i), "--tmp-dir", tmp, "--progress-interval=1h")...)
+	})
+	for _, pr := range r.Build.Procs {
+		var w summary.Worker
+		if err := json.Unmarshal(pr.lastJSONLine(), &w); err != nil {
+			b.Fatalf("build summary: %v", err)
+		}
+		r.StagedBytes += w.Bytes
+	}
+	finalize := append([]string{"finalize"}, common...)
+	if p > 1 && f.Merge && f.MergeRanges {
+		r.Ranges = s.rangesFor(b, p)
+		st := stageRun(r.Ranges, func(i int) []string {
+			return append([]string{"merge"}, append(slices.Clone(common), "--range", strconv.Itoa(i), "--ranges", strconv.Itoa(r.Ranges), "--tmp-dir", tmp)...)
+		})
+		r.Merge = &st
+		finalize = append(finalize, "--merge-ranges", strconv.Itoa(r.Ranges))
+	}
+	r.Finalize = stageRun(1, func(int) []string { return finalize })
+
+	root, err := storage.Open(ctx, outURI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	v, _, err := commit.OpenPublished(ctx, root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := commit.ReadMarker(ctx, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Files, r.KeyRanges = map[int64]int{}, map[int64]int{}
+	for _, f := range m.Files {
+		r.Files[f.Element]++
+		if f.KeyRange != nil {
+			r.KeyRanges[f.Element]++
+		}
+	}
+	return r
+}
+
+// copyToS3 writes every object of the output root at dir under prefix of
+// the S3 bucket at root and returns the copy's URI.
+func copyToS3(b *testing.B, ctx context.Context, dir, root, prefix string) string {
+	uri := strings.Replace(root, "s3://test/out?", "s3://test/"+prefix+"?", 1)
+	src, err := storage.Open(ctx, "file://"+dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := storage.Open(ctx, uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dst.Close()
+	objs, err := src.List(ctx, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range objs {
+		r, err := src.NewReader(ctx, o.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = dst.Write(ctx, o.Key, r)
+		r.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return uri
+}
+
+// queryStats are the averages of the point queries on one store.
+type queryStats struct {
+	Bytes, Requests float64 // per query
+	Time            time.Duration
+}
+
+// pointQueries asks s.Queries point queries of random rows' values of the
+// unique query element, each cold (open the published index, one lookup,
+// close, a fresh local directory), and checks each finds exactly its row.
+func pointQueries(b *testing.B, ctx context.Context, s settings, uri, tmp string) queryStats {
+	root, err := storage.Open(ctx, uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	cat := gentable.Catalog(1, 100)
+	ix, _ := cat.Index(s.QueryElement)
+	col, pk := cat.ColumnIndex(ix.Columns[0]), cat.ColumnIndex(cat.PrimaryKey)
+	rng := rand.New(rand.NewPCG(42, 0)) // the same keys for every P and store
+	var st queryStats
+	for range s.Queries {
+		row := gentable.Row(seed, rng.IntN(s.Rows))
+		if err := os.RemoveAll(tmp); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		cb := &countingBucket{Bucket: root}
+		start := time.Now()
+		index, err := query.Open(ctx, cb, tmp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, hits, err := index.Run(ctx, query.Query{Element: s.QueryElement, Eq: []string{row[col].Text()}})
+		index.Close()
+		d := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(hits) != 1 || hits[0].Handle != row[pk].Text() {
+			b.Fatalf("%s: point query %s = %q: %d hits %v, want row %s", uri, ix.Name, row[col].Text(), len(hits), hits, row[pk].Text())
+		}
+		st.Bytes += float64(cb.bytes.Load())
+		st.Requests += float64(cb.requests.Load())
+		st.Time += d
+	}
+	st.Bytes /= float64(s.Queries)
+	st.Requests /= float64(s.Queries)
+	st.Time /= time.Duration(s.Queries)
+	return st
+}
+
+// duckRun is one run of hack/bench-duckdb.cjs.
+type duckRun struct {
+	Version     string  `json:"version"`
+	LoadSeconds float64 `json:"loadSeconds"`
+	Indexes     []struct {
+		Name    string  `json:"name"`
+		Seconds float64 `json:"seconds"`
+		Bytes   int64   `json:"bytes"`
+		Rows    int64   `json:"rows"`
+	} `json:"indexes"`
+	TotalSeconds float64 `json:"totalSeconds"`
+	Proc         proc    `json:"-"`
+}
+
+func runDuckDB(b *testing.B, ctx context.Context, s settings, env []string, tableDir, outDir, mode string) duckRun {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cat := gentable.Catalog(1, 100)
+	type index struct {
+		Name    string   `json:"name"`
+		Columns []string `json:"columns"`
+	}
+	cfg := struct {
+		CSV        string  `json:"csv"`
+		OutDir     string  `json:"outDir"`
+		Threads    int     `json:"threads"`
+		PrimaryKey string  `json:"primaryKey"`
+		Indexes    []index `json:"indexes"`
+	}{CSV: filepath.Join(tableDir, "part-00000.csv"), OutDir: outDir, Threads: s.Parallel, PrimaryKey: cat.PrimaryKey}
+	for _, id := range s.Elements {
+		ix, _ := cat.Index(id)
+		cfg.Indexes = append(cfg.Indexes, index{ix.Name, ix.Columns})
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "hack", "bench-duckdb.cjs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := runProc(ctx, append(slices.Clone(env), "NODE_PATH="+s.DuckDB), "node", script, mode, string(cfgJSON))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d duckRun
+	if err := json.Unmarshal(p.lastJSONLine(), &d); err != nil {
+		b.Fatalf("bench-duckdb.cjs %s: %v\n%s", mode, err, p.Stdout)
+	}
+	for _, ix := range d.Indexes {
+		if ix.Rows != int64(s.Rows) {
+			b.Fatalf("DuckDB %s wrote %d rows of %s, want %d", mode, ix.Rows, ix.Name, s.Rows)
+		}
+	}
+	d.Proc = p
+	return d
+}
+
+// profiled is the CPU profile of one P=1 build, by where the time went.
+type profiled struct {
+	Wall   time.Duration
+	Total  time.Duration // CPU in the profile
+	Shares map[string]time.Duration
+}
+
+// profileBuckets name the parts of a build: the innermost frame of these
+// packages on a sample's stack says which part the sample belongs to.
+var profileBuckets = []cpuBucket{
+	{"parse CSV (rows)", []string{"github.com/indexbuild/indexbuild/internal/rows."}},
+	{"encode keys (keyenc)", []string{"github.com/indexbuild/indexbuild/internal/keyenc."}},
+	{"sort runs, spill, merge runs (extsort)", []string{"github.com/indexbuild/indexbuild/internal/extsort."}},
+	{"write SSTables (sstindex, pebble)", []string{"github.com/indexbuild/indexbuild/internal/sstindex.", "github.com/cockroachdb/pebble"}},
+	{"stage, checksum, I/O (storage, staging)", []string{"github.com/indexbuild/indexbuild/internal/storage.", "github.com/indexbuild/indexbuild/internal/staging.", "crypto/"}},
+	{"builder (rows to sinks)", []string{"github.com/indexbuild/indexbuild/internal/builder."}},
+	{"GC (background)", []string{"runtime.gcBgMarkWorker"}},
+}
+
+// profileBuild builds partition 0 of 1 in this process under the CPU
+// profiler (what `indexbuild build` runs, less the process).
+func profileBuild(b *testing.B, ctx context.Context, s settings, tableDir, outDir string) profiled {
+	meta := taskMeta(s, tableDir, 1)
+	src, err := storage.Open(ctx, meta.Source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	root, err := storage.Open(ctx, "file://"+outDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	version, err := commit.OpenTask(ctx, root, meta, output.Owner{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	_, err = builder.Build(ctx, builder.Config{Meta: meta, Partition: 0, Partitions: 1, Source: src, Output: version, TmpDir: b.TempDir()})
+	wall := time.Since(start)
+	pprof.StopCPUProfile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	prof, err := profile.Parse(&buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shares, total := cpuShares(prof, profileBuckets)
+	return profiled{Wall: wall, Total: total, Shares: shares}
+}
+
+// printTables prints the results as markdown tables.
+func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run, duck map[string]duckRun, prof profiled) {
+	cat := gentable.Catalog(1, 100)
+	var elems []string
+	for _, id := range s.Elements {
+		ix, _ := cat.Index(id)
+		u := ""
+		if ix.Unique {
+			u = ", unique"
+		}
+		elems = append(elems, fmt.Sprintf("%d (%s%s)", id, ix.Name, u))
+	}
+	na := "n/a (not merged)"
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+	ratio := func(a, b time.Duration) string { return fmt.Sprintf("%.2f×", a.Seconds()/b.Seconds()) }
+	mib := func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+	fmt.Fprintf(w, "\n## Global sort: %d rows (%.0f MB CSV, gen-table seed %d), one `index` task, elements %s\n\n",
+		s.Rows, float64(csvBytes)/1e6, seed, strings.Join(elems, ", "))
+	fmt.Fprintf(w, "%d CPUs. Each stage's P build workers (R merge ranges) run as `indexbuild` processes, %d at a time (bounded concurrency), no cluster; file:// output; merge ranges R = %s. One run on a machine shared with other engineers' jobs: compare the ratios inside a row.\n",
+		runtime.NumCPU(), s.Parallel, s.Ranges)
+	fmt.Fprintf(w, "`indexbuild merge`: %v; `finalize --merge-ranges`: %v (the bench runs the merge only when both are in this tree).\n\n", f.Merge, f.MergeRanges)
+
+	fmt.Fprintln(w, "| P | build wall | merge wall (R) | finalize wall | (build+merge) / build | merge / build | (build+merge) / build at P=1 | build CPU | merge CPU | peak RSS build / merge | staged bytes | committed files per element (with key range) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	base := runs[0].Build.Wall
+	for _, r := range runs {
+		mergeWall, mergeCPU, mergeRSS, withMerge, mergeRatio := "—", "—", "—", r.Build.Wall, "—"
+		switch {
+		case r.Merge != nil:
+			mergeWall = fmt.Sprintf("%s (R=%d)", secs(r.Merge.Wall), r.Ranges)
+			mergeCPU, mergeRSS = secs(r.Merge.cpu()), mib(r.Merge.maxRSS())
+			withMerge += r.Merge.Wall
+			mergeRatio = ratio(r.Merge.Wall, r.Build.Wall)
+		case r.P > 1:
+			mergeWall, mergeCPU, mergeRSS, mergeRatio = na, na, na, na
+		}
+		var files []string
+		for _, id := range s.Elements {
+			files = append(files, fmt.Sprintf("%d: %d (%d)", id, r.Files[id], r.KeyRanges[id]))
+		}
+		total := ratio(withMerge, r.Build.Wall)
+		if r.Merge == nil && r.P > 1 {
+			total = na
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.1f MB | %s |\n",
+			r.P, secs(r.Build.Wall), mergeWall, secs(r.Finalize.Wall), total, mergeRatio, ratio(withMerge, base),
+			secs(r.Build.cpu()), mergeCPU, mib(r.Build.maxRSS()), mergeRSS, float64(r.StagedBytes)/1e6, strings.Join(files, ", "))
+	}
+
+	qix, _ := cat.Index(s.QueryElement)
+	fmt.Fprintf(w, "\nPoint queries on %s, cold (open the published index, one lookup, close; a fresh local directory each), average of %d random rows' keys, each checked to find exactly its row. Bytes are object bytes read (whole and ranged reads), requests every read call (list, attributes, reads).\n\n", qix.Name, s.Queries)
+	fmt.Fprintln(w, "| P | committed files | file:// bytes / query | file:// requests | file:// time / query | S3 bytes / query | S3 requests | S3 time / query |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, r := range runs {
+		fq, sq := r.Queries["file"], r.Queries["s3"]
+		fmt.Fprintf(w, "| %d | %d | %s | %.1f | %.2f ms | %s | %.1f | %.2f ms |\n", r.P, r.Files[s.QueryElement],
+			humanBytes(fq.Bytes), fq.Requests, ms(fq.Time), humanBytes(sq.Bytes), sq.Requests, ms(sq.Time))
+	}
+
+	var best time.Duration
+	for _, mode := range []string{"per-index", "load-once"} {
+		if d := duck[mode].Proc.Wall; best == 0 || d < best {
+			best = d
+		}
+	}
+	fmt.Fprintf(w, "\nAgainst DuckDB %s (@duckdb/node-api, threads=%d) on the same CSV: one Parquet file per index, (index columns, id) ORDER BY all of them. Walls are whole processes (node start included) for both; target: build + merge ≤ 0.8× DuckDB's best.\n\n", duck["per-index"].Version, s.Parallel)
+	fmt.Fprintln(w, "| job | wall | CPU | / DuckDB best | detail |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, mode := range []string{"per-index", "load-once"} {
+		d := duck[mode]
+		var parts []string
+		if d.LoadSeconds > 0 {
+			parts = append(parts, fmt.Sprintf("CREATE TABLE AS read_csv %.2f s", d.LoadSeconds))
+		}
+		for _, ix := range d.Indexes {
+			parts = append(parts, fmt.Sprintf("%s %.2f s (%.1f MB)", ix.Name, ix.Seconds, float64(ix.Bytes)/1e6))
+		}
+		what := map[string]string{"per-index": "DuckDB: read_csv + ORDER BY + COPY TO parquet, per index", "load-once": "DuckDB: CREATE TABLE AS read_csv once, then ORDER BY + COPY per index"}[mode]
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s; peak RSS %s |\n", what, secs(d.Proc.Wall), secs(d.Proc.CPU), ratio(d.Proc.Wall, best), strings.Join(parts, ", "), mib(d.Proc.MaxRSS))
+	}
+	for _, r := range runs {
+		job, wall, cpu := fmt.Sprintf("indexbuild P=%d build", r.P), r.Build.Wall, r.Build.cpu()
+		detail := "no merge (one partition)"
+		switch {
+		case r.Merge != nil:
+			job += " + merge"
+			wall += r.Merge.Wall
+			cpu += r.Merge.cpu()
+			detail = fmt.Sprintf("build %s + merge %s", secs(r.Build.Wall), secs(r.Merge.Wall))
+		case r.P > 1:
+			detail = "merge " + na + ": build alone"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s; finalize %s more |\n", job, secs(wall), secs(cpu), ratio(wall, best), detail, secs(r.Finalize.Wall))
+	}
+
+	fmt.Fprintln(w, "\nWhere the time goes. Build workers, summed over the P workers (worker-seconds, from their stderr lines): scan = process start to the end of the scan (catalog, input pin, CSV decode, key encoding, in-memory sort runs and spills); write = to the last staged element (merging sort runs, writing SSTables, staging them); rest = partition metadata and exit. Merge: the pods' own elapsedSeconds (summary.Merge).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| P | build scan | build write | build rest | per worker (wall avg) | merge elapsed (sum) | per merge pod (avg) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range runs {
+		var scan, write, rest, wall time.Duration
+		for _, p := range r.Build.Procs {
+			sc, wr, re, ok := workerPhases(p)
+			if !ok {
+				continue
+			}
+			scan, write, rest, wall = scan+sc, write+wr, rest+re, wall+p.Wall
+		}
+		merge, per := "—", "—"
+		if r.Merge != nil {
+			var sum float64
+			for _, p := range r.Merge.Procs {
+				var m summary.Merge
+				if err := json.Unmarshal(p.lastJSONLine(), &m); err == nil {
+					sum += m.ElapsedSeconds
+				}
+			}
+			merge, per = fmt.Sprintf("%.2f s", sum), fmt.Sprintf("%.3f s", sum/float64(len(r.Merge.Procs)))
+		} else if r.P > 1 {
+			merge, per = na, na
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %.3f s | %s | %s |\n", r.P, secs(scan), secs(write), secs(rest), wall.Seconds()/float64(len(r.Build.Procs)), merge, per)
+	}
+
+	fmt.Fprintf(w, "\nCPU profile of one P=1 build in the bench process (%s wall, %s CPU sampled), by the innermost frame of these packages on each sample's stack:\n\n", secs(prof.Wall), secs(prof.Total))
+	fmt.Fprintln(w, "| part | CPU | share |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, b := range append(slices.Clone(profileBuckets), cpuBucket{Name: "other"}) {
+		d := prof.Shares[b.Name]
+		fmt.Fprintf(w, "| %s | %s | %.0f%% |\n", b.Name, secs(d), 100*d.Seconds()/max(prof.Total.Seconds(), 1e-9))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func humanBytes(n float64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", n/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", n/1e3)
+	}
+	return fmt.Sprintf("%.0f B", n)
+}
