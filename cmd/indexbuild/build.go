@@ -23,18 +23,14 @@ func init() { register("build", "build one partition of an index (the reference 
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		cfg          builder.Config
-		outputURI    string
-		termination  string
-		ownerFlag    string
-		defaultIndex = 0
+		cfg         builder.Config
+		outputURI   string
+		termination string
+		ownerFlag   string
 	)
-	if s := os.Getenv("JOB_COMPLETION_INDEX"); s != "" {
-		i, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("%w: JOB_COMPLETION_INDEX=%q is not a number", retry.ErrInvalidInput, s)
-		}
-		defaultIndex = i
+	defaultIndex, err := completionIndex()
+	if err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -54,7 +50,6 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if sourceURI == "" || outputURI == "" {
 		return fmt.Errorf("%w: --source and --output are required", retry.ErrInvalidInput)
 	}
-	var err error
 	if cfg.SourceFormat, err = rows.ParseFormat(cfg.Meta.SourceFormat); err != nil {
 		return fmt.Errorf("%w: %v", retry.ErrInvalidInput, err)
 	}
@@ -72,6 +67,20 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "indexbuild build: %v\n", eerr)
 	}
 	return err
+}
+
+// completionIndex is $JOB_COMPLETION_INDEX, the pod's index in an Indexed
+// Job (0 when unset): the default partition of build and range of merge.
+func completionIndex() (int, error) {
+	s := os.Getenv("JOB_COMPLETION_INDEX")
+	if s == "" {
+		return 0, nil
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: JOB_COMPLETION_INDEX=%q is not a number", retry.ErrInvalidInput, s)
+	}
+	return i, nil
 }
 
 // buildPartition builds into the task's version of the output root, after

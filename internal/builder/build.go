@@ -194,13 +194,16 @@ func stage(ctx context.Context, cfg Config, sinks []*sink, rows int64, snapshot 
 	// dense numbering, and readers have nothing empty to open.
 	if meta.Rows > 0 {
 		for _, s := range sinks {
-			f, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
+			f, samples, err := s.finish(ctx, cfg.Output, cfg.TmpDir, cfg.Partition)
 			if err != nil {
 				return meta, fmt.Errorf("element %d: %w", s.ix.ID, err)
 			}
 			logf(cfg, "element %d staged, %d bytes", s.ix.ID, f.Size)
 			meta.Files = append(meta.Files, f)
 			meta.Bytes += f.Size
+			if samples != nil {
+				meta.Samples = append(meta.Samples, *samples)
+			}
 		}
 	}
 	return meta, staging.WritePartitionMeta(ctx, cfg.Output, meta)

@@ -292,3 +292,80 @@ func dumpEntries(t *testing.T, out storage.Bucket, partitions int) []string {
 	slices.Sort(entries)
 	return entries
 }
+
+// TestPartitionMetaRecordsSamples: every partition records, per index
+// element, its entry count and ascending column-value samples that are the
+// keys of its staged file; fulltext elements record none.
+func TestPartitionMetaRecordsSamples(t *testing.T) {
+	ctx := context.Background()
+	src := generate(t, gentable.Options{Rows: 600, Seed: 3, Format: rows.JSONL})
+	for _, task := range []taskmeta.Meta{indexTask, fulltextTask} {
+		t.Run(task.ElementType, func(t *testing.T) {
+			out := storagetest.Mem().Open(t)
+			for p := range 2 {
+				cfg := config(t, src, out, task)
+				cfg.Partition, cfg.Partitions = p, 2
+				if _, err := builder.Build(ctx, cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for p := range 2 {
+				meta, _, err := staging.ReadPartitionMeta(ctx, out, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if task.ElementType == taskmeta.ElementTypeFulltext {
+					if len(meta.Samples) != 0 {
+						t.Fatalf("fulltext partition %d recorded samples %v", p, meta.Samples)
+					}
+					continue
+				}
+				if len(meta.Samples) != len(task.ElementIDs) {
+					t.Fatalf("partition %d: %d element samples, want %d", p, len(meta.Samples), len(task.ElementIDs))
+				}
+				for i, s := range meta.Samples {
+					if s.Element != task.ElementIDs[i] || s.Entries != meta.Rows || len(s.Keys) != staging.MaxSamples {
+						t.Fatalf("partition %d samples %d: element %d, %d entries, %d keys; want %d, %d, %d",
+							p, i, s.Element, s.Entries, len(s.Keys), task.ElementIDs[i], meta.Rows, staging.MaxSamples)
+					}
+					if !slices.IsSortedFunc(s.Keys, bytes.Compare) {
+						t.Fatalf("partition %d element %d: samples not ascending", p, s.Element)
+					}
+					cols := columnValues(t, out, meta, s.Element)
+					for _, k := range s.Keys {
+						if _, found := slices.BinarySearchFunc(cols, k, bytes.Compare); !found {
+							t.Fatalf("partition %d element %d: sample %x is no column value of the staged file", p, s.Element, k)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// columnValues returns the column values (key without handle) of element's
+// staged file of a partition, in key order.
+func columnValues(t *testing.T, out storage.Bucket, meta staging.PartitionMeta, element int64) [][]byte {
+	i := slices.IndexFunc(meta.Files, func(f staging.File) bool { return f.Element == element })
+	data, err := storage.ReadAll(context.Background(), out, meta.Files[i].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "f.sst")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sstindex.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var cols [][]byte
+	if err := r.Scan(nil, nil, func(k, h []byte) error {
+		cols = append(cols, bytes.Clone(k[:len(k)-len(h)]))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}

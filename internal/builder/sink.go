@@ -50,33 +50,38 @@ func (s *sink) add(row []table.Value, handle string) error {
 
 // finish writes the element's file to a local temporary file and stages it.
 // Going through local disk keeps the upload a plain sequential stream and
-// lets the checksum cover exactly the bytes uploaded.
-func (s *sink) finish(ctx context.Context, out storage.Bucket, tmpDir string, partition int) (staging.File, error) {
+// lets the checksum cover exactly the bytes uploaded. An index element also
+// returns its key samples (nil for fulltext).
+func (s *sink) finish(ctx context.Context, out storage.Bucket, tmpDir string, partition int) (staging.File, *staging.ElementSamples, error) {
 	f, err := os.CreateTemp(tmpDir, "element-*")
 	if err != nil {
-		return staging.File{}, err
+		return staging.File{}, nil, err
 	}
 	defer os.Remove(f.Name())
 	ext := staging.ExtIndex
+	var samples *staging.ElementSamples
 	if s.text != nil {
 		ext = staging.ExtFulltext
 		err = s.text.Finish(f) // closes f
 	} else {
-		_, err = s.sorted.Finish(f) // closes f
+		var es staging.ElementSamples
+		es, err = s.sorted.Finish(f) // closes f
+		samples = &es
 		var dup *sstindex.DuplicateError
 		if errors.As(err, &dup) {
-			err = &retry.InvalidInputError{File: table.CatalogName, Column: fmt.Sprint(s.ix.Columns), Err: fmt.Errorf("index %d (%s): %w", s.ix.ID, s.ix.Name, err)}
+			err = &retry.InvalidInputError{File: table.CatalogName, Column: fmt.Sprint(s.ix.Columns), Err: err}
 		}
 	}
 	if err != nil {
-		return staging.File{}, err
+		return staging.File{}, nil, err
 	}
 	r, err := os.Open(f.Name())
 	if err != nil {
-		return staging.File{}, err
+		return staging.File{}, nil, err
 	}
 	defer r.Close()
-	return staging.WritePartFile(ctx, out, partition, s.ix.ID, ext, r)
+	file, err := staging.WritePartFile(ctx, out, partition, s.ix.ID, ext, r)
+	return file, samples, err
 }
 
 func (s *sink) close() {

@@ -96,5 +96,60 @@ func ScanTable(r *sstable.Reader, lower, upper []byte, fn func(key, value []byte
 	return it.Close()
 }
 
+// EntryIter walks the index entries of one SSTable in key order.
+type EntryIter struct {
+	it          sstable.Iterator
+	key, handle []byte
+	valid       bool
+}
+
+// Entries returns an iterator over the index entries whose key is in
+// [lower, upper); nil bounds are open. It starts on the first entry (Valid
+// reports whether there is one).
+func (r *Reader) Entries(lower, upper []byte) (*EntryIter, error) {
+	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
+		upper = dataEnd
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return &EntryIter{}, nil
+	}
+	it, err := r.r.NewIter(sstable.NoTransforms, lower, upper, sstable.AssertNoBlobHandles)
+	if err != nil {
+		return nil, err
+	}
+	e := &EntryIter{it: it}
+	// First respects the iterator's lower bound.
+	if kv := it.First(); kv != nil {
+		e.key, e.handle, e.valid = kv.K.UserKey, kv.InPlaceValue(), true
+	}
+	return e, nil
+}
+
+// Valid reports whether the iterator is on an entry.
+func (e *EntryIter) Valid() bool { return e.valid }
+
+// Key is the current entry's key; valid until Next.
+func (e *EntryIter) Key() []byte { return e.key }
+
+// Handle is the current entry's row handle; valid until Next.
+func (e *EntryIter) Handle() []byte { return e.handle }
+
+// Next moves to the next entry.
+func (e *EntryIter) Next() {
+	kv := e.it.Next()
+	e.valid = kv != nil
+	if e.valid {
+		e.key, e.handle = kv.K.UserKey, kv.InPlaceValue()
+	}
+}
+
+// Close releases the iterator and returns the first error it met.
+func (e *EntryIter) Close() error {
+	if e.it == nil {
+		return nil
+	}
+	return e.it.Close()
+}
+
 // Close releases the file.
 func (r *Reader) Close() error { return r.r.Close() }

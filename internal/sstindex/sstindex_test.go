@@ -1,14 +1,17 @@
 package sstindex
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/keyenc"
+	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/table"
 )
 
@@ -56,8 +59,8 @@ func TestWriteScan(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || n != int64(len(tt.rows)) {
-				t.Fatalf("Finish = %d, %v", n, err)
+			if err != nil || n.Entries != int64(len(tt.rows)) {
+				t.Fatalf("Finish = %d entries, %v", n.Entries, err)
 			}
 			r, err := Open(context.Background(), path)
 			if err != nil {
@@ -79,6 +82,70 @@ func TestWriteScan(t *testing.T) {
 			}
 			if e, err := r.Element(); err != nil || e.ID != elem.ID || e.Unique != elem.Unique || e.Columns[0] != elem.Columns[0] {
 				t.Fatalf("Element = %+v, %v", e, err)
+			}
+		})
+	}
+}
+
+func TestDuplicateNamesIndexKeyAndRows(t *testing.T) {
+	elem := table.Element{ID: 2, Name: "idx_isbn", Type: "index", Unique: true, Columns: []table.Column{{Name: "isbn", Type: table.TypeString}, {Name: "n", Type: table.TypeInt}}}
+	w := NewWriter(elem, t.TempDir(), 1<<20)
+	defer w.Close()
+	for _, h := range []string{"912", "7", "8"} {
+		n := int64(1)
+		if h == "8" {
+			n = 2
+		}
+		if err := w.Add([]table.Value{{Kind: table.String, Str: "978-1"}, {Kind: table.Int, Int: n}}, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "x.sst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Finish(f)
+	want := `unique index 2 (idx_isbn): duplicate key ("978-1", 1) in rows "7" and "912"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Finish = %v, want %s", err, want)
+	}
+}
+
+// TestSamples checks the samples Finish returns: at most MaxSamples,
+// ascending column values (no handle) of evenly spaced entries, and the
+// entry count.
+func TestSamples(t *testing.T) {
+	for _, n := range []int{0, 1, 5, staging.MaxSamples, staging.MaxSamples + 1, 1000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			elem := table.Element{ID: 3, Name: "ix", Type: "index", Columns: []table.Column{{Name: "n", Type: table.TypeInt}}}
+			w := NewWriter(elem, t.TempDir(), 1<<20)
+			// Values n-1..0 in reverse, each twice (two handles).
+			for i := n - 1; i >= 0; i-- {
+				for _, h := range []string{"a", "b"} {
+					if err := w.Add([]table.Value{{Kind: table.Int, Int: int64(i)}}, fmt.Sprint(h, i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			f, err := os.Create(filepath.Join(t.TempDir(), "x.sst"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := w.Finish(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries := 2 * n
+			if s.Element != 3 || s.Entries != int64(entries) || len(s.Keys) != min(entries, staging.MaxSamples) {
+				t.Fatalf("samples: element %d, %d entries, %d keys; want 3, %d, %d", s.Element, s.Entries, len(s.Keys), entries, min(entries, staging.MaxSamples))
+			}
+			for i, k := range s.Keys {
+				// Sample i is entry (2i+1)*entries/(2k), whose value is half its position.
+				pos := (2*i + 1) * entries / (2 * len(s.Keys))
+				want := keyenc.AppendValue(nil, table.Value{Kind: table.Int, Int: int64(pos / 2)})
+				if !bytes.Equal(k, want) {
+					t.Fatalf("sample %d = %x, want the value of entry %d (%x)", i, k, pos, want)
+				}
 			}
 		})
 	}

@@ -49,7 +49,10 @@ func ReadTaskManifest(ctx context.Context, b storage.Bucket) (taskmeta.Meta, err
 // WritePartFile streams r to the staged key of (partition, element) and
 // returns its entry with size and SHA-256 computed on the way.
 func WritePartFile(ctx context.Context, b storage.Bucket, partition int, element int64, ext string, r io.Reader) (File, error) {
-	key := PartFileKey(partition, element, ext)
+	return writeFile(ctx, b, PartFileKey(partition, element, ext), element, r)
+}
+
+func writeFile(ctx context.Context, b storage.Bucket, key string, element int64, r io.Reader) (File, error) {
 	h := &hashCounter{h: sha256.New()}
 	if err := b.Write(ctx, key, io.TeeReader(r, h)); err != nil {
 		return File{}, err
@@ -67,38 +70,56 @@ func WritePartitionMeta(ctx context.Context, b storage.Bucket, m PartitionMeta) 
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("%w: partition metadata of partition %d: %v", retry.ErrInvalidInput, m.Partition, err)
 	}
-	old, exists, err := ReadPartitionMeta(ctx, b, m.Partition)
-	if err != nil && !errors.Is(err, retry.ErrInvalidInput) {
-		return err
-	}
-	if exists && err == nil {
-		if err := CheckTask(PartitionMetaKey(m.Partition), b.URI(), old.Task, m.Task); err != nil {
-			return err
-		}
-	}
 	data, err := EncodePartitionMeta(m)
 	if err != nil {
 		return err
 	}
-	return b.Write(ctx, PartitionMetaKey(m.Partition), bytes.NewReader(data))
+	return replaceMeta(ctx, b, PartitionMetaKey(m.Partition), m.Task, data, func() (taskmeta.Meta, bool, error) {
+		old, exists, err := ReadPartitionMeta(ctx, b, m.Partition)
+		return old.Task, exists, err
+	})
+}
+
+// replaceMeta writes the metadata data of task to key unless what is there
+// (read by old) is of another task: that is stale and never overwritten.
+// Unreadable metadata is overwritten.
+func replaceMeta(ctx context.Context, b storage.Bucket, key string, task taskmeta.Meta, data []byte, old func() (taskmeta.Meta, bool, error)) error {
+	recorded, exists, err := old()
+	if err != nil && !errors.Is(err, retry.ErrInvalidInput) {
+		return err
+	}
+	if exists && err == nil {
+		if err := CheckTask(key, b.URI(), recorded, task); err != nil {
+			return err
+		}
+	}
+	return b.Write(ctx, key, bytes.NewReader(data))
 }
 
 // ReadPartitionMeta reads a partition's metadata; exists is false when the
 // partition is not complete yet.
 func ReadPartitionMeta(ctx context.Context, b storage.Bucket, partition int) (PartitionMeta, bool, error) {
-	data, err := storage.ReadAll(ctx, b, PartitionMetaKey(partition))
-	if errors.Is(err, storage.ErrNotFound) {
-		return PartitionMeta{}, false, nil
-	}
-	if err != nil {
-		return PartitionMeta{}, false, err
-	}
-	m, err := DecodePartitionMeta(data)
-	if err != nil {
-		return PartitionMeta{}, true, err
-	}
-	if m.Partition != partition {
+	m, exists, err := readMeta(ctx, b, PartitionMetaKey(partition), DecodePartitionMeta)
+	if err == nil && exists && m.Partition != partition {
 		return PartitionMeta{}, true, fmt.Errorf("%w: %s describes partition %d", retry.ErrInvalidInput, PartitionMetaKey(partition), m.Partition)
+	}
+	return m, exists, err
+}
+
+// readMeta reads and decodes the metadata at key; exists is false when
+// there is none.
+func readMeta[M any](ctx context.Context, b storage.Bucket, key string, decode func([]byte) (M, error)) (M, bool, error) {
+	var zero M
+	data, err := storage.ReadAll(ctx, b, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return zero, false, nil
+	}
+	if err != nil {
+		return zero, false, err
+	}
+	m, err := decode(data)
+	if err != nil {
+		return zero, true, err
 	}
 	return m, true, nil
 }
