@@ -71,7 +71,7 @@ func TestFinalizeChecksCopies(t *testing.T) {
 				if err := b.Delete(ctx, junk); err != nil {
 					t.Fatal(err)
 				}
-				assertCommitted(t, b, defaultBuild)
+				assertCommitted(t, b, defaultBuild.want())
 			})
 		}
 	}
@@ -164,7 +164,7 @@ func TestFinalizeChecksCopiesOfSourcesWithoutMD5(t *testing.T) {
 				// No checksum of the copy to be had: each is read back.
 				t.Errorf("final files read back: %v, want all %d", nb.finalsRead, len(defaultBuild.want()))
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 
 			// And a copy with other bytes is still caught.
 			b = s.Open(t)

@@ -44,6 +44,30 @@ type Options struct {
 	// KeepVersions is how many committed versions Retain keeps, counting
 	// the published one; 0 means DefaultKeepVersions.
 	KeepVersions int
+	// MergeRanges is the number of key ranges the merge stage (global sort)
+	// merged an `index` task into: finalize commits the ranges' merged
+	// files (staging/merge_<r>.json, r < MergeRanges) instead of the
+	// partitions' files, which stay staging. 0: the partitions' files.
+	MergeRanges int
+	// LocalMerge, when set, merges the task's version (range 0 of 1) before
+	// finalize plans, unless the version is committed already: the small
+	// build's merge without a merge Job. MergeRanges must be 1. It is a
+	// function so this package does not depend on the merge.
+	LocalMerge func(ctx context.Context, version storage.Bucket) error
+}
+
+// check refuses options that contradict each other, before anything is
+// read or written.
+func (o Options) check() error {
+	switch {
+	case o.MergeRanges < 0:
+		return fmt.Errorf("%w: merge ranges %d is negative", retry.ErrInvalidInput, o.MergeRanges)
+	case o.MergeRanges > 0 && o.Task.ElementType != taskmeta.ElementTypeIndex:
+		return fmt.Errorf("%w: merged key ranges are for index elements, the task's are %s", retry.ErrInvalidInput, o.Task.ElementType)
+	case o.LocalMerge != nil && o.MergeRanges != 1:
+		return fmt.Errorf("%w: a local merge commits 1 key range, not %d", retry.ErrInvalidInput, o.MergeRanges)
+	}
+	return nil
 }
 
 // DefaultKeepVersions is the number of committed versions kept unless
@@ -51,8 +75,10 @@ type Options struct {
 const DefaultKeepVersions = 2
 
 // finalize commits the staged partitions of opts.Task in b (the task's
-// version of the output, see Finalize), following the design's steps: an existing marker of the same task means done; staging is
-// checked in full before anything is copied; files are copied to dense final
+// version of the output, see Finalize), or with opts.MergeRanges their
+// merged key ranges (after opts.LocalMerge, if set, merged them), following
+// the design's steps: an existing marker of the same task means done;
+// staging is checked in full before anything is copied; files are copied to dense final
 // names (sources kept, final paths overwritten, never deleted first) and
 // checked; the marker is created last, create-if-absent; staging is removed
 // best-effort. Concurrent and repeated calls converge on one marker.
@@ -65,6 +91,21 @@ const DefaultKeepVersions = 2
 // before the cleanup; benchmarks time the two apart.
 func finalize(ctx context.Context, b storage.Bucket, opts Options, committed func()) (summary.Commit, error) {
 	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return summary.Commit{}, err
+	}
+	if opts.LocalMerge != nil {
+		m, found, err := readMarkerIfPresent(ctx, b)
+		switch {
+		case err != nil:
+			return summary.Commit{}, err
+		case found:
+			return alreadyCommitted(b, m, opts.Task)
+		}
+		if err := opts.LocalMerge(ctx, b); err != nil {
+			return settle(ctx, b, opts.Task, fmt.Errorf("merge before commit: %w", err))
+		}
+	}
 	// The marker and staging are read at once: one round trip instead of
 	// two. Nothing is copied before the marker is known to be absent.
 	var (
@@ -85,7 +126,7 @@ func finalize(ctx context.Context, b storage.Bucket, opts Options, committed fun
 			stopPlan() // not needed any more
 		}
 	})
-	wg.Go(func() { pl, planErr = makePlan(planCtx, b, opts.Task, opts.Partitions, opts.CopyParallelism) })
+	wg.Go(func() { pl, planErr = makePlan(planCtx, b, opts) })
 	wg.Wait()
 	if err != nil {
 		return summary.Commit{}, err
@@ -99,22 +140,27 @@ func finalize(ctx context.Context, b storage.Bucket, opts Options, committed fun
 		m, err = commitPlan(ctx, b, pl, opts)
 	}
 	if err != nil {
-		// A concurrent finalizer may have committed (and begun cleaning up
-		// staging under us): its marker settles the outcome. Not on a store
-		// refused for ignoring preconditions: there a marker proves nothing.
-		if errors.Is(err, storage.ErrPreconditionsIgnored) {
-			return summary.Commit{}, err
-		}
-		if winner, found, rerr := readMarkerIfPresent(ctx, b); rerr == nil && found {
-			return alreadyCommitted(b, winner, opts.Task)
-		}
-		return summary.Commit{}, err
+		return settle(ctx, b, opts.Task, err)
 	}
 	if committed != nil {
 		committed()
 	}
 	cleanup(ctx, b, pl.staged, opts.CopyParallelism, opts.Logger)
 	return commitSummary(b, m), nil
+}
+
+// settle returns the outcome of a finalize that failed with err: a
+// concurrent finalizer may have committed (and begun cleaning up staging
+// under us), and its marker settles the outcome. Not on a store refused for
+// ignoring preconditions: there a marker proves nothing.
+func settle(ctx context.Context, b storage.Bucket, task taskmeta.Meta, err error) (summary.Commit, error) {
+	if errors.Is(err, storage.ErrPreconditionsIgnored) {
+		return summary.Commit{}, err
+	}
+	if winner, found, rerr := readMarkerIfPresent(ctx, b); rerr == nil && found {
+		return alreadyCommitted(b, winner, task)
+	}
+	return summary.Commit{}, err
 }
 
 func (o Options) withDefaults() Options {
@@ -234,15 +280,17 @@ func commitSummary(b storage.Bucket, m Marker) summary.Commit {
 
 // cleanup removes what finalize found under staging/, best-effort, once the
 // marker exists (staging is not listed again: that would be one more request
-// for objects nobody wrote since). Partition metadata goes first: a
+// for objects nobody wrote since). Partition and merge metadata go first: a
 // concurrent finalizer that still sees staging then fails its completeness
 // check (and finds the marker) instead of copying from a half-removed
-// partition. Failures are logged, never fatal: leftovers under staging/ are
-// never part of a commit.
+// partition or key range. Failures are logged, never fatal: leftovers under
+// staging/ are never part of a commit.
 func cleanup(ctx context.Context, b storage.Bucket, staged []string, parallelism int, log *slog.Logger) {
 	var metas, rest []string
 	for _, key := range staged {
-		if _, ok := staging.ParsePartitionMetaKey(key); ok {
+		_, partition := staging.ParsePartitionMetaKey(key)
+		_, merged := staging.ParseMergeMetaKey(key)
+		if partition || merged {
 			metas = append(metas, key)
 		} else {
 			rest = append(rest, key)

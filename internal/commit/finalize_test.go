@@ -26,7 +26,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := assertCommitted(t, b, defaultBuild)
+			m := assertCommitted(t, b, defaultBuild.want())
 			if sum.AlreadyCommitted || sum.Files != 4 || sum.Partitions != 2 || sum.Rows != 30 || sum.Bytes != 4*3000 {
 				t.Errorf("summary = %+v", sum)
 			}
@@ -48,6 +48,35 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// layout is a staged build finalize commits: per-partition files or merged
+// key ranges.
+type layout struct {
+	name  string
+	stage func(t testing.TB, b storage.Bucket)
+	opts  commit.Options
+	want  func(t testing.TB) map[string]string
+	// mutations a finalize of it makes
+	mutations int
+}
+
+func layouts() []layout {
+	return []layout{
+		{
+			name: "partitions", stage: func(t testing.TB, b storage.Bucket) { defaultBuild.stage(t, b, task()) },
+			opts: defaultBuild.opts(), want: func(testing.TB) map[string]string { return defaultBuild.want() },
+			// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
+			mutations: 13,
+		},
+		{
+			name: "merged", stage: func(t testing.TB, b storage.Bucket) { defaultMerged.stage(t, b, task(), nil) },
+			opts: defaultMerged.opts(), want: defaultMerged.want,
+			// 6 copies, 1 marker; deleted: 4 part files, 3 partition
+			// metadata, 6 merged files, 4 merge metadata, 1 manifest.
+			mutations: 25,
+		},
+	}
+}
+
 // TestFinalizeCrashAtEveryStep stops finalize after each single mutation
 // (the process dies: every later call fails), then runs it again. The
 // faultBucket checks no source goes before the marker exists; here: a
@@ -55,56 +84,57 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 // and the expected bytes.
 func TestFinalizeCrashAtEveryStep(t *testing.T) {
 	for _, s := range storagetest.Stores() {
-		for _, par := range []int{1, 4} {
-			t.Run(fmt.Sprintf("%s/parallelism=%d", s.Name, par), func(t *testing.T) {
-				opts := defaultBuild.opts()
-				opts.CopyParallelism = par
+		for _, l := range layouts() {
+			for _, par := range []int{1, 4} {
+				t.Run(fmt.Sprintf("%s/%s/parallelism=%d", s.Name, l.name, par), func(t *testing.T) {
+					opts := l.opts
+					opts.CopyParallelism = par
 
-				ref := s.Open(t)
-				defaultBuild.stage(t, ref, task())
-				counter := withFaults(t, ref, nil)
-				if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
-					t.Fatal(err)
-				}
-				// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
-				if counter.ops != 13 {
-					t.Fatalf("reference run made %d mutations, want 13", counter.ops)
-				}
+					ref := s.Open(t)
+					l.stage(t, ref)
+					counter := withFaults(t, ref, nil)
+					if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
+						t.Fatal(err)
+					}
+					if counter.ops != l.mutations {
+						t.Fatalf("reference run made %d mutations, want %d", counter.ops, l.mutations)
+					}
 
-				for stop := 0; stop <= counter.ops; stop++ {
-					t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
-						b := s.Open(t)
-						defaultBuild.stage(t, b, task())
-						staged := objects(t, b, staging.Prefix)
+					for stop := 0; stop <= counter.ops; stop++ {
+						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
+							b := s.Open(t)
+							l.stage(t, b)
+							staged := objects(t, b, staging.Prefix)
 
-						crashing := withFaults(t, b, crashAfter(stop))
-						_, crashErr := commit.CommitVersion(ctx, crashing, opts)
-						if crashing.marker == 0 {
-							if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
-								t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
+							crashing := withFaults(t, b, crashAfter(stop))
+							_, crashErr := commit.CommitVersion(ctx, crashing, opts)
+							if crashing.marker == 0 {
+								if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
+									t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
+								}
+								if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+									t.Fatalf("staging changed before the marker existed")
+								}
+							} else if _, err := commit.Verify(ctx, b, 1); err != nil {
+								t.Fatalf("marker present after crash but output does not verify: %v", err)
 							}
-							if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
-								t.Fatalf("staging changed before the marker existed")
-							}
-						} else if _, err := commit.Verify(ctx, b, 1); err != nil {
-							t.Fatalf("marker present after crash but output does not verify: %v", err)
-						}
 
-						rerun := withFaults(t, b, nil)
-						sum, err := commit.CommitVersion(ctx, rerun, opts)
-						if err != nil {
-							t.Fatalf("rerun: %v", err)
-						}
-						if crashing.marker+rerun.marker != 1 {
-							t.Fatalf("markers created: %d in the crashed run, %d in the rerun", crashing.marker, rerun.marker)
-						}
-						if sum.AlreadyCommitted != (crashing.marker == 1) {
-							t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
-						}
-						assertCommitted(t, b, defaultBuild)
-					})
-				}
-			})
+							rerun := withFaults(t, b, nil)
+							sum, err := commit.CommitVersion(ctx, rerun, opts)
+							if err != nil {
+								t.Fatalf("rerun: %v", err)
+							}
+							if crashing.marker+rerun.marker != 1 {
+								t.Fatalf("markers created: %d in the crashed run, %d in the rerun", crashing.marker, rerun.marker)
+							}
+							if sum.AlreadyCommitted != (crashing.marker == 1) {
+								t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
+							}
+							assertCommitted(t, b, l.want(t))
+						})
+					}
+				})
+			}
 		}
 	}
 }
@@ -126,7 +156,7 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 				t.Fatal(err)
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 		})
 	}
 }
@@ -149,7 +179,7 @@ func TestFinalizeMarkerWriteFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 func TestFinalizeCleanupFails(t *testing.T) {
@@ -162,7 +192,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if len(objects(t, b, staging.Prefix)) == 0 {
 		t.Fatal("fault injection did not leave staging behind")
 	}
-	m := assertCommitted(t, b, defaultBuild)
+	m := assertCommitted(t, b, defaultBuild.want())
 	// A stray object under staging/ is not part of the commit either.
 	if err := b.Write(ctx, staging.Prefix+"stray", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
@@ -171,7 +201,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if err != nil || !sum.AlreadyCommitted || sum.Files != len(m.Files) {
 		t.Fatalf("finalize after leftover staging = %+v, %v", sum, err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 }
 
 // TestConcurrentFinalizers runs four finalizers at once, each with its own
@@ -207,7 +237,7 @@ func TestConcurrentFinalizers(t *testing.T) {
 			if markers != 1 || writers != 1 {
 				t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
 			}
-			assertCommitted(t, b, defaultBuild)
+			assertCommitted(t, b, defaultBuild.want())
 		})
 	}
 }
@@ -292,7 +322,7 @@ func TestFinalizeReadsListedMetadataBeyondTheEagerOnes(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts()); err != nil {
 		t.Fatal(err)
 	}
-	assertCommitted(t, b, defaultBuild)
+	assertCommitted(t, b, defaultBuild.want())
 
 	b = storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())

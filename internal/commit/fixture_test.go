@@ -121,12 +121,11 @@ func finals(t testing.TB, b storage.Bucket) map[string]string {
 	return out
 }
 
-// assertCommitted checks a finished commit of bd: final files are exactly
-// the expected bytes, the marker lists exactly them and no staging/ path,
-// and Verify agrees.
-func assertCommitted(t testing.TB, b storage.Bucket, bd build) commit.Marker {
+// assertCommitted checks a finished commit: final files are exactly want
+// (final name to bytes), the marker lists exactly them and no staging/
+// path, and Verify agrees.
+func assertCommitted(t testing.TB, b storage.Bucket, want map[string]string) commit.Marker {
 	t.Helper()
-	want := bd.want()
 	if got := finals(t, b); !maps.Equal(got, want) {
 		t.Fatalf("final files:\n got %v\nwant %v", keys(got), keys(want))
 	}

@@ -1,6 +1,8 @@
 // Package commit is the commit protocol: finalize copies the staged
 // partition files of a task's version (versions/<jobID>/, see
-// internal/output) to dense final names and writes the version's commit
+// internal/output), or in the merged layout of global sort the merged key
+// ranges' files (staging/merge_<r>_<element>.sst, the partition files then
+// stay staging), to dense final names and writes the version's commit
 // marker (metadata.json) last, with a create-if-absent write, then
 // publishes the version by moving the output's pointer (current.json) with
 // a conditional write, and applies retention; verify checks what a marker
@@ -14,10 +16,13 @@ package commit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +43,13 @@ const FormatVersion = 1
 type Marker struct {
 	FormatVersion int           `json:"formatVersion"`
 	Task          taskmeta.Meta `json:"task"`
-	// Partitions counts the committed (non-empty) partitions, 0..Partitions-1.
-	Partitions  int            `json:"partitions"`
-	Files       []staging.File `json:"files"` // final paths, sorted
+	// Partitions counts the committed (non-empty) partitions, 0..Partitions-1,
+	// or in the merged layout the key ranges with any file.
+	Partitions int `json:"partitions"`
+	// Files are the committed files in order of n, then element. In the
+	// merged layout each carries its KeyRange: an element's files n = 0, 1,
+	// ... hold ascending, disjoint key ranges.
+	Files       []staging.File `json:"files"`
 	Rows        int64          `json:"rows"`
 	Bytes       int64          `json:"bytes"`
 	CommittedAt time.Time      `json:"committedAt"`
@@ -125,6 +134,7 @@ func (m Marker) Problems() []string {
 		seen[f.Path] = true
 		total += f.Size
 	}
+	p = append(p, keyRangeProblems(m.Files)...)
 	for n := range partitions {
 		if n >= m.Partitions {
 			p = append(p, fmt.Sprintf("partition %d listed but the marker counts %d partitions", n, m.Partitions))
@@ -148,6 +158,48 @@ func (m Marker) Problems() []string {
 		}
 		if err := staging.ValidateFile(*m.Source); err != nil {
 			p = append(p, "source: "+err.Error())
+		}
+	}
+	return p
+}
+
+// keyRangeProblems lists what is wrong with the files' key ranges: within
+// one element, either every file or none has one, and those that have one
+// are, in order of n, ascending and disjoint (a reader binary-searches
+// them), each with First <= Last.
+func keyRangeProblems(files []staging.File) []string {
+	type ranged struct {
+		n int
+		f staging.File
+	}
+	var p []string
+	withRange := map[int64][]ranged{}
+	without := map[int64]bool{}
+	for _, f := range files {
+		n, element, ok := parseFinalKey(f.Path)
+		switch {
+		case !ok:
+			continue // reported as a name
+		case f.KeyRange == nil:
+			without[element] = true
+			continue
+		case bytes.Compare(f.KeyRange.First, f.KeyRange.Last) > 0:
+			p = append(p, fmt.Sprintf("file %q: key range first %x is above last %x", f.Path, f.KeyRange.First, f.KeyRange.Last))
+		}
+		withRange[element] = append(withRange[element], ranged{n, f})
+	}
+	for _, element := range slices.Sorted(maps.Keys(withRange)) {
+		rs := withRange[element]
+		if without[element] {
+			p = append(p, fmt.Sprintf("element %d has files with and without key ranges", element))
+		}
+		slices.SortFunc(rs, func(a, b ranged) int { return cmp.Compare(a.n, b.n) })
+		for i := 1; i < len(rs); i++ {
+			prev, cur := rs[i-1].f, rs[i].f
+			if bytes.Compare(prev.KeyRange.Last, cur.KeyRange.First) >= 0 {
+				p = append(p, fmt.Sprintf("files %q and %q of element %d: key ranges overlap or are out of order (last %x, next first %x)",
+					prev.Path, cur.Path, element, prev.KeyRange.Last, cur.KeyRange.First))
+			}
 		}
 	}
 	return p

@@ -1,6 +1,7 @@
 package commit_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,6 +20,60 @@ func validMarker() commit.Marker {
 			{Path: "part_0_3.sst", Element: 3, Size: 10, SHA256: sha},
 			{Path: "part_1_4.sst", Element: 4, Size: 20, SHA256: sha},
 		},
+	}
+}
+
+// rangedMarker is validMarker in the merged layout: element 3 in two key
+// ranges, ["a1", "b9"] and ["c1", "d9"].
+func rangedMarker() commit.Marker {
+	m := validMarker()
+	m.Files[1].Path, m.Files[1].Element = "part_1_3.sst", 3
+	m.Files[0].KeyRange = &staging.KeyRange{First: []byte("a1"), Last: []byte("b9")}
+	m.Files[1].KeyRange = &staging.KeyRange{First: []byte("c1"), Last: []byte("d9")}
+	return m
+}
+
+func TestMarkerKeyRangeProblems(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(m *commit.Marker)
+		want   string // "" for a valid marker
+	}{
+		{"valid", func(*commit.Marker) {}, ""},
+		{"listed out of order, ordered by n", func(m *commit.Marker) { m.Files[0], m.Files[1] = m.Files[1], m.Files[0] }, ""},
+		{"one key per file", func(m *commit.Marker) { m.Files[0].KeyRange.Last = []byte("a1") }, ""},
+		{"overlapping", func(m *commit.Marker) { m.Files[1].KeyRange.First = []byte("b9") },
+			`files "part_0_3.sst" and "part_1_3.sst" of element 3: key ranges overlap or are out of order`},
+		{"out of order", func(m *commit.Marker) {
+			m.Files[0].KeyRange, m.Files[1].KeyRange = m.Files[1].KeyRange, m.Files[0].KeyRange
+		},
+			"key ranges overlap or are out of order"},
+		{"first above last", func(m *commit.Marker) { m.Files[0].KeyRange.First = []byte("b99") },
+			`file "part_0_3.sst": key range first 623939 is above last 6239`},
+		{"mixed", func(m *commit.Marker) { m.Files[1].KeyRange = nil }, "element 3 has files with and without key ranges"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := rangedMarker()
+			tt.change(&m)
+			p := strings.Join(m.Problems(), "; ")
+			if tt.want == "" {
+				if p != "" {
+					t.Fatalf("Problems = %s", p)
+				}
+				return
+			}
+			if !strings.Contains(p, tt.want) {
+				t.Fatalf("Problems = %q, want %q", p, tt.want)
+			}
+			data, err := commit.EncodeMarker(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := commit.DecodeMarker(data); !errors.Is(err, commit.ErrBadMarker) {
+				t.Fatalf("DecodeMarker = %v, want ErrBadMarker", err)
+			}
+		})
 	}
 }
 
@@ -69,6 +124,10 @@ func FuzzDecodeMarker(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(strings.Replace(string(data), `"part_0_3.sst"`, `"staging/part_0_3.sst"`, 1)))
 	f.Add([]byte(`{"formatVersion":1,"task":{"jobID":1,"schemaID":1,"tableID":1,"elementType":"fulltext","elementIDs":[1]},"partitions":0,"files":[],"rows":0,"bytes":0,"committedAt":"2026-01-01T00:00:00Z"}`))
+	if data, err = commit.EncodeMarker(rangedMarker()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
 	f.Add([]byte(`{"formatVersion":1} {}`))
 	f.Add([]byte(`{"files":null,"unknown":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -28,6 +28,9 @@ import (
 // found done and only cleanup is repeated.
 func Finalize(ctx context.Context, root storage.Bucket, opts Options) (summary.Commit, error) {
 	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return summary.Commit{}, err // before the root is claimed
+	}
 	v, err := OpenTask(ctx, root, opts.Task, opts.Owner)
 	if err != nil {
 		return summary.Commit{}, err

@@ -78,7 +78,7 @@ func assertPublished(t testing.TB, root storage.Bucket, jobID int64) {
 	if p.JobID != jobID || m.Task.JobID != jobID {
 		t.Fatalf("published job %d (marker job %d), want %d", p.JobID, m.Task.JobID, jobID)
 	}
-	assertCommitted(t, output.Version(root, jobID), defaultBuild)
+	assertCommitted(t, output.Version(root, jobID), defaultBuild.want())
 	if left := objects(t, root, output.VersionPrefix(jobID)+staging.Prefix); len(left) != 0 {
 		t.Errorf("staging of the published version left: %v", keys(left))
 	}

@@ -1,6 +1,7 @@
 package commit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/sstindex"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
@@ -32,7 +34,8 @@ func (e *VerifyError) Error() string {
 func (e *VerifyError) Unwrap() error { return ErrVerify }
 
 // Verify checks that b holds a commit marker without problems and that every
-// file it lists exists with the listed size and SHA-256. It returns the
+// file it lists exists with the listed size and SHA-256, and that each file
+// with a key range holds exactly the keys from its First to its Last. It returns the
 // marker, and a *VerifyError naming each problem.
 func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, error) {
 	if parallelism <= 0 {
@@ -58,6 +61,9 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 	var mu sync.Mutex
 	err = forEach(ctx, parallelism, files, func(ctx context.Context, f staging.File) error {
 		err := checkContent(ctx, b, f)
+		if err == nil && f.KeyRange != nil {
+			err = checkKeyRange(ctx, b, f)
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -79,6 +85,28 @@ func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, err
 		return m, &VerifyError{Problems: problems}
 	}
 	return m, nil
+}
+
+// checkKeyRange compares the first and last entry key of the SSTable f with
+// the key range the marker gives it: a reader picks the file by that range,
+// so a wrong one hides entries.
+func checkKeyRange(ctx context.Context, b storage.Bucket, f staging.File) error {
+	// Ranged reads: the footer, the index and the first and last block.
+	r, err := sstindex.OpenObject(ctx, b, f.Path, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	first, last, err := sstindex.EntryBounds(r)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: read its keys: %w", f.Path, err)
+	case first == nil:
+		return fmt.Errorf("%s has no entries, the marker gives it key range %x..%x", f.Path, f.KeyRange.First, f.KeyRange.Last)
+	case !bytes.Equal(first, f.KeyRange.First) || !bytes.Equal(last, f.KeyRange.Last):
+		return fmt.Errorf("%s holds keys %x..%x, the marker gives it key range %x..%x", f.Path, first, last, f.KeyRange.First, f.KeyRange.Last)
+	}
+	return nil
 }
 
 // VerifyOutput verifies the version root's pointer publishes (Verify), and
