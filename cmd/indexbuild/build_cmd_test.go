@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,6 +61,12 @@ func TestBuildFinalizeQueryCommands(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Element.Name != "idx_price" || len(res.Hits) == 0 {
 		t.Fatalf("query output %q: %v", stdout, err)
+	}
+	// --stats: the same answer, and on stderr what it read, by ranges, of
+	// the three partitions' files.
+	code, statsOut, stderr := runCmd(t, "query", "--index="+out, "--element=3", "--range", "-10", "10.5", "-o", "json", "--stats")
+	if code != 0 || statsOut != stdout || !regexp.MustCompile(`^read [1-9][0-9]* bytes in [1-9][0-9]* requests, 3 files opened\n$`).MatchString(stderr) {
+		t.Fatalf("query --stats: %d %q %q", code, statsOut, stderr)
 	}
 
 	// A missing element is stale metadata, named with table and job.

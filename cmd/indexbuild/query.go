@@ -28,6 +28,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		indexURI string
 		eq       multiFlag
 		output   string
+		stats    bool
 	)
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +39,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&q.Match, "match", "", "fulltext query: rows with any of these terms, best first")
 	fs.IntVar(&q.Limit, "limit", 0, "at most this many match hits; 0 is all")
 	fs.StringVar(&output, "o", "text", "output: text or json")
+	fs.BoolVar(&stats, "stats", false, "write to stderr what the query read from the store (bytes, requests, files)")
 	args, bounds, err := querycmd.CutRange(args)
 	if err != nil {
 		return err
@@ -55,5 +57,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := querycmd.Validate(q, output); err != nil {
 		return err
 	}
-	return querycmd.Run(ctx, indexURI, q, output, stdout)
+	var statsOut io.Writer
+	if stats {
+		statsOut = stderr
+	}
+	return querycmd.Run(ctx, indexURI, q, output, stdout, statsOut)
 }

@@ -19,7 +19,7 @@ import (
 
 // Partition is one opened partition file of a fulltext element.
 type Partition struct {
-	path    string
+	name    string // for messages
 	r       *sstable.Reader
 	Meta    Meta
 	lengths [][]uint32 // per field, loaded by the first search that needs it
@@ -29,8 +29,8 @@ type Partition struct {
 // package that this one does not read.
 var ErrOldFormat = errors.New("fulltext file format not supported")
 
-// Open opens the partition file at path. A file of format 0 (a tar of a
-// Bleve index) is rejected with ErrOldFormat, as invalid input.
+// Open opens the local partition file at path. A file of format 0 (a tar
+// of a Bleve index) is rejected with ErrOldFormat, as invalid input.
 func Open(ctx context.Context, path string) (*Partition, error) {
 	if err := checkNotTar(path); err != nil {
 		return nil, err
@@ -39,7 +39,15 @@ func Open(ctx context.Context, path string) (*Partition, error) {
 	if err != nil {
 		return nil, corrupt(path, err)
 	}
-	p := &Partition{path: path, r: r}
+	return FromReader(path, r)
+}
+
+// FromReader reads the partition's metadata from r, an opened partition
+// file (local, or an object read by ranges: sstindex.OpenObject) that name
+// names in messages. The partition owns r: Close closes it, and so does a
+// failure here.
+func FromReader(name string, r *sstable.Reader) (*Partition, error) {
+	p := &Partition{name: name, r: r}
 	if err := p.readMeta(); err != nil {
 		r.Close()
 		return nil, err
@@ -69,20 +77,20 @@ func (p *Partition) readMeta() error {
 		return nil
 	})
 	if err != nil {
-		return corrupt(p.path, err)
+		return corrupt(p.name, err)
 	}
 	if meta == nil {
-		return corrupt(p.path, errors.New("no metadata"))
+		return corrupt(p.name, errors.New("no metadata"))
 	}
 	if err := json.Unmarshal(meta, &p.Meta); err != nil {
-		return corrupt(p.path, err)
+		return corrupt(p.name, err)
 	}
 	if p.Meta.FormatVersion != FormatVersion {
 		return fmt.Errorf("%w: %w: %s has fulltext format %d, this version reads %d; rebuild the index with this version",
-			retry.ErrInvalidInput, ErrOldFormat, p.path, p.Meta.FormatVersion, FormatVersion)
+			retry.ErrInvalidInput, ErrOldFormat, p.name, p.Meta.FormatVersion, FormatVersion)
 	}
 	if n := len(p.Meta.Element.Columns); n == 0 || n > maxFields || len(p.Meta.FieldTerms) != n {
-		return corrupt(p.path, errors.New("metadata does not match the element's columns"))
+		return corrupt(p.name, errors.New("metadata does not match the element's columns"))
 	}
 	p.lengths = make([][]uint32, len(p.Meta.Element.Columns))
 	return nil
@@ -115,7 +123,7 @@ func (p *Partition) df(prefix []byte) (int, error) {
 		return err
 	})
 	if err != nil {
-		return 0, corrupt(p.path, err)
+		return 0, corrupt(p.name, err)
 	}
 	return df, nil
 }
@@ -146,7 +154,7 @@ func (p *Partition) postings(prefix []byte, fn func(docs, freqs []uint32)) error
 		}
 	})
 	if err != nil {
-		return corrupt(p.path, err)
+		return corrupt(p.name, err)
 	}
 	return nil
 }
@@ -166,7 +174,7 @@ func (p *Partition) fieldLengths(field int) ([]uint32, error) {
 		return err
 	})
 	if err != nil {
-		return nil, corrupt(p.path, err)
+		return nil, corrupt(p.name, err)
 	}
 	p.lengths[field] = ls
 	return ls, nil
@@ -178,7 +186,7 @@ func (p *Partition) EachHandle(fn func(handle string) error) error {
 	err := p.scan([]byte{keyHandles}, []byte{keyHandles + 1}, func(_, v []byte) error {
 		hs, err := decodeHandles(v)
 		if err != nil {
-			return corrupt(p.path, err)
+			return corrupt(p.name, err)
 		}
 		for _, h := range hs {
 			if err := fn(h); err != nil {
@@ -202,7 +210,7 @@ func (p *Partition) handles(block uint32) ([]string, error) {
 		err = errCorrupt
 	}
 	if err != nil {
-		return nil, corrupt(p.path, err)
+		return nil, corrupt(p.name, err)
 	}
 	return out, nil
 }

@@ -45,7 +45,7 @@ func Search(ctx context.Context, parts []*Partition, text string, limit int) ([]
 	fieldLen := make([]float64, fields)
 	for _, p := range parts {
 		if len(p.Meta.FieldTerms) != fields {
-			return nil, fmt.Errorf("fulltext file %s: %d fields, %s has %d", p.path, len(p.Meta.FieldTerms), parts[0].path, fields)
+			return nil, fmt.Errorf("fulltext file %s: %d fields, %s has %d", p.name, len(p.Meta.FieldTerms), parts[0].name, fields)
 		}
 		docs += float64(p.Meta.Docs)
 		for f, n := range p.Meta.FieldTerms {
@@ -141,7 +141,7 @@ func rank(parts []*Partition, scores [][]float64, limit int) ([]Hit, error) {
 		}
 		j := int(c.doc % handleBlock)
 		if j >= len(block) {
-			return nil, corrupt(parts[c.part].path, errCorrupt)
+			return nil, corrupt(parts[c.part].name, errCorrupt)
 		}
 		c.handle = block[j]
 	}

@@ -436,7 +436,7 @@ func (p *Plugin) query(ctx context.Context, args []string) error {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	return querycmd.Run(qctx, index, q, output, p.Out)
+	return querycmd.Run(qctx, index, q, output, p.Out, nil)
 }
 
 // verify checks the IndexBuild's published index like `indexbuild verify`,

@@ -584,7 +584,7 @@ func TestQueryCommand(t *testing.T) {
 	} {
 		code, got, errOut := run(t, append([]string{"query", "books", "-n", ns}, tc.args...)...)
 		var want bytes.Buffer
-		if err := querycmd.Run(context.Background(), outURI, tc.q, tc.out, &want); err != nil {
+		if err := querycmd.Run(context.Background(), outURI, tc.q, tc.out, &want, nil); err != nil {
 			t.Fatal(err)
 		}
 		if code != 0 || got != want.String() || strings.TrimSpace(got) == "" || (tc.out == "json" && !strings.Contains(got, `"hits":[{"handle":`)) {

@@ -58,7 +58,7 @@ func TestBounds(t *testing.T) {
 // format 0) gets a clear error, classified as invalid input, before any
 // download.
 func TestBleveFilesRejected(t *testing.T) {
-	ix := FromFiles(nil, []staging.File{{Path: "part_0_5.bleve", Element: 5}}, t.TempDir())
+	ix := FromFiles(nil, []staging.File{{Path: "part_0_5.bleve", Element: 5}})
 	_, _, err := ix.Run(context.Background(), Query{Element: 5, Match: "fox"})
 	if !errors.Is(err, ftindex.ErrOldFormat) || !errors.Is(err, retry.ErrInvalidInput) || !strings.Contains(err.Error(), "rebuild") {
 		t.Fatalf("err = %v, want the old-format error", err)

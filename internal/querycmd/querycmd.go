@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/retry"
@@ -52,23 +51,25 @@ func Validate(q query.Query, output string) error {
 
 // Run answers q from the index committed at indexURI (the output root) and
 // writes the hits to stdout: one row handle per line (with the score for
-// match queries), or {"element":...,"hits":[...]} for output "json".
-func Run(ctx context.Context, indexURI string, q query.Query, output string, stdout io.Writer) error {
+// match queries), or {"element":...,"hits":[...]} for output "json". With
+// stats non-nil it writes there what the query read from the store.
+func Run(ctx context.Context, indexURI string, q query.Query, output string, stdout, stats io.Writer) error {
 	out, err := storage.Open(ctx, indexURI)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	tmp, err := os.MkdirTemp("", "indexbuild-query-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	ix, err := query.Open(ctx, out, tmp)
+	ix, err := query.Open(ctx, out)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
+	if stats != nil {
+		defer func() {
+			s := ix.Stats()
+			fmt.Fprintf(stats, "read %d bytes in %d requests, %d files opened\n", s.Bytes, s.Requests, s.Files)
+		}()
+	}
 	elem, hits, err := ix.Run(ctx, q)
 	if err != nil {
 		return err
