@@ -71,12 +71,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // catalog is checked against the task.
 func mergeRange(ctx context.Context, cfg merge.Config, outputURI string, owner output.Owner) (summary.Merge, error) {
 	sum := summary.Merge{Range: cfg.Range, Ranges: cfg.Ranges}
-	if cfg.Meta.Source != "" {
-		catalog, err := loadCatalog(ctx, cfg.Meta.Source)
-		if err != nil {
-			return sum, err
-		}
-		cfg.Catalog = catalog
+	if err := loadTaskCatalog(ctx, &cfg); err != nil {
+		return sum, err
 	}
 	out, err := storage.Open(ctx, outputURI)
 	if err != nil {
@@ -95,6 +91,17 @@ func mergeRange(ctx context.Context, cfg merge.Config, outputURI string, owner o
 		return sum, err
 	}
 	return merge.Run(ctx, cfg)
+}
+
+// loadTaskCatalog sets cfg.Catalog to the table's current catalog when the
+// task names its source (--source), so the merge checks the task against it.
+func loadTaskCatalog(ctx context.Context, cfg *merge.Config) error {
+	if cfg.Meta.Source == "" {
+		return nil
+	}
+	catalog, err := loadCatalog(ctx, cfg.Meta.Source)
+	cfg.Catalog = catalog
+	return err
 }
 
 func loadCatalog(ctx context.Context, sourceURI string) (*table.Table, error) {

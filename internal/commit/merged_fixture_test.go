@@ -148,23 +148,27 @@ func (mb mergedBuild) stage(t testing.TB, b storage.Bucket, meta taskmeta.Meta, 
 	}
 }
 
-// stageRange stages range r's merged files and, last, its metadata.
+// stageRange stages range r's merged files and, last, its metadata, the
+// way the merge does.
 func (mb mergedBuild) stageRange(t testing.TB, b storage.Bucket, meta taskmeta.Meta, r int, change func(*staging.MergeMeta)) {
 	t.Helper()
 	m, files := mb.mergeMeta(t, meta, r)
-	for key, data := range files {
-		if err := b.Write(ctx, key, bytes.NewReader(data)); err != nil {
+	for _, e := range m.Elements {
+		if e.File == nil {
+			continue
+		}
+		f, err := staging.WriteMergeFile(ctx, b, r, e.Element, bytes.NewReader(files[e.File.Path]))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if f.SHA256 != e.File.SHA256 || f.Size != e.File.Size {
+			t.Fatalf("staged %s as %+v, want %+v", f.Path, f, *e.File)
 		}
 	}
 	if change != nil {
 		change(&m)
 	}
-	data, err := staging.EncodeMergeMeta(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Write(ctx, staging.MergeMetaKey(r), bytes.NewReader(data)); err != nil {
+	if err := staging.WriteMergeMeta(ctx, b, m); err != nil {
 		t.Fatal(err)
 	}
 }
