@@ -21,15 +21,23 @@ import (
 // command line; it returns the task flags.
 func buildAndFinalize(t *testing.T, src, out string, partitions int) []string {
 	t.Helper()
+	task := buildTask(t, src, out, partitions)
+	if code, _, stderr := runCmd(t, append([]string{"finalize", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
+		t.Fatalf("finalize: %d %s", code, stderr)
+	}
+	return task
+}
+
+// buildTask runs every partition of a task on the books table's elements
+// 1, 2 and 4 through the command line; it returns the task flags.
+func buildTask(t *testing.T, src, out string, partitions int) []string {
+	t.Helper()
 	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=1,2,4", "--partitions=" + strconv.Itoa(partitions), "--source=" + src}
 	for p := range partitions {
 		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(p))
 		if code, _, stderr := runCmd(t, append([]string{"build", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
 			t.Fatalf("build partition %d: exit %d\n%s", p, code, stderr)
 		}
-	}
-	if code, _, stderr := runCmd(t, append([]string{"finalize", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
-		t.Fatalf("finalize: %d %s", code, stderr)
 	}
 	return task
 }

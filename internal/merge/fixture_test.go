@@ -127,33 +127,15 @@ func partitionEntries(t testing.TB, b storage.Bucket, task taskmeta.Meta, elemen
 	return out
 }
 
-// objects returns the contents of every object under prefix.
-func objects(t testing.TB, b storage.Bucket, prefix string) map[string]string {
-	t.Helper()
-	list, err := b.List(ctx, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]string, len(list))
-	for _, a := range list {
-		data, err := storage.ReadAll(ctx, b, a.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[a.Key] = string(data)
-	}
-	return out
-}
-
 // mergeObjects is what the merge stage staged: merge files and metadata.
 func mergeObjects(t testing.TB, b storage.Bucket) map[string]string {
-	return objects(t, b, staging.Prefix+"merge_")
+	return storagetest.Objects(t, b, staging.Prefix+"merge_")
 }
 
 // copyObjects copies every object of from into to.
 func copyObjects(t testing.TB, from, to storage.Bucket) {
 	t.Helper()
-	for key, data := range objects(t, from, "") {
+	for key, data := range storagetest.Objects(t, from, "") {
 		if err := to.Write(ctx, key, strings.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,8 @@ type Config struct {
 	TmpDir string
 	// Log receives a line per merged element (nil: none).
 	Log io.Writer
+	// Stats, when set, counts the ranged reads of the partitions' files.
+	Stats *sstindex.ReadStats
 }
 
 // metaParallelism bounds the partition metadata read at once.
@@ -279,7 +281,7 @@ func open(ctx context.Context, cfg Config, files []staging.File, lower, upper []
 	srcs := &sources{}
 	var elem table.Element
 	for i, f := range files {
-		r, err := sstindex.OpenObjectReader(ctx, cfg.Output, f.Path, nil)
+		r, err := sstindex.OpenObjectReader(ctx, cfg.Output, f.Path, cfg.Stats)
 		if err != nil {
 			return srcs, elem, err
 		}

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/indexbuild/indexbuild/internal/gentable"
 	"github.com/indexbuild/indexbuild/internal/keyenc"
 	"github.com/indexbuild/indexbuild/internal/merge"
 	"github.com/indexbuild/indexbuild/internal/retry"
+	"github.com/indexbuild/indexbuild/internal/sstindex"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
 	"github.com/indexbuild/indexbuild/internal/table"
@@ -330,4 +332,35 @@ func write(t *testing.T, cfg *merge.Config, key, data string) {
 	if err := cfg.Output.Write(ctx, key, strings.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMergeReadsItsRangeOnly: a range of eight reads part of the
+// partitions' files (ranged reads), never the whole files. (How much more
+// than its share it reads is the read-ahead's: see the log.)
+func TestMergeReadsItsRangeOnly(t *testing.T) {
+	task := booksTask(2)
+	task.ElementIDs = []int64{gentable.IndexISBN}
+	out := storagetest.Mem().Open(t)
+	stage(t, books(t, 150000), out, task)
+	var size int64
+	for p := range 2 {
+		m, _, _ := staging.ReadPartitionMeta(ctx, out, p)
+		size += m.Bytes
+	}
+	const ranges = 8
+	var total int64
+	for r := range ranges {
+		cfg := config(t, out, task, r, ranges)
+		cfg.Stats = &sstindex.ReadStats{}
+		if _, err := merge.Run(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		read := cfg.Stats.Bytes()
+		t.Logf("range %d read %d of %d bytes in %d requests", r, read, size, cfg.Stats.Requests())
+		if read == 0 || read >= size {
+			t.Fatalf("range %d of %d read %d bytes of files of %d", r, ranges, read, size)
+		}
+		total += read
+	}
+	t.Logf("all ranges read %d bytes of files of %d (%.2fx)", total, size, float64(total)/float64(size))
 }

@@ -80,3 +80,23 @@ func OpenURI(t testing.TB, uri string) storage.Bucket {
 	t.Cleanup(func() { b.Close() })
 	return b
 }
+
+// Objects returns the content of every object of b under prefix ("" for
+// all), by key.
+func Objects(t testing.TB, b storage.Bucket, prefix string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	list, err := b.List(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string, len(list))
+	for _, a := range list {
+		data, err := storage.ReadAll(ctx, b, a.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[a.Key] = string(data)
+	}
+	return out
+}
