@@ -1,6 +1,7 @@
 package commit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/merge"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
@@ -48,13 +50,15 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 	}
 }
 
-// layout is a staged build finalize commits: per-partition files or merged
-// key ranges.
+// layout is a staged build finalize commits: per-partition files, merged
+// key ranges, or partitions finalize merges itself.
 type layout struct {
 	name  string
 	stage func(t testing.TB, b storage.Bucket)
-	opts  commit.Options
-	want  func(t testing.TB) map[string]string
+	opts  func(t testing.TB) commit.Options
+	// want is what the commit leaves at final names; nil: what a finalize
+	// that did not crash left.
+	want func(t testing.TB) map[string]string
 	// mutations a finalize of it makes
 	mutations int
 }
@@ -63,18 +67,36 @@ func layouts() []layout {
 	return []layout{
 		{
 			name: "partitions", stage: func(t testing.TB, b storage.Bucket) { defaultBuild.stage(t, b, task()) },
-			opts: defaultBuild.opts(), want: func(testing.TB) map[string]string { return defaultBuild.want() },
+			opts: func(testing.TB) commit.Options { return defaultBuild.opts() },
+			want: func(testing.TB) map[string]string { return defaultBuild.want() },
 			// 4 copies, 1 marker, 4 part files + 3 partition metadata + 1 manifest deleted.
 			mutations: 13,
 		},
 		{
 			name: "merged", stage: func(t testing.TB, b storage.Bucket) { defaultMerged.stage(t, b, task(), nil) },
-			opts: defaultMerged.opts(), want: defaultMerged.want,
+			opts: func(testing.TB) commit.Options { return defaultMerged.opts() }, want: defaultMerged.want,
 			// 6 copies, 1 marker; deleted: 4 part files, 3 partition
 			// metadata, 6 merged files, 4 merge metadata, 1 manifest.
 			mutations: 25,
 		},
+		{
+			name: "merged locally", stage: stageSorted, opts: localMergeOpts,
+			// 2 merged files and their metadata staged, 2 copies, 1
+			// marker; deleted: 6 part files, 3 partition metadata, 2
+			// merged files, 1 merge metadata, 1 manifest.
+			mutations: 19,
+		},
 	}
+}
+
+// localMergeOpts finalizes sortedTask merging it in process with the real
+// merge (merge.Run), as `finalize --merge-local` does.
+func localMergeOpts(t testing.TB) commit.Options {
+	return commit.Options{Task: sortedTask(), Partitions: sortedParts, MergeRanges: 1,
+		LocalMerge: func(ctx context.Context, v storage.Bucket) error {
+			_, err := merge.Run(ctx, merge.Config{Meta: sortedTask(), Output: v, Range: 0, Ranges: 1, TmpDir: t.TempDir()})
+			return err
+		}}
 }
 
 // TestFinalizeCrashAtEveryStep stops finalize after each single mutation
@@ -87,18 +109,25 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 		for _, l := range layouts() {
 			for _, par := range []int{1, 4} {
 				t.Run(fmt.Sprintf("%s/%s/parallelism=%d", s.Name, l.name, par), func(t *testing.T) {
-					opts := l.opts
+					opts := l.opts(t)
 					opts.CopyParallelism = par
+					merges := opts.LocalMerge != nil
 
 					ref := s.Open(t)
 					l.stage(t, ref)
 					counter := withFaults(t, ref, nil)
+					counter.localMerge = merges
 					if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
 						t.Fatal(err)
 					}
 					if counter.ops != l.mutations {
 						t.Fatalf("reference run made %d mutations, want %d", counter.ops, l.mutations)
 					}
+					want := finals(t, ref)
+					if l.want != nil {
+						want = l.want(t)
+					}
+					assertCommitted(t, ref, want)
 
 					for stop := 0; stop <= counter.ops; stop++ {
 						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
@@ -107,12 +136,17 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 							staged := objects(t, b, staging.Prefix)
 
 							crashing := withFaults(t, b, crashAfter(stop))
+							crashing.localMerge = merges
 							_, crashErr := commit.CommitVersion(ctx, crashing, opts)
 							if crashing.marker == 0 {
 								if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
 									t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
 								}
-								if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+								got := objects(t, b, staging.Prefix)
+								if merges { // what the merge staged so far
+									maps.DeleteFunc(got, func(k, _ string) bool { return strings.HasPrefix(k, staging.Prefix+"merge_") })
+								}
+								if !maps.Equal(got, staged) {
 									t.Fatalf("staging changed before the marker existed")
 								}
 							} else if _, err := commit.Verify(ctx, b, 1); err != nil {
@@ -120,6 +154,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 							}
 
 							rerun := withFaults(t, b, nil)
+							rerun.localMerge = merges
 							sum, err := commit.CommitVersion(ctx, rerun, opts)
 							if err != nil {
 								t.Fatalf("rerun: %v", err)
@@ -130,7 +165,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 							if sum.AlreadyCommitted != (crashing.marker == 1) {
 								t.Errorf("rerun AlreadyCommitted = %v after a crashed run that created %d markers", sum.AlreadyCommitted, crashing.marker)
 							}
-							assertCommitted(t, b, l.want(t))
+							assertCommitted(t, b, want)
 						})
 					}
 				})

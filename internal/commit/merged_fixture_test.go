@@ -73,20 +73,29 @@ var (
 	tables   = map[string][]byte{}
 )
 
-// sstable returns the bytes of element's SSTable of rows [lo, hi), written
-// by sstindex's Writer (once per process).
-func sstable(t testing.TB, element int64, lo, hi int) []byte {
+// span is the rows [lo, hi).
+func span(lo, hi int) []int {
+	rows := make([]int, 0, max(hi-lo, 0))
+	for i := lo; i < hi; i++ {
+		rows = append(rows, i)
+	}
+	return rows
+}
+
+// sstable returns the bytes of element's SSTable of rows, written by
+// sstindex's Writer (once per process).
+func sstable(t testing.TB, element int64, rows []int) []byte {
 	t.Helper()
 	tablesMu.Lock()
 	defer tablesMu.Unlock()
-	name := fmt.Sprintf("%d_%d_%d", element, lo, hi)
+	name := fmt.Sprint(element, rows)
 	if data, ok := tables[name]; ok {
 		return data
 	}
 	dir := t.TempDir()
 	w := sstindex.NewWriter(testElement(element), dir, 1<<20)
 	defer w.Close()
-	for i := lo; i < hi; i++ {
+	for _, i := range rows {
 		if err := w.Add([]table.Value{value(i)}, fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +137,7 @@ func (mb mergedBuild) mergeMeta(t testing.TB, meta taskmeta.Meta, r int) (stagin
 		}
 		if hi > lo {
 			key := staging.MergeFileKey(r, e)
-			files[key] = sstable(t, e, lo, hi)
+			files[key] = sstable(t, e, span(lo, hi))
 			f := fileOf(key, e, files[key])
 			f.KeyRange = &staging.KeyRange{First: entryKey(lo), Last: entryKey(hi - 1)}
 			el.File = &f
@@ -184,7 +193,7 @@ func (mb mergedBuild) want(t testing.TB) map[string]string {
 			continue
 		}
 		for _, e := range task().ElementIDs {
-			out[commit.FinalKey(n, e, staging.ExtIndex)] = string(sstable(t, e, lo, hi))
+			out[commit.FinalKey(n, e, staging.ExtIndex)] = string(sstable(t, e, span(lo, hi)))
 		}
 		n++
 	}
@@ -195,4 +204,41 @@ func (mb mergedBuild) opts() commit.Options {
 	o := mb.parts.opts()
 	o.MergeRanges = mb.ranges()
 	return o
+}
+
+// sortedParts are build workers' real output: partition p of 3 holds the
+// rows i = p, p+3, ... of 0..29 of every element in an SSTable, so the
+// partitions' key ranges overlap and only a merge sorts them into one.
+const sortedParts = 3
+
+func sortedTask() taskmeta.Meta {
+	m := task()
+	m.Partitions = sortedParts
+	return m
+}
+
+func stageSorted(t testing.TB, b storage.Bucket) {
+	t.Helper()
+	meta := sortedTask()
+	if err := staging.EnsureTaskManifest(ctx, b, meta); err != nil {
+		t.Fatal(err)
+	}
+	for p := range sortedParts {
+		var rows []int
+		for i := p; i < 30; i += sortedParts {
+			rows = append(rows, i)
+		}
+		pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: sortedParts, Rows: int64(len(rows))}
+		for _, e := range meta.ElementIDs {
+			f, err := staging.WritePartFile(ctx, b, p, e, staging.ExtIndex, bytes.NewReader(sstable(t, e, rows)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm.Files = append(pm.Files, f)
+			pm.Bytes += f.Size
+		}
+		if err := staging.WritePartitionMeta(ctx, b, pm); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -232,7 +232,7 @@ func TestVerifyChecksKeyRanges(t *testing.T) {
 		{"file holds other keys, size and checksum listed", func(t *testing.T, b storage.Bucket) {
 			// Rows 10..18 instead of 10..19: a file that lost its last entry,
 			// listed with its own size and SHA-256.
-			data := sstable(t, 3, 10, 19)
+			data := sstable(t, 3, span(10, 19))
 			if err := b.Write(ctx, "part_1_3.sst", bytes.NewReader(data)); err != nil {
 				t.Fatal(err)
 			}
