@@ -25,6 +25,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/gentable"
+	"github.com/indexbuild/indexbuild/internal/merge"
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/rows"
@@ -47,10 +48,11 @@ type settings struct {
 	// Parallel is how many processes of a stage run at once
 	// (GLOBALSORT_PARALLEL; the machine's CPUs) and DuckDB's threads.
 	Parallel int
-	// Ranges is the merge's range count: "P" (one per partition, the
-	// operator's default when the staged size is unknown) or a number
-	// (GLOBALSORT_RANGES).
-	Ranges string
+	// Ranges are the merge's range counts to measure for each P > 1
+	// (GLOBALSORT_RANGES, comma-separated): "auto" (the operator's rule
+	// from the staged bytes), "P" (one per partition, its rule when the
+	// size is unknown) or a number.
+	Ranges []string
 	// DuckDB is the node_modules directory holding @duckdb/node-api
 	// (DUCKDB_NODE_PATH, what hack/install-duckdb.sh prints).
 	DuckDB string
@@ -58,7 +60,7 @@ type settings struct {
 
 func loadSettings(b *testing.B) settings {
 	s := settings{Rows: 1_000_000, Partitions: []int{1, 16, 64}, Elements: []int64{gentable.IndexYear, gentable.IndexAuthorTitle, gentable.IndexISBN},
-		QueryElement: gentable.IndexISBN, Queries: 200, Parallel: runtime.NumCPU(), Ranges: "P", DuckDB: os.Getenv("DUCKDB_NODE_PATH")}
+		QueryElement: gentable.IndexISBN, Queries: 200, Parallel: runtime.NumCPU(), Ranges: []string{"auto", "P"}, DuckDB: os.Getenv("DUCKDB_NODE_PATH")}
 	ints := func(name string, set func([]int64)) {
 		v := os.Getenv(name)
 		if v == "" {
@@ -86,7 +88,12 @@ func loadSettings(b *testing.B) settings {
 	ints("GLOBALSORT_QUERIES", func(v []int64) { s.Queries = int(v[0]) })
 	ints("GLOBALSORT_PARALLEL", func(v []int64) { s.Parallel = int(v[0]) })
 	if v := os.Getenv("GLOBALSORT_RANGES"); v != "" {
-		s.Ranges = v
+		s.Ranges = strings.Split(v, ",")
+	}
+	for _, rule := range s.Ranges {
+		if n, err := strconv.Atoi(rule); rule != "auto" && rule != "P" && (err != nil || n < 1) {
+			b.Fatalf("GLOBALSORT_RANGES=%q: want auto, P or positive integers, comma-separated", strings.Join(s.Ranges, ","))
+		}
 	}
 	if s.DuckDB == "" {
 		b.Fatal("DUCKDB_NODE_PATH is not set: run `make bench-global-sort` (it installs DuckDB's Node.js client with hack/install-duckdb.sh)")
@@ -98,16 +105,40 @@ func loadSettings(b *testing.B) settings {
 	return s
 }
 
-// rangesFor is the merge's range count for p partitions.
-func (s settings) rangesFor(b *testing.B, p int) int {
-	if s.Ranges == "P" {
-		return p
+// The operator's automatic range count (spec.merge.ranges unset): one
+// range per autoRangeBytes of staged bytes, at most one per partition.
+// Below localMergeBytes it runs no merge Job: finalize merges the task as
+// one range in its own process (--merge-local); the bench runs that same
+// work as merge range 0 of 1 and finalize --merge-ranges 1, to time the
+// merge apart.
+const (
+	autoRangeBytes  = 256 << 20
+	localMergeBytes = 64 << 20
+)
+
+// rangeCounts are the distinct range counts of the rules for p partitions
+// and the bytes its workers staged, with the rules that gave them.
+func (s settings) rangeCounts(p int, staged int64) (counts []int, rules []string) {
+	for _, rule := range s.Ranges {
+		var n int
+		switch rule {
+		case "P":
+			n = p
+		case "auto":
+			n = int(min(max((staged+autoRangeBytes-1)/autoRangeBytes, 1), int64(p)))
+			if staged < localMergeBytes {
+				rule = "auto, finalize --merge-local's work"
+			}
+		default:
+			n, _ = strconv.Atoi(rule)
+		}
+		if i := slices.Index(counts, n); i >= 0 {
+			rules[i] += " = " + rule
+			continue
+		}
+		counts, rules = append(counts, n), append(rules, rule)
 	}
-	r, err := strconv.Atoi(s.Ranges)
-	if err != nil || r < 1 {
-		b.Fatalf("GLOBALSORT_RANGES=%q: want P or a positive integer", s.Ranges)
-	}
-	return r
+	return counts, rules
 }
 
 const seed = 1 // gen-table's default seed
@@ -135,28 +166,42 @@ func BenchmarkGlobalSort(b *testing.B) {
 
 	b.ResetTimer()
 	var runs []run
+	var mergeProfile *stagedTask // the last P's staging, for profileMerge
 	for _, p := range s.Partitions {
-		r := runTask(b, ctx, s, feats, ib, env, work, tableDir, p)
-		r.Queries = map[string]queryStats{}
-		for _, store := range []struct{ name, uri string }{
-			{"file", "file://" + r.OutDir},
-			{"s3", copyToS3(b, ctx, r.OutDir, s3Root, fmt.Sprintf("out-%d", p))},
-		} {
-			r.Queries[store.name] = pointQueries(b, ctx, s, store.uri)
+		t := buildTask(b, ctx, s, ib, env, work, tableDir, p)
+		counts, rules := []int{0}, []string{""}
+		if p > 1 && feats.Merge && feats.MergeRanges {
+			counts, rules = s.rangeCounts(p, t.StagedBytes)
+			mergeProfile = &stagedTask{Meta: t.Meta, Ranges: counts[len(counts)-1], Dir: copyDir(b, t.Dir, filepath.Join(work, "merge-profile"))}
 		}
-		runs = append(runs, r)
+		for i, ranges := range counts {
+			r := finishTask(b, ctx, s, ib, env, work, t, ranges, i == len(counts)-1)
+			r.Rule = rules[i]
+			r.Queries = map[string]queryStats{}
+			for _, store := range []struct{ name, uri string }{
+				{"file", "file://" + r.OutDir},
+				{"s3", copyToS3(b, ctx, r.OutDir, s3Root, filepath.Base(r.OutDir))},
+			} {
+				r.Queries[store.name] = pointQueries(b, ctx, s, store.uri)
+			}
+			runs = append(runs, r)
+		}
 	}
 	duck := map[string]duckRun{}
 	for _, mode := range []string{"per-index", "load-once"} {
 		duck[mode] = runDuckDB(b, ctx, s, env, tableDir, filepath.Join(work, "duckdb"), mode)
 	}
 	prof := profileBuild(b, ctx, s, tableDir, filepath.Join(work, "profile"))
+	var mprof *mergeProfiled
+	if mergeProfile != nil {
+		mprof = profileMerge(b, ctx, *mergeProfile)
+	}
 	b.StopTimer()
 
-	printTables(os.Stdout, s, feats, csvBytes, runs, duck, prof)
+	printTables(os.Stdout, s, feats, csvBytes, runs, duck, prof, mprof)
 	for _, r := range runs {
 		if r.Merge != nil {
-			b.ReportMetric(r.Merge.Wall.Seconds()/r.Build.Wall.Seconds(), fmt.Sprintf("merge/build-P%d", r.P))
+			b.ReportMetric(r.Merge.Wall.Seconds()/r.Build.Wall.Seconds(), fmt.Sprintf("merge/build-P%d-R%d", r.P, r.Ranges))
 		}
 	}
 }
@@ -246,12 +291,22 @@ func (st stage) maxRSS() int64 {
 	return m
 }
 
-// run is one partition count's task.
+// stagedTask is a task whose build workers have staged their partitions.
+type stagedTask struct {
+	Meta        taskmeta.Meta
+	Dir         string // the output root
+	Build       stage
+	StagedBytes int64
+	Ranges      int // for profileMerge
+}
+
+// run is one partition count's task, merged into one range count.
 type run struct {
-	P, Ranges int
+	P, Ranges int // Ranges 0: no merge (P == 1, or not in this tree)
+	Rule      string
 	OutDir    string
 	Build     stage
-	Merge     *stage // nil: no merge (P == 1, or not in this tree)
+	Merge     *stage
 	Finalize  stage
 	// Files is the committed files per element; KeyRanges how many of
 	// them the marker gives a key range.
@@ -260,51 +315,72 @@ type run struct {
 	Queries          map[string]queryStats // by store
 }
 
-func runTask(b *testing.B, ctx context.Context, s settings, f feature, ib string, env []string, work, tableDir string, p int) run {
-	meta := taskMeta(s, tableDir, p)
-	r := run{P: p, OutDir: filepath.Join(work, fmt.Sprintf("out-%d", p))}
-	outURI := "file://" + r.OutDir
+// stageRun runs one stage's n processes of ib, s.Parallel at a time.
+func stageRun(b *testing.B, ctx context.Context, s settings, env []string, ib string, n int, args func(i int) []string) stage {
+	st := stage{Procs: make([]proc, n)}
+	var err error
+	st.Wall, err = runPool(ctx, n, s.Parallel, func(ctx context.Context, i int) error {
+		var perr error
+		st.Procs[i], perr = runProc(ctx, env, ib, args(i)...)
+		return perr
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// commonArgs are the flags every stage's processes of a task take.
+func commonArgs(meta taskmeta.Meta, dir string) []string {
+	return append(taskArgs(meta), "--output", "file://"+dir, "--termination-log=")
+}
+
+// buildTask runs the P build workers of the task into a new output root.
+func buildTask(b *testing.B, ctx context.Context, s settings, ib string, env []string, work, tableDir string, p int) stagedTask {
+	t := stagedTask{Meta: taskMeta(s, tableDir, p), Dir: filepath.Join(work, fmt.Sprintf("staged-%d", p))}
 	tmp := filepath.Join(work, "tmp")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	common := append(taskArgs(meta), "--output", outURI, "--termination-log=")
-
-	stageRun := func(n int, args func(i int) []string) stage {
-		st := stage{Procs: make([]proc, n)}
-		var err error
-		st.Wall, err = runPool(ctx, n, s.Parallel, func(ctx context.Context, i int) error {
-			var perr error
-			st.Procs[i], perr = runProc(ctx, env, ib, args(i)...)
-			return perr
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return st
-	}
-	r.Build = stageRun(p, func(i int) []string {
-		return append([]string{"build"}, append(slices.Clone(common), "--partition", strconv.Itoa(i), "--tmp-dir", tmp, "--progress-interval=1h")...)
+	t.Build = stageRun(b, ctx, s, env, ib, p, func(i int) []string {
+		return append(append([]string{"build"}, commonArgs(t.Meta, t.Dir)...), "--partition", strconv.Itoa(i), "--tmp-dir", tmp, "--progress-interval=1h")
 	})
-	for _, pr := range r.Build.Procs {
+	for _, pr := range t.Build.Procs {
 		var w summary.Worker
 		if err := json.Unmarshal(pr.lastJSONLine(), &w); err != nil {
 			b.Fatalf("build summary: %v", err)
 		}
-		r.StagedBytes += w.Bytes
+		t.StagedBytes += w.Bytes
 	}
+	return t
+}
+
+// finishTask merges the staged task into ranges key ranges (0: no merge)
+// and finalizes it, in a copy of its output root unless last (the last
+// range count takes the staged root itself).
+func finishTask(b *testing.B, ctx context.Context, s settings, ib string, env []string, work string, t stagedTask, ranges int, last bool) run {
+	r := run{P: t.Meta.Partitions, Ranges: ranges, Build: t.Build, StagedBytes: t.StagedBytes,
+		OutDir: filepath.Join(work, fmt.Sprintf("out-%d-%d", t.Meta.Partitions, ranges))}
+	if last {
+		if err := os.Rename(t.Dir, r.OutDir); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		copyDir(b, t.Dir, r.OutDir)
+	}
+	tmp := filepath.Join(work, "tmp")
+	common := commonArgs(t.Meta, r.OutDir)
 	finalize := append([]string{"finalize"}, common...)
-	if p > 1 && f.Merge && f.MergeRanges {
-		r.Ranges = s.rangesFor(b, p)
-		st := stageRun(r.Ranges, func(i int) []string {
-			return append([]string{"merge"}, append(slices.Clone(common), "--range", strconv.Itoa(i), "--ranges", strconv.Itoa(r.Ranges), "--tmp-dir", tmp)...)
+	if ranges > 0 {
+		st := stageRun(b, ctx, s, env, ib, ranges, func(i int) []string {
+			return append(append([]string{"merge"}, common...), "--range", strconv.Itoa(i), "--ranges", strconv.Itoa(ranges), "--tmp-dir", tmp)
 		})
 		r.Merge = &st
-		finalize = append(finalize, "--merge-ranges", strconv.Itoa(r.Ranges))
+		finalize = append(finalize, "--merge-ranges", strconv.Itoa(ranges))
 	}
-	r.Finalize = stageRun(1, func(int) []string { return finalize })
+	r.Finalize = stageRun(b, ctx, s, env, ib, 1, func(int) []string { return finalize })
 
-	root, err := storage.Open(ctx, outURI)
+	root, err := storage.Open(ctx, "file://"+r.OutDir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -325,6 +401,14 @@ func runTask(b *testing.B, ctx context.Context, s settings, f feature, ib string
 		}
 	}
 	return r
+}
+
+// copyDir copies the tree at src to dst (which must not exist) and returns dst.
+func copyDir(b *testing.B, src, dst string) string {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		b.Fatal(err)
+	}
+	return dst
 }
 
 // copyToS3 writes every object of the output root at dir under prefix of
@@ -487,6 +571,75 @@ var profileBuckets = []cpuBucket{
 	{"GC (background)", []string{"runtime.gcBgMarkWorker"}},
 }
 
+// mergeProfiled is the CPU profile of a whole merge stage run in one process.
+type mergeProfiled struct {
+	P, Ranges int
+	Wall      time.Duration
+	Total     time.Duration
+	Top       []funcCost
+	Shares    map[string]time.Duration
+}
+
+// mergeBuckets name the parts of a merge, as profileBuckets do a build's.
+var mergeBuckets = []cpuBucket{
+	{"read partition metadata (JSON)", []string{"encoding/json."}},
+	{"checksums (SHA-256)", []string{"crypto/"}},
+	{"file and store I/O (syscalls)", []string{"syscall.", "internal/poll."}},
+	{"k-way merge, unique check (merge)", []string{"github.com/indexbuild/indexbuild/internal/merge."}},
+	{"SSTables: open, iterate, write (sstindex, pebble)", []string{"github.com/indexbuild/indexbuild/internal/sstindex.", "github.com/cockroachdb/pebble"}},
+	{"range plan (globalsort)", []string{"github.com/indexbuild/indexbuild/internal/globalsort."}},
+	{"staging, storage", []string{"github.com/indexbuild/indexbuild/internal/staging.", "github.com/indexbuild/indexbuild/internal/storage."}},
+	{"GC (background)", []string{"runtime.gcBgMarkWorker"}},
+}
+
+// profileMerge merges every key range of a staged task, one after the
+// other in this process, under the CPU profiler (what the merge pods run,
+// less their processes).
+func profileMerge(b *testing.B, ctx context.Context, t stagedTask) *mergeProfiled {
+	src, err := storage.Open(ctx, t.Meta.Source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	catalog, err := builder.LoadTable(ctx, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, err := storage.Open(ctx, "file://"+t.Dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	version, err := commit.OpenTask(ctx, root, t.Meta, output.Owner{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for r := range t.Ranges {
+		if _, err = merge.Run(ctx, merge.Config{Meta: t.Meta, Output: version, Catalog: catalog, Range: r, Ranges: t.Ranges, TmpDir: b.TempDir()}); err != nil {
+			break
+		}
+	}
+	wall := time.Since(start)
+	pprof.StopCPUProfile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	prof, err := profile.Parse(&buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shares, total := cpuShares(prof, mergeBuckets)
+	return &mergeProfiled{P: t.Meta.Partitions, Ranges: t.Ranges, Wall: wall, Total: total, Shares: shares,
+		Top: topCumulative(prof, 15, func(name string) bool {
+			return strings.HasPrefix(name, "github.com/indexbuild/indexbuild/internal/") || strings.HasPrefix(name, "github.com/cockroachdb/pebble")
+		})}
+}
+
 // profileBuild builds partition 0 of 1 in this process under the CPU
 // profiler (what `indexbuild build` runs, less the process).
 func profileBuild(b *testing.B, ctx context.Context, s settings, tableDir, outDir string) profiled {
@@ -525,7 +678,7 @@ func profileBuild(b *testing.B, ctx context.Context, s settings, tableDir, outDi
 }
 
 // printTables prints the results as markdown tables.
-func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run, duck map[string]duckRun, prof profiled) {
+func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run, duck map[string]duckRun, prof profiled, mprof *mergeProfiled) {
 	cat := gentable.Catalog(1, 100)
 	var elems []string
 	for _, id := range s.Elements {
@@ -543,18 +696,18 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 
 	fmt.Fprintf(w, "\n## Global sort: %d rows (%.0f MB CSV, gen-table seed %d), one `index` task, elements %s\n\n",
 		s.Rows, float64(csvBytes)/1e6, seed, strings.Join(elems, ", "))
-	fmt.Fprintf(w, "%d CPUs. Each stage's P build workers (R merge ranges) run as `indexbuild` processes, %d at a time (bounded concurrency), no cluster; file:// output; merge ranges R = %s. One run on a machine shared with other engineers' jobs: compare the ratios inside a row.\n",
-		runtime.NumCPU(), s.Parallel, s.Ranges)
+	fmt.Fprintf(w, "%d CPUs. Each stage's P build workers (R merge ranges) run as `indexbuild` processes, %d at a time (bounded concurrency), no cluster; file:// output. Merge ranges per P: %s (auto: the operator's rule, ceil(staged bytes / 256 MiB) clamped to [1, P]; below 64 MiB the operator has finalize merge in its own process, --merge-local, the same work the bench times as merge range 0 of 1). Each P's build runs once; every R merges and finalizes a copy of its staging. One run on a machine shared with other engineers' jobs: compare the ratios inside a row.\n",
+		runtime.NumCPU(), s.Parallel, strings.Join(s.Ranges, ", "))
 	fmt.Fprintf(w, "`indexbuild merge`: %v; `finalize --merge-ranges`: %v (the bench runs the merge only when both are in this tree).\n\n", f.Merge, f.MergeRanges)
 
-	fmt.Fprintln(w, "| P | build wall | merge wall (R) | finalize wall | (build+merge) / build | merge / build | (build+merge) / build at P=1 | build CPU | merge CPU | peak RSS build / merge | staged bytes | committed files per element (with key range) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| P | R | build wall | merge wall | finalize wall | (build+merge) / build | merge / build | (build+merge) / build at P=1 | build CPU | merge CPU | peak RSS build / merge | staged bytes | committed files per element (with key range) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	base := runs[0].Build.Wall
 	for _, r := range runs {
 		mergeWall, mergeCPU, mergeRSS, withMerge, mergeRatio := "—", "—", "—", r.Build.Wall, "—"
 		switch {
 		case r.Merge != nil:
-			mergeWall = fmt.Sprintf("%s (R=%d)", secs(r.Merge.Wall), r.Ranges)
+			mergeWall = secs(r.Merge.Wall)
 			mergeCPU, mergeRSS = secs(r.Merge.cpu()), mib(r.Merge.maxRSS())
 			withMerge += r.Merge.Wall
 			mergeRatio = ratio(r.Merge.Wall, r.Build.Wall)
@@ -569,18 +722,18 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 		if r.Merge == nil && r.P > 1 {
 			total = na
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.1f MB | %s |\n",
-			r.P, secs(r.Build.Wall), mergeWall, secs(r.Finalize.Wall), total, mergeRatio, ratio(withMerge, base),
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.1f MB | %s |\n",
+			r.P, rangeLabel(r), secs(r.Build.Wall), mergeWall, secs(r.Finalize.Wall), total, mergeRatio, ratio(withMerge, base),
 			secs(r.Build.cpu()), mergeCPU, mib(r.Build.maxRSS()), mergeRSS, float64(r.StagedBytes)/1e6, strings.Join(files, ", "))
 	}
 
 	qix, _ := cat.Index(s.QueryElement)
 	fmt.Fprintf(w, "\nPoint queries on %s, cold (open the published index, one lookup, close: what `indexbuild query` does), average of %d random rows' keys, each checked to find exactly its row. Bytes are object bytes read (pointer, marker, SSTable ranges), requests every read call (list, attributes, reads); files are the SSTables the query opened.\n\n", qix.Name, s.Queries)
-	fmt.Fprintln(w, "| P | committed files | files opened / query | file:// bytes / query | file:// requests | file:// time / query | S3 bytes / query | S3 requests | S3 time / query |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| P | R | committed files | files opened / query | file:// bytes / query | file:// requests | file:// time / query | S3 bytes / query | S3 requests | S3 time / query |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range runs {
 		fq, sq := r.Queries["file"], r.Queries["s3"]
-		fmt.Fprintf(w, "| %d | %d | %.1f | %s | %.1f | %.2f ms | %s | %.1f | %.2f ms |\n", r.P, r.Files[s.QueryElement], fq.Files,
+		fmt.Fprintf(w, "| %d | %s | %d | %.1f | %s | %.1f | %.2f ms | %s | %.1f | %.2f ms |\n", r.P, rangeLabel(r), r.Files[s.QueryElement], fq.Files,
 			humanBytes(fq.Bytes), fq.Requests, ms(fq.Time), humanBytes(sq.Bytes), sq.Requests, ms(sq.Time))
 	}
 
@@ -610,10 +763,12 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 	}
 	for _, r := range runs {
 		job, wall, cpu := fmt.Sprintf("indexbuild P=%d build", r.P), r.Build.Wall, r.Build.cpu()
+		if r.Merge != nil {
+			job = fmt.Sprintf("indexbuild P=%d build + merge R=%d", r.P, r.Ranges)
+		}
 		detail := "no merge (one partition)"
 		switch {
 		case r.Merge != nil:
-			job += " + merge"
 			wall += r.Merge.Wall
 			cpu += r.Merge.cpu()
 			detail = fmt.Sprintf("build %s + merge %s", secs(r.Build.Wall), secs(r.Merge.Wall))
@@ -625,8 +780,8 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 
 	fmt.Fprintln(w, "\nWhere the time goes. Build workers, summed over the P workers (worker-seconds, from their stderr lines): scan = process start to the end of the scan (catalog, input pin, CSV decode, key encoding, in-memory sort runs and spills); write = to the last staged element (merging sort runs, writing SSTables, staging them); rest = partition metadata and exit. Merge: the pods' own elapsedSeconds (summary.Merge).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| P | build scan | build write | build rest | per worker (wall avg) | merge elapsed (sum) | per merge pod (avg) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| P | R | build scan | build write | build rest | per worker (wall avg) | merge elapsed (sum) | per merge pod (avg) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range runs {
 		var scan, write, rest, wall time.Duration
 		for _, p := range r.Build.Procs {
@@ -649,7 +804,7 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 		} else if r.P > 1 {
 			merge, per = na, na
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %.3f s | %s | %s |\n", r.P, secs(scan), secs(write), secs(rest), wall.Seconds()/float64(len(r.Build.Procs)), merge, per)
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.3f s | %s | %s |\n", r.P, rangeLabel(r), secs(scan), secs(write), secs(rest), wall.Seconds()/float64(len(r.Build.Procs)), merge, per)
 	}
 
 	fmt.Fprintf(w, "\nCPU profile of one P=1 build in the bench process (%s wall, %s CPU sampled), by the innermost frame of these packages on each sample's stack:\n\n", secs(prof.Wall), secs(prof.Total))
@@ -659,6 +814,32 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 		d := prof.Shares[b.Name]
 		fmt.Fprintf(w, "| %s | %s | %.0f%% |\n", b.Name, secs(d), 100*d.Seconds()/max(prof.Total.Seconds(), 1e-9))
 	}
+	if mprof == nil {
+		fmt.Fprintf(w, "\nMerge profile: %s.\n", na)
+		return
+	}
+	fmt.Fprintf(w, "\nCPU profile of the merge of P=%d into R=%d, every range one after the other in the bench process (%s wall, %s CPU sampled), by the innermost frame of these packages, then the functions with the most cumulative CPU:\n\n", mprof.P, mprof.Ranges, secs(mprof.Wall), secs(mprof.Total))
+	fmt.Fprintln(w, "| part | CPU | share |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, b := range append(slices.Clone(mergeBuckets), cpuBucket{Name: "other"}) {
+		d := mprof.Shares[b.Name]
+		fmt.Fprintf(w, "| %s | %s | %.0f%% |\n", b.Name, secs(d), 100*d.Seconds()/max(mprof.Total.Seconds(), 1e-9))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| function | cumulative CPU | share |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, fc := range mprof.Top {
+		fmt.Fprintf(w, "| `%s` | %s | %.0f%% |\n", strings.TrimPrefix(strings.TrimPrefix(fc.Name, "github.com/indexbuild/indexbuild/"), "github.com/"), secs(fc.Cum), 100*fc.Cum.Seconds()/max(mprof.Total.Seconds(), 1e-9))
+	}
+}
+
+// rangeLabel says how a run merged: its range count and the rule that
+// chose it, "—" without a merge.
+func rangeLabel(r run) string {
+	if r.Merge == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%d (%s)", r.Ranges, r.Rule)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -9,10 +9,12 @@ package globalsortbench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,4 +227,41 @@ func sampleBucket(s *profile.Sample, buckets []cpuBucket) string {
 		}
 	}
 	return "other"
+}
+
+// funcCost is a function's cumulative CPU in a profile: the samples with
+// it anywhere on the stack.
+type funcCost struct {
+	Name string
+	Cum  time.Duration
+}
+
+// topCumulative returns the n functions keep accepts with the most
+// cumulative CPU, most first.
+func topCumulative(prof *profile.Profile, n int, keep func(name string) bool) []funcCost {
+	vi := len(prof.SampleType) - 1
+	cum := map[string]time.Duration{}
+	for _, s := range prof.Sample {
+		seen := map[string]bool{}
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function == nil || seen[line.Function.Name] || !keep(line.Function.Name) {
+					continue
+				}
+				seen[line.Function.Name] = true
+				cum[line.Function.Name] += time.Duration(s.Value[vi])
+			}
+		}
+	}
+	var out []funcCost
+	for name, d := range cum {
+		out = append(out, funcCost{name, d})
+	}
+	slices.SortFunc(out, func(a, b funcCost) int {
+		if a.Cum != b.Cum {
+			return cmp.Compare(b.Cum, a.Cum)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out[:min(n, len(out))]
 }
