@@ -19,18 +19,13 @@ AZURITE_VERSION="${AZURITE_VERSION:-3.35.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${ROOT}/bin/azurite-${AZURITE_VERSION}"
 LINK="${ROOT}/bin/azurite"
-BLOB="${DIR}/node_modules/.bin/azurite-blob"
 
 # shellcheck source=hack/lib/npm-tool.sh
 source "${ROOT}/hack/lib/npm-tool.sh"
 
 log() { echo "install-azurite: $*" >&2; }
 
-ensure_node log
-if [ ! -x "${BLOB}" ]; then
-  install_npm_package "${DIR}" "azurite@${AZURITE_VERSION}" log
-  log "installed ${BLOB}"
-fi
+ensure_npm_package "${DIR}" "azurite@${AZURITE_VERSION}" node_modules/.bin/azurite-blob log
 mkdir -p "${LINK}"
 # Relative: bin/ may be shared by several checkouts through a symlink.
 ln -sfn "../azurite-${AZURITE_VERSION}/node_modules/.bin/azurite-blob" "${LINK}/azurite-blob"

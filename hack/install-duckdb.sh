@@ -18,9 +18,5 @@ source "${ROOT}/hack/lib/npm-tool.sh"
 
 log() { echo "install-duckdb: $*" >&2; }
 
-ensure_node log
-if [ ! -f "${DIR}/node_modules/@duckdb/node-api/package.json" ]; then
-  install_npm_package "${DIR}" "@duckdb/node-api@${DUCKDB_NODE_VERSION}" log
-  log "installed @duckdb/node-api@${DUCKDB_NODE_VERSION} in ${DIR}"
-fi
+ensure_npm_package "${DIR}" "@duckdb/node-api@${DUCKDB_NODE_VERSION}" node_modules/@duckdb/node-api/package.json log
 echo "${DIR}/node_modules"

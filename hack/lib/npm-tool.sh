@@ -14,14 +14,15 @@ ensure_node() {
   fi
 }
 
-# install_npm_package DIR PACKAGE@VERSION LOG_FUNCTION
-#   npm-installs PACKAGE@VERSION (production dependencies) under DIR
-#   (DIR/node_modules/...), atomically: into DIR.tmp, then renamed. An
-#   installation already in DIR is not redone; the caller says which file
-#   proves it by not calling this when that file is there. Needs node and
-#   npm (ensure_node).
-install_npm_package() {
-  local dir=$1 package=$2 log=$3
+# ensure_npm_package DIR PACKAGE@VERSION PROOF LOG_FUNCTION
+#   Makes sure node and npm are there (ensure_node) and npm-installs
+#   PACKAGE@VERSION (production dependencies) under DIR (DIR/node_modules/...)
+#   unless DIR/PROOF, a file of the installed package, exists already;
+#   atomically: into DIR.tmp, then renamed.
+ensure_npm_package() {
+  local dir=$1 package=$2 proof=$3 log=$4
+  ensure_node "${log}"
+  [ -e "${dir}/${proof}" ] && return
   "${log}" "installing ${package} with $(node --version)"
   local tmp="${dir}.tmp"
   rm -rf "${tmp}"
@@ -29,4 +30,5 @@ install_npm_package() {
   npm install --prefix "${tmp}" --no-audit --no-fund --omit=dev --loglevel=error "${package}" >&2
   rm -rf "${dir}"
   mv "${tmp}" "${dir}"
+  "${log}" "installed ${package} in ${dir}"
 }

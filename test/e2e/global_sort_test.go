@@ -15,7 +15,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	ibv1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/staging"
 )
@@ -43,14 +42,10 @@ var _ = Describe("IndexBuild global sort", func() {
 		env.create(ctx, buildSpec{name: "dup", table: "books", output: "out",
 			elementType: "index", elementIDs: []int64{4}, partitions: 2})
 		b := env.waitEnded(ctx, "dup")
-		Expect(b.Status.Phase).To(Equal(ibv1.PhaseFailed), describe(b))
-		stalled := condition(b, ibv1.ConditionStalled)
-		Expect(stalled).NotTo(BeNil(), describe(b))
-		Expect(stalled.Reason).To(Equal("InvalidInput"), describe(b))
+		stalled := expectStalled(b, "InvalidInput")
 		Expect(stalled.Message).To(SatisfyAll(ContainSubstring("idx_isbn"), ContainSubstring(dup),
 			ContainSubstring(strconv.Quote("3")), ContainSubstring(strconv.Quote(strconv.Itoa(last)))), describe(b))
-		Expect(env.path("out/versions/1/metadata.json")).NotTo(BeAnExistingFile())
-		Expect(env.path("out/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+		env.expectNothingPublished("out", 1)
 	}, SpecTimeout(5*time.Minute))
 
 	It("commits a 16-partition build as 4 key ranges per element (spec.merge.ranges 4), disjoint and ordered, answering queries as a 1-partition build", func(ctx SpecContext) {

@@ -227,6 +227,23 @@ func expectSucceeded(b *ibv1.IndexBuild, rows int64) {
 	ExpectWithOffset(1, meta.IsStatusConditionTrue(b.Status.Conditions, ibv1.ConditionReady)).To(BeTrue(), describe(b))
 }
 
+// expectStalled checks that a finished build failed for reason and
+// returns its Stalled condition.
+func expectStalled(b *ibv1.IndexBuild, reason string) *metav1.Condition {
+	ExpectWithOffset(1, b.Status.Phase).To(Equal(ibv1.PhaseFailed), describe(b))
+	stalled := condition(b, ibv1.ConditionStalled)
+	ExpectWithOffset(1, stalled).NotTo(BeNil(), describe(b))
+	ExpectWithOffset(1, stalled.Reason).To(Equal(reason), describe(b))
+	return stalled
+}
+
+// expectNothingPublished checks that task jobID committed nothing at the
+// output in the spec's directory and that nothing is published there.
+func (e *testEnv) expectNothingPublished(output string, jobID int64) {
+	ExpectWithOffset(1, e.path(fmt.Sprintf("%s/versions/%d/metadata.json", output, jobID))).NotTo(BeAnExistingFile())
+	ExpectWithOffset(1, e.path(output+"/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+}
+
 // committedFileCount is how many files a succeeded build commits: one per
 // partition and element, except for the global sort of an index build of
 // several partitions, which commits one per key range holding entries and

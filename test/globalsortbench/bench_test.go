@@ -192,9 +192,10 @@ func BenchmarkGlobalSort(b *testing.B) {
 		duck[mode] = runDuckDB(b, ctx, s, env, tableDir, filepath.Join(work, "duckdb"), mode)
 	}
 	prof := profileBuild(b, ctx, s, tableDir, filepath.Join(work, "profile"))
-	var mprof *mergeProfiled
+	var mprof *profiled
 	if mergeProfile != nil {
-		mprof = profileMerge(b, ctx, *mergeProfile)
+		mp := profileMerge(b, ctx, *mergeProfile)
+		mprof = &mp
 	}
 	b.StopTimer()
 
@@ -552,11 +553,15 @@ func runDuckDB(b *testing.B, ctx context.Context, s settings, env []string, tabl
 	return d
 }
 
-// profiled is the CPU profile of one P=1 build, by where the time went.
+// profiled is a CPU profile by where the time went: the parts (buckets)
+// and the functions with the most cumulative CPU.
 type profiled struct {
-	Wall   time.Duration
-	Total  time.Duration // CPU in the profile
-	Shares map[string]time.Duration
+	What    string // what ran under the profiler
+	Wall    time.Duration
+	Total   time.Duration // CPU in the profile
+	Buckets []cpuBucket
+	Shares  map[string]time.Duration
+	Top     []funcCost
 }
 
 // profileBuckets name the parts of a build: the innermost frame of these
@@ -571,15 +576,6 @@ var profileBuckets = []cpuBucket{
 	{"GC (background)", []string{"runtime.gcBgMarkWorker"}},
 }
 
-// mergeProfiled is the CPU profile of a whole merge stage run in one process.
-type mergeProfiled struct {
-	P, Ranges int
-	Wall      time.Duration
-	Total     time.Duration
-	Top       []funcCost
-	Shares    map[string]time.Duration
-}
-
 // mergeBuckets name the parts of a merge, as profileBuckets do a build's.
 var mergeBuckets = []cpuBucket{
 	{"read partition metadata (JSON)", []string{"encoding/json."}},
@@ -592,38 +588,33 @@ var mergeBuckets = []cpuBucket{
 	{"GC (background)", []string{"runtime.gcBgMarkWorker"}},
 }
 
-// profileMerge merges every key range of a staged task, one after the
-// other in this process, under the CPU profiler (what the merge pods run,
-// less their processes).
-func profileMerge(b *testing.B, ctx context.Context, t stagedTask) *mergeProfiled {
-	src, err := storage.Open(ctx, t.Meta.Source)
+// openTask opens a task's source and its version of the output root at
+// dir (as the data plane's commands do, no owner), closed when b ends.
+func openTask(b *testing.B, ctx context.Context, meta taskmeta.Meta, dir string) (src, version storage.Bucket) {
+	src, err := storage.Open(ctx, meta.Source)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer src.Close()
-	catalog, err := builder.LoadTable(ctx, src)
+	b.Cleanup(func() { src.Close() })
+	root, err := storage.Open(ctx, "file://"+dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	root, err := storage.Open(ctx, "file://"+t.Dir)
-	if err != nil {
+	b.Cleanup(func() { root.Close() })
+	if version, err = commit.OpenTask(ctx, root, meta, output.Owner{}); err != nil {
 		b.Fatal(err)
 	}
-	defer root.Close()
-	version, err := commit.OpenTask(ctx, root, t.Meta, output.Owner{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	return src, version
+}
+
+// cpuProfile runs fn in this process under the CPU profiler.
+func cpuProfile(b *testing.B, what string, buckets []cpuBucket, fn func() error) profiled {
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	for r := range t.Ranges {
-		if _, err = merge.Run(ctx, merge.Config{Meta: t.Meta, Output: version, Catalog: catalog, Range: r, Ranges: t.Ranges, TmpDir: b.TempDir()}); err != nil {
-			break
-		}
-	}
+	err := fn()
 	wall := time.Since(start)
 	pprof.StopCPUProfile()
 	if err != nil {
@@ -633,52 +624,66 @@ func profileMerge(b *testing.B, ctx context.Context, t stagedTask) *mergeProfile
 	if err != nil {
 		b.Fatal(err)
 	}
-	shares, total := cpuShares(prof, mergeBuckets)
-	return &mergeProfiled{P: t.Meta.Partitions, Ranges: t.Ranges, Wall: wall, Total: total, Shares: shares,
-		Top: topCumulative(prof, 15, func(name string) bool {
+	shares, total := cpuShares(prof, buckets)
+	return profiled{What: what, Wall: wall, Total: total, Buckets: buckets, Shares: shares,
+		Top: topCumulative(prof, 12, func(name string) bool {
 			return strings.HasPrefix(name, "github.com/indexbuild/indexbuild/internal/") || strings.HasPrefix(name, "github.com/cockroachdb/pebble")
 		})}
+}
+
+// profileMerge merges every key range of a staged task, one after the
+// other in this process, under the CPU profiler (what the merge pods run,
+// less their processes).
+func profileMerge(b *testing.B, ctx context.Context, t stagedTask) profiled {
+	src, version := openTask(b, ctx, t.Meta, t.Dir)
+	catalog, err := builder.LoadTable(ctx, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	what := fmt.Sprintf("the merge of P=%d into R=%d, every range one after the other", t.Meta.Partitions, t.Ranges)
+	return cpuProfile(b, what, mergeBuckets, func() error {
+		for r := range t.Ranges {
+			cfg := merge.Config{Meta: t.Meta, Output: version, Catalog: catalog, Range: r, Ranges: t.Ranges, TmpDir: b.TempDir()}
+			if _, err := merge.Run(ctx, cfg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // profileBuild builds partition 0 of 1 in this process under the CPU
 // profiler (what `indexbuild build` runs, less the process).
 func profileBuild(b *testing.B, ctx context.Context, s settings, tableDir, outDir string) profiled {
 	meta := taskMeta(s, tableDir, 1)
-	src, err := storage.Open(ctx, meta.Source)
-	if err != nil {
-		b.Fatal(err)
+	src, version := openTask(b, ctx, meta, outDir)
+	return cpuProfile(b, "one P=1 build", profileBuckets, func() error {
+		_, err := builder.Build(ctx, builder.Config{Meta: meta, Partition: 0, Partitions: 1, Source: src, Output: version, TmpDir: b.TempDir()})
+		return err
+	})
+}
+
+// printProfile prints a profile's parts and top functions.
+func printProfile(w io.Writer, p profiled) {
+	share := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f s | %.0f%%", d.Seconds(), 100*d.Seconds()/max(p.Total.Seconds(), 1e-9))
 	}
-	defer src.Close()
-	root, err := storage.Open(ctx, "file://"+outDir)
-	if err != nil {
-		b.Fatal(err)
+	fmt.Fprintf(w, "\nCPU profile of %s in the bench process (%.2f s wall, %.2f s CPU sampled): the parts, each sample counted in the part of the innermost frame on its stack of these packages; then the functions with the most cumulative CPU.\n\n", p.What, p.Wall.Seconds(), p.Total.Seconds())
+	fmt.Fprintln(w, "| part | CPU | share |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, b := range append(slices.Clone(p.Buckets), cpuBucket{Name: "other"}) {
+		fmt.Fprintf(w, "| %s | %s |\n", b.Name, share(p.Shares[b.Name]))
 	}
-	defer root.Close()
-	version, err := commit.OpenTask(ctx, root, meta, output.Owner{})
-	if err != nil {
-		b.Fatal(err)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| function | cumulative CPU | share |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, fc := range p.Top {
+		fmt.Fprintf(w, "| `%s` | %s |\n", strings.TrimPrefix(strings.TrimPrefix(fc.Name, "github.com/indexbuild/indexbuild/"), "github.com/"), share(fc.Cum))
 	}
-	var buf bytes.Buffer
-	if err := pprof.StartCPUProfile(&buf); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	_, err = builder.Build(ctx, builder.Config{Meta: meta, Partition: 0, Partitions: 1, Source: src, Output: version, TmpDir: b.TempDir()})
-	wall := time.Since(start)
-	pprof.StopCPUProfile()
-	if err != nil {
-		b.Fatal(err)
-	}
-	prof, err := profile.Parse(&buf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	shares, total := cpuShares(prof, profileBuckets)
-	return profiled{Wall: wall, Total: total, Shares: shares}
 }
 
 // printTables prints the results as markdown tables.
-func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run, duck map[string]duckRun, prof profiled, mprof *mergeProfiled) {
+func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run, duck map[string]duckRun, prof profiled, mprof *profiled) {
 	cat := gentable.Catalog(1, 100)
 	var elems []string
 	for _, id := range s.Elements {
@@ -807,30 +812,12 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.3f s | %s | %s |\n", r.P, rangeLabel(r), secs(scan), secs(write), secs(rest), wall.Seconds()/float64(len(r.Build.Procs)), merge, per)
 	}
 
-	fmt.Fprintf(w, "\nCPU profile of one P=1 build in the bench process (%s wall, %s CPU sampled), by the innermost frame of these packages on each sample's stack:\n\n", secs(prof.Wall), secs(prof.Total))
-	fmt.Fprintln(w, "| part | CPU | share |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, b := range append(slices.Clone(profileBuckets), cpuBucket{Name: "other"}) {
-		d := prof.Shares[b.Name]
-		fmt.Fprintf(w, "| %s | %s | %.0f%% |\n", b.Name, secs(d), 100*d.Seconds()/max(prof.Total.Seconds(), 1e-9))
-	}
+	printProfile(w, prof)
 	if mprof == nil {
 		fmt.Fprintf(w, "\nMerge profile: %s.\n", na)
 		return
 	}
-	fmt.Fprintf(w, "\nCPU profile of the merge of P=%d into R=%d, every range one after the other in the bench process (%s wall, %s CPU sampled), by the innermost frame of these packages, then the functions with the most cumulative CPU:\n\n", mprof.P, mprof.Ranges, secs(mprof.Wall), secs(mprof.Total))
-	fmt.Fprintln(w, "| part | CPU | share |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, b := range append(slices.Clone(mergeBuckets), cpuBucket{Name: "other"}) {
-		d := mprof.Shares[b.Name]
-		fmt.Fprintf(w, "| %s | %s | %.0f%% |\n", b.Name, secs(d), 100*d.Seconds()/max(mprof.Total.Seconds(), 1e-9))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| function | cumulative CPU | share |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, fc := range mprof.Top {
-		fmt.Fprintf(w, "| `%s` | %s | %.0f%% |\n", strings.TrimPrefix(strings.TrimPrefix(fc.Name, "github.com/indexbuild/indexbuild/"), "github.com/"), secs(fc.Cum), 100*fc.Cum.Seconds()/max(mprof.Total.Seconds(), 1e-9))
-	}
+	printProfile(w, *mprof)
 }
 
 // rangeLabel says how a run merged: its range count and the rule that

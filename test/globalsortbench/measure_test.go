@@ -86,7 +86,9 @@ func TestRunPoolBoundsConcurrency(t *testing.T) {
 }
 
 func TestWorkerPhases(t *testing.T) {
-	at := func(ms int, text string) stampedLine { return stampedLine{At: time.Duration(ms) * time.Millisecond, Text: text} }
+	at := func(ms int, text string) stampedLine {
+		return stampedLine{At: time.Duration(ms) * time.Millisecond, Text: text}
+	}
 	p := proc{Wall: 1000 * time.Millisecond, Stderr: []stampedLine{
 		at(600, "partition 0/2: 500 rows, 833 rows/s, 100.0% of share read"),
 		at(800, "partition 0/2: element 1 staged, 10 bytes"),
