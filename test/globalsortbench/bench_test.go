@@ -681,7 +681,7 @@ func printProfile(w io.Writer, p profiled) {
 	fmt.Fprintln(w, "| function | cumulative CPU | share |")
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, fc := range p.Top {
-		fmt.Fprintf(w, "| `%s` | %s |\n", strings.TrimPrefix(strings.TrimPrefix(fc.Name, "github.com/indexbuild/indexbuild/"), "github.com/"), share(fc.Cum))
+		fmt.Fprintf(w, "| `%s` | %s |\n", shortFuncName(fc.Name), share(fc.Cum))
 	}
 }
 
@@ -821,6 +821,15 @@ func printTables(w io.Writer, s settings, f feature, csvBytes int64, runs []run,
 		return
 	}
 	printProfile(w, *mprof)
+}
+
+// shortFuncName is a profile's function name without the module paths
+// and with generic type arguments elided.
+func shortFuncName(name string) string {
+	if i, j := strings.Index(name, "["), strings.LastIndex(name, "]"); i >= 0 && j > i {
+		name = name[:i] + "[…]" + name[j+1:]
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(name, "github.com/indexbuild/indexbuild/"), "github.com/")
 }
 
 // rangeLabel says how a run merged: its range count and the rule that

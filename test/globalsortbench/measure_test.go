@@ -120,3 +120,15 @@ func TestRunProcStampsStderrAndQuotesFailures(t *testing.T) {
 		t.Errorf("failure: %v, want it to quote stderr", err)
 	}
 }
+
+func TestShortFuncName(t *testing.T) {
+	for in, want := range map[string]string{
+		"github.com/indexbuild/indexbuild/internal/merge.Run": "internal/merge.Run",
+		"github.com/cockroachdb/pebble/v2/sstable.(*twoLevelIterator[go.shape.struct { a b },go.shape.*x]).Next": "cockroachdb/pebble/v2/sstable.(*twoLevelIterator[…]).Next",
+		"runtime.mallocgc": "runtime.mallocgc",
+	} {
+		if got := shortFuncName(in); got != want {
+			t.Errorf("shortFuncName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
