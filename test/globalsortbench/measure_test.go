@@ -123,7 +123,7 @@ func TestRunProcStampsStderrAndQuotesFailures(t *testing.T) {
 
 func TestShortFuncName(t *testing.T) {
 	for in, want := range map[string]string{
-		"github.com/indexbuild/indexbuild/internal/merge.Run": "internal/merge.Run",
+		"github.com/indexbuild/indexbuild/internal/merge.Run":                                                    "internal/merge.Run",
 		"github.com/cockroachdb/pebble/v2/sstable.(*twoLevelIterator[go.shape.struct { a b },go.shape.*x]).Next": "cockroachdb/pebble/v2/sstable.(*twoLevelIterator[…]).Next",
 		"runtime.mallocgc": "runtime.mallocgc",
 	} {
