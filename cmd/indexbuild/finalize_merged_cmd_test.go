@@ -141,3 +141,40 @@ func TestFinalizeRejectsBadMergeFlags(t *testing.T) {
 		t.Errorf("refused finalizes wrote to the output")
 	}
 }
+
+// TestFinalizeMergeLocalFindsDuplicates: a unique index with one key in two
+// partitions builds, and finalize --merge-local ends with exit 4 naming the
+// key and both rows; nothing is committed or published.
+func TestFinalizeMergeLocalFindsDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	src, out := "file://"+filepath.Join(dir, "src"), "file://"+filepath.Join(dir, "out")
+	if code, _, stderr := runCmd(t, "gen-table", "--rows=300", "--files=2", "--format=csv", "--out="+src); code != 0 {
+		t.Fatalf("gen-table: %d %s", code, stderr)
+	}
+	// Row 912 at the end of the last file repeats row 7's isbn.
+	last := filepath.Join(dir, "src", "part-00001.csv")
+	data, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(last, append(data, "912,978-1-0000000007,copy,Someone,2001,1.5,true,\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	task := []string{"--job-id=3", "--schema-id=1", "--table-id=100", "--element-type=index", "--element-ids=4", "--partitions=3", "--source=" + src}
+	for p := range 3 {
+		t.Setenv("JOB_COMPLETION_INDEX", strconv.Itoa(p))
+		if code, _, stderr := runCmd(t, append([]string{"build", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
+			t.Fatalf("build partition %d: exit %d\n%s", p, code, stderr)
+		}
+	}
+	code, stdout, stderr := runCmd(t, append([]string{"finalize", "--merge-local", "--output=" + out, "--termination-log="}, task...)...)
+	want := `unique index 4 (idx_isbn): duplicate key ("978-1-0000000007") in rows "7" and "912"`
+	if code != retry.ExitInvalidInput || !strings.Contains(stderr, want) || !strings.Contains(stdout, `"error"`) {
+		t.Fatalf("finalize --merge-local: exit %d, want %d with %q\nstdout %s\nstderr %s", code, retry.ExitInvalidInput, want, stdout, stderr)
+	}
+	for _, f := range files(t, filepath.Join(dir, "out")) {
+		if f == "current.json" || strings.HasSuffix(f, commit.MarkerKey) || strings.HasPrefix(f, "versions/3/part_") {
+			t.Errorf("%s exists after a failed merge", f)
+		}
+	}
+}

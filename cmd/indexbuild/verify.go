@@ -18,7 +18,8 @@ func init() {
 
 // runVerify exits 0 when the version current.json publishes verifies, 4
 // (invalid input) naming each problem when it does not (no pointer, no or
-// bad marker, a listed file missing or different, a staging/ path listed;
+// bad marker, a listed file missing or different, a merged file whose
+// first or last key is not its listed key range, a staging/ path listed;
 // with --source, an element whose entries are not exactly one per row of
 // the task's pinned input), 3 when --source finds the table changed since
 // the task pinned it, and 1 when storage could not be read.

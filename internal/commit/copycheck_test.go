@@ -48,7 +48,7 @@ func TestFinalizeChecksCopies(t *testing.T) {
 				if err := b.Write(ctx, junk, strings.NewReader(strings.Repeat("x", defaultBuild.size))); err != nil {
 					t.Fatal(err)
 				}
-				staged := objects(t, b, staging.Prefix)
+				staged := storagetest.Objects(t, b, staging.Prefix)
 				fb := withFaults(t, b, nil)
 				fb.blindCopies = blind
 				_, err := commit.CommitVersion(ctx, &misdirected{Bucket: fb, src: victim, from: junk}, defaultBuild.opts())
@@ -61,7 +61,7 @@ func TestFinalizeChecksCopies(t *testing.T) {
 				if _, err := commit.ReadMarker(ctx, b); !errors.Is(err, storage.ErrNotFound) {
 					t.Fatalf("marker written: %v", err)
 				}
-				if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+				if got := storagetest.Objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
 					t.Fatal("staging changed although no marker was written")
 				}
 				// A retry with a sound copy commits, overwriting the bad file.

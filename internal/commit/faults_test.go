@@ -36,8 +36,10 @@ type faultBucket struct {
 	// without copy checksums (gs://, azblob://).
 	blindCopies bool
 	// localMerge allows the one write under staging/ a finalize makes: a
-	// local merge's outputs (staging/merge_*), before the marker exists.
-	localMerge bool
+	// local merge's outputs (staging/merge_*), before the marker exists;
+	// with lateMerges also after it (a finalizer merging while another
+	// commits).
+	localMerge, lateMerges bool
 }
 
 func withFaults(t testing.TB, b storage.Bucket, fail func(op, key string) bool) *faultBucket {
@@ -178,7 +180,7 @@ func (f *faultBucket) Write(ctx context.Context, key string, r io.Reader) error 
 	version, rel := inVersion(key)
 	merged := f.localMerge && strings.HasPrefix(rel, staging.Prefix+"merge_")
 	switch {
-	case merged && f.markerExists(version):
+	case merged && !f.lateMerges && f.markerExists(version):
 		f.t.Errorf("local merge wrote %s after the marker existed", key)
 	case merged:
 	case strings.HasPrefix(rel, staging.Prefix) || rel == commit.MarkerKey || key == output.PointerKey || key == output.OwnerKey:

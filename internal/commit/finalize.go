@@ -78,10 +78,11 @@ const DefaultKeepVersions = 2
 // version of the output, see Finalize), or with opts.MergeRanges their
 // merged key ranges (after opts.LocalMerge, if set, merged them), following
 // the design's steps: an existing marker of the same task means done;
-// staging is checked in full before anything is copied; files are copied to dense final
-// names (sources kept, final paths overwritten, never deleted first) and
-// checked; the marker is created last, create-if-absent; staging is removed
-// best-effort. Concurrent and repeated calls converge on one marker.
+// staging is checked in full before anything is copied; files are copied to
+// dense final names (sources kept, final paths overwritten, never deleted
+// first) and checked; the marker is created last, create-if-absent; staging
+// is removed best-effort. Concurrent and repeated calls converge on one
+// marker.
 //
 // The summary is filled in on success; errors classify per the worker
 // contract (retry.ExitCode): stale staging or marker 3, corrupt staging 4,

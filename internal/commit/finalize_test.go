@@ -35,7 +35,7 @@ func TestFinalizeCommitsAndIsIdempotent(t *testing.T) {
 			if !strings.Contains(sum.MarkerURI, commit.MarkerKey) {
 				t.Errorf("marker URI %q", sum.MarkerURI)
 			}
-			if left := objects(t, b, staging.Prefix); len(left) != 0 {
+			if left := storagetest.Objects(t, b, staging.Prefix); len(left) != 0 {
 				t.Errorf("staging not cleaned up: %v", keys(left))
 			}
 
@@ -80,7 +80,7 @@ func layouts() []layout {
 			mutations: 25,
 		},
 		{
-			name: "merged locally", stage: stageSorted, opts: localMergeOpts,
+			name: "merged locally", stage: func(t testing.TB, b storage.Bucket) { sortedBuild.stage(t, b, sortedTask()) }, opts: localMergeOpts,
 			// 2 merged files and their metadata staged, 2 copies, 1
 			// marker; deleted: 6 part files, 3 partition metadata, 2
 			// merged files, 1 merge metadata, 1 manifest.
@@ -92,7 +92,7 @@ func layouts() []layout {
 // localMergeOpts finalizes sortedTask merging it in process with the real
 // merge (merge.Run), as `finalize --merge-local` does.
 func localMergeOpts(t testing.TB) commit.Options {
-	return commit.Options{Task: sortedTask(), Partitions: sortedParts, MergeRanges: 1,
+	return commit.Options{Task: sortedTask(), Partitions: len(sortedBuild.files), MergeRanges: 1,
 		LocalMerge: func(ctx context.Context, v storage.Bucket) error {
 			_, err := merge.Run(ctx, merge.Config{Meta: sortedTask(), Output: v, Range: 0, Ranges: 1, TmpDir: t.TempDir()})
 			return err
@@ -133,7 +133,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
 							b := s.Open(t)
 							l.stage(t, b)
-							staged := objects(t, b, staging.Prefix)
+							staged := storagetest.Objects(t, b, staging.Prefix)
 
 							crashing := withFaults(t, b, crashAfter(stop))
 							crashing.localMerge = merges
@@ -142,7 +142,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 								if crashErr == nil || retry.ExitCode(crashErr) != retry.ExitRetryable {
 									t.Fatalf("crash before the marker: err = %v, want retryable", crashErr)
 								}
-								got := objects(t, b, staging.Prefix)
+								got := storagetest.Objects(t, b, staging.Prefix)
 								if merges { // what the merge staged so far
 									maps.DeleteFunc(got, func(k, _ string) bool { return strings.HasPrefix(k, staging.Prefix+"merge_") })
 								}
@@ -199,13 +199,13 @@ func TestFinalizeReplacesCorruptFinalFiles(t *testing.T) {
 func TestFinalizeMarkerWriteFails(t *testing.T) {
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	staged := objects(t, b, staging.Prefix)
+	staged := storagetest.Objects(t, b, staging.Prefix)
 	failing := withFaults(t, b, func(op, key string) bool { return op == "create" && key == commit.MarkerKey })
 	_, err := commit.CommitVersion(ctx, failing, defaultBuild.opts())
 	if !errors.Is(err, storage.ErrRetryable) || retry.ExitCode(err) != retry.ExitRetryable {
 		t.Fatalf("Finalize = %v, want a retryable error", err)
 	}
-	if got := objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
+	if got := storagetest.Objects(t, b, staging.Prefix); !maps.Equal(got, staged) {
 		t.Fatal("staging changed although no marker was written")
 	}
 	if _, err := commit.ReadMarker(ctx, b); !errors.Is(err, storage.ErrNotFound) {
@@ -224,7 +224,7 @@ func TestFinalizeCleanupFails(t *testing.T) {
 	if _, err := commit.CommitVersion(ctx, failing, defaultBuild.opts()); err != nil {
 		t.Fatalf("a cleanup failure must not fail the commit: %v", err)
 	}
-	if len(objects(t, b, staging.Prefix)) == 0 {
+	if len(storagetest.Objects(t, b, staging.Prefix)) == 0 {
 		t.Fatal("fault injection did not leave staging behind")
 	}
 	m := assertCommitted(t, b, defaultBuild.want())
@@ -243,37 +243,48 @@ func TestFinalizeCleanupFails(t *testing.T) {
 // handle on the output as separate pods would have: all succeed, one marker.
 func TestConcurrentFinalizers(t *testing.T) {
 	for _, s := range storagetest.Stores() {
-		t.Run(s.Name, func(t *testing.T) {
-			b := s.Open(t)
-			defaultBuild.stage(t, b, task())
-			const n = 4
-			var wg sync.WaitGroup
-			handles := make([]*faultBucket, n)
-			errs := make([]error, n)
-			committed := make([]bool, n)
-			for i := range n {
-				handles[i] = withFaults(t, storagetest.Reopen(t, b), nil)
-				wg.Go(func() {
-					sum, err := commit.CommitVersion(ctx, handles[i], defaultBuild.opts())
-					errs[i], committed[i] = err, err == nil && !sum.AlreadyCommitted
-				})
-			}
-			wg.Wait()
-			markers, writers := 0, 0
-			for i := range n {
-				if errs[i] != nil {
-					t.Errorf("finalizer %d: %v", i, errs[i])
+		for _, l := range layouts() {
+			t.Run(s.Name+"/"+l.name, func(t *testing.T) {
+				opts := l.opts(t)
+				b := s.Open(t)
+				l.stage(t, b)
+				const n = 4
+				var wg sync.WaitGroup
+				handles := make([]*faultBucket, n)
+				errs := make([]error, n)
+				committed := make([]bool, n)
+				for i := range n {
+					handles[i] = withFaults(t, storagetest.Reopen(t, b), nil)
+					// A local merge may stage its range again after another
+					// finalizer's marker: leftovers no marker lists.
+					handles[i].lateMerges = opts.LocalMerge != nil
+					handles[i].localMerge = opts.LocalMerge != nil
+					wg.Go(func() {
+						sum, err := commit.CommitVersion(ctx, handles[i], opts)
+						errs[i], committed[i] = err, err == nil && !sum.AlreadyCommitted
+					})
 				}
-				markers += handles[i].marker
-				if committed[i] {
-					writers++
+				wg.Wait()
+				markers, writers := 0, 0
+				for i := range n {
+					if errs[i] != nil {
+						t.Errorf("finalizer %d: %v", i, errs[i])
+					}
+					markers += handles[i].marker
+					if committed[i] {
+						writers++
+					}
 				}
-			}
-			if markers != 1 || writers != 1 {
-				t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
-			}
-			assertCommitted(t, b, defaultBuild.want())
-		})
+				if markers != 1 || writers != 1 {
+					t.Fatalf("%d markers created, %d finalizers report writing one; want 1 and 1", markers, writers)
+				}
+				if l.want != nil {
+					assertCommitted(t, b, l.want(t))
+				} else if _, err := commit.Verify(ctx, b, 2); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }
 
@@ -310,7 +321,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 			if _, err := commit.CommitVersion(ctx, other, opts); err != nil {
 				t.Fatal(err)
 			}
-			for key, data := range objects(t, other, "") {
+			for key, data := range storagetest.Objects(t, other, "") {
 				if err := b.Write(ctx, key, strings.NewReader(data)); err != nil {
 					t.Fatal(err)
 				}
@@ -322,7 +333,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := storagetest.Mem().Open(t)
 			tt.setup(t, b)
-			before := objects(t, b, "")
+			before := storagetest.Objects(t, b, "")
 			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), defaultBuild.opts())
 			if retry.ExitCode(err) != retry.ExitStaleMeta {
 				t.Fatalf("Finalize = %v, want stale metadata (exit 3)", err)
@@ -332,7 +343,7 @@ func TestFinalizeRefusesStaleStaging(t *testing.T) {
 					t.Errorf("message %q lacks %q", err, want)
 				}
 			}
-			if after := objects(t, b, ""); !maps.Equal(after, before) {
+			if after := storagetest.Objects(t, b, ""); !maps.Equal(after, before) {
 				t.Fatalf("stale finalize changed the output")
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/staging"
 	"github.com/indexbuild/indexbuild/internal/storage"
+	"github.com/indexbuild/indexbuild/internal/storage/storagetest"
 	"github.com/indexbuild/indexbuild/internal/taskmeta"
 )
 
@@ -32,6 +33,38 @@ func otherJob() taskmeta.Meta {
 type build struct {
 	files [][]int64
 	size  int // bytes per file
+	// sorted: the files are build workers' real output, SSTables of the
+	// rows i = p, p+P, ... of 0..sortedRows-1 (P partitions), so the
+	// partitions' key ranges overlap and only a merge sorts them into one.
+	sorted bool
+}
+
+// sortedRows is the row count of a sorted build.
+const sortedRows = 30
+
+// rows are the rows partition p holds of a sorted build.
+func (bd build) rows(p int) []int {
+	var rows []int
+	for i := p; i < sortedRows; i += len(bd.files) {
+		rows = append(rows, i)
+	}
+	return rows
+}
+
+// rowCount is partition p's row count.
+func (bd build) rowCount(p int) int64 {
+	if bd.sorted {
+		return int64(len(bd.rows(p)))
+	}
+	return int64(10 * p)
+}
+
+// data is partition p's staged file of element.
+func (bd build) data(t testing.TB, p int, element int64) []byte {
+	if bd.sorted {
+		return sstable(t, element, bd.rows(p))
+	}
+	return content(p, element, bd.size)
 }
 
 // defaultBuild has an empty partition in the middle, so dense renumbering
@@ -57,9 +90,9 @@ func (bd build) stage(t testing.TB, b storage.Bucket, meta taskmeta.Meta) {
 func (bd build) stageParts(t testing.TB, b storage.Bucket, meta taskmeta.Meta) {
 	t.Helper()
 	for p, elements := range bd.files {
-		pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: len(bd.files), Rows: int64(10 * p)}
+		pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: len(bd.files), Rows: bd.rowCount(p)}
 		for _, e := range elements {
-			f, err := staging.WritePartFile(ctx, b, p, e, staging.ExtIndex, bytes.NewReader(content(p, e, bd.size)))
+			f, err := staging.WritePartFile(ctx, b, p, e, staging.ExtIndex, bytes.NewReader(bd.data(t, p, e)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,29 +125,11 @@ func (bd build) opts() commit.Options {
 	return commit.Options{Task: task(), Partitions: len(bd.files)}
 }
 
-// objects returns every object's content under prefix ("" for all).
-func objects(t testing.TB, b storage.Bucket, prefix string) map[string]string {
-	t.Helper()
-	list, err := b.List(ctx, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]string, len(list))
-	for _, a := range list {
-		data, err := storage.ReadAll(ctx, b, a.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[a.Key] = string(data)
-	}
-	return out
-}
-
 // finals returns the committed-looking objects: everything outside staging/
 // except the marker.
 func finals(t testing.TB, b storage.Bucket) map[string]string {
 	t.Helper()
-	out := objects(t, b, "")
+	out := storagetest.Objects(t, b, "")
 	maps.DeleteFunc(out, func(k, _ string) bool {
 		return k == commit.MarkerKey || strings.HasPrefix(k, staging.Prefix)
 	})
@@ -153,4 +168,21 @@ func assertCommitted(t testing.TB, b storage.Bucket, want map[string]string) com
 
 func keys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// rewriteMarker changes b's commit marker in place, as only damage would.
+func rewriteMarker(t testing.TB, b storage.Bucket, f func(m *commit.Marker)) {
+	t.Helper()
+	m, err := commit.ReadMarker(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(&m)
+	data, err := commit.EncodeMarker(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Write(ctx, commit.MarkerKey, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -39,7 +39,7 @@ func (mb mergedBuild) ranges() int { return len(mb.bounds) + 1 }
 func (mb mergedBuild) rows() int {
 	n := 0
 	for p := range mb.parts.files {
-		n += 10 * p
+		n += int(mb.parts.rowCount(p))
 	}
 	return n
 }
@@ -206,39 +206,14 @@ func (mb mergedBuild) opts() commit.Options {
 	return o
 }
 
-// sortedParts are build workers' real output: partition p of 3 holds the
-// rows i = p, p+3, ... of 0..29 of every element in an SSTable, so the
-// partitions' key ranges overlap and only a merge sorts them into one.
-const sortedParts = 3
+// sortedBuild is build workers' real output: 3 partitions of SSTables
+// whose key ranges overlap.
+var sortedBuild = build{files: [][]int64{{3, 4}, {3, 4}, {3, 4}}, sorted: true}
 
+// sortedTask is the task of sortedBuild: the merge reads its partition
+// count from the task.
 func sortedTask() taskmeta.Meta {
 	m := task()
-	m.Partitions = sortedParts
+	m.Partitions = len(sortedBuild.files)
 	return m
-}
-
-func stageSorted(t testing.TB, b storage.Bucket) {
-	t.Helper()
-	meta := sortedTask()
-	if err := staging.EnsureTaskManifest(ctx, b, meta); err != nil {
-		t.Fatal(err)
-	}
-	for p := range sortedParts {
-		var rows []int
-		for i := p; i < 30; i += sortedParts {
-			rows = append(rows, i)
-		}
-		pm := staging.PartitionMeta{Task: meta, Partition: p, Partitions: sortedParts, Rows: int64(len(rows))}
-		for _, e := range meta.ElementIDs {
-			f, err := staging.WritePartFile(ctx, b, p, e, staging.ExtIndex, bytes.NewReader(sstable(t, e, rows)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pm.Files = append(pm.Files, f)
-			pm.Bytes += f.Size
-		}
-		if err := staging.WritePartitionMeta(ctx, b, pm); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

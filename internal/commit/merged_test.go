@@ -43,7 +43,7 @@ func TestFinalizeCommitsMergedRanges(t *testing.T) {
 					t.Errorf("%s: key range %+v, want rows %d..%d", f.Path, f.KeyRange, lo, hi-1)
 				}
 			}
-			if left := objects(t, b, staging.Prefix); len(left) != 0 {
+			if left := storagetest.Objects(t, b, staging.Prefix); len(left) != 0 {
 				t.Errorf("staging not cleaned up (part files and merge files alike): %v", keys(left))
 			}
 			again, err := commit.CommitVersion(ctx, fb, defaultMerged.opts())
@@ -117,12 +117,12 @@ func TestFinalizeRefusesBadMergedRanges(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
-			before := objects(t, b, "")
+			before := storagetest.Objects(t, b, "")
 			_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), opts)
 			if retry.ExitCode(err) != tt.code || !strings.Contains(fmt.Sprint(err), tt.want) {
 				t.Fatalf("Finalize = %v, want exit %d and %q", err, tt.code, tt.want)
 			}
-			if after := objects(t, b, ""); !maps.Equal(after, before) {
+			if after := storagetest.Objects(t, b, ""); !maps.Equal(after, before) {
 				t.Fatalf("a refused finalize changed the output")
 			}
 		})
@@ -185,14 +185,14 @@ func TestFinalizeLocalMergeFails(t *testing.T) {
 	dup := fmt.Errorf("%w: unique index 3 (idx_3): duplicate key (\"k007\") in rows \"7\" and \"912\"", retry.ErrInvalidInput)
 	b := storagetest.Mem().Open(t)
 	defaultBuild.stage(t, b, task())
-	before := objects(t, b, "")
+	before := storagetest.Objects(t, b, "")
 	opts := localMerged.opts()
 	opts.LocalMerge = func(context.Context, storage.Bucket) error { return dup }
 	_, err := commit.CommitVersion(ctx, withFaults(t, b, nil), opts)
 	if !errors.Is(err, dup) || retry.ExitCode(err) != retry.ExitInvalidInput {
 		t.Fatalf("Finalize = %v, want the merge's invalid input", err)
 	}
-	if after := objects(t, b, ""); !maps.Equal(after, before) {
+	if after := storagetest.Objects(t, b, ""); !maps.Equal(after, before) {
 		t.Fatalf("a failed merge changed the output")
 	}
 }
@@ -200,20 +200,6 @@ func TestFinalizeLocalMergeFails(t *testing.T) {
 // TestVerifyChecksKeyRanges: a merged file whose real keys are not its
 // listed key range is named, whether the file or the marker is wrong.
 func TestVerifyChecksKeyRanges(t *testing.T) {
-	rewriteMarker := func(t *testing.T, b storage.Bucket, f func(m *commit.Marker)) {
-		m, err := commit.ReadMarker(ctx, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f(&m)
-		data, err := commit.EncodeMarker(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Write(ctx, commit.MarkerKey, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	file := func(m *commit.Marker, path string) *staging.File {
 		for i := range m.Files {
 			if m.Files[i].Path == path {
@@ -223,27 +209,36 @@ func TestVerifyChecksKeyRanges(t *testing.T) {
 		t.Fatalf("marker lists no %s", path)
 		return nil
 	}
+	// replaceFile puts element 3's SSTable of rows at path and lists it
+	// with its own size and SHA-256, its key range left as it was: only
+	// the keys can tell.
+	replaceFile := func(path string, rows []int) func(t *testing.T, b storage.Bucket) {
+		return func(t *testing.T, b storage.Bucket) {
+			data := sstable(t, 3, rows)
+			if err := b.Write(ctx, path, bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			rewriteMarker(t, b, func(m *commit.Marker) {
+				f := file(m, path)
+				m.Bytes += int64(len(data)) - f.Size
+				kr := f.KeyRange
+				*f = fileOf(f.Path, 3, data)
+				f.KeyRange = kr
+			})
+		}
+	}
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, b storage.Bucket)
 		want   string
 	}{
 		{"intact", func(*testing.T, storage.Bucket) {}, ""},
-		{"file holds other keys, size and checksum listed", func(t *testing.T, b storage.Bucket) {
-			// Rows 10..18 instead of 10..19: a file that lost its last entry,
-			// listed with its own size and SHA-256.
-			data := sstable(t, 3, span(10, 19))
-			if err := b.Write(ctx, "part_1_3.sst", bytes.NewReader(data)); err != nil {
-				t.Fatal(err)
-			}
-			rewriteMarker(t, b, func(m *commit.Marker) {
-				f := file(m, "part_1_3.sst")
-				m.Bytes += int64(len(data)) - f.Size
-				kr := f.KeyRange
-				*f = fileOf(f.Path, 3, data)
-				f.KeyRange = kr
-			})
-		}, fmt.Sprintf("part_1_3.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(10), entryKey(18), entryKey(10), entryKey(19))},
+		{"file holds other keys, size and checksum listed", replaceFile("part_1_3.sst", span(10, 19)),
+			fmt.Sprintf("part_1_3.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(10), entryKey(18), entryKey(10), entryKey(19))},
+		{"file of many blocks holds other keys", replaceFile("part_1_3.sst", span(10, 999)),
+			fmt.Sprintf("part_1_3.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(10), entryKey(998), entryKey(10), entryKey(19))},
+		{"file without entries", replaceFile("part_1_3.sst", nil),
+			fmt.Sprintf("part_1_3.sst has no entries, the marker gives it key range %x..%x", entryKey(10), entryKey(19))},
 		{"marker's key range narrower than the file", func(t *testing.T, b storage.Bucket) {
 			rewriteMarker(t, b, func(m *commit.Marker) { file(m, "part_2_4.sst").KeyRange.First = entryKey(21) })
 		}, fmt.Sprintf("part_2_4.sst holds keys %x..%x, the marker gives it key range %x..%x", entryKey(20), entryKey(29), entryKey(21), entryKey(29))},
@@ -272,4 +267,27 @@ func TestVerifyChecksKeyRanges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFinalizeLocalMergeLosesToAConcurrentCommit: a merge that fails because
+// another finalizer committed (and removed staging) meanwhile ends in that
+// finalizer's commit, not in the merge's error.
+func TestFinalizeLocalMergeLosesToAConcurrentCommit(t *testing.T) {
+	b := storagetest.Mem().Open(t)
+	defaultBuild.stage(t, b, task())
+	opts := localMerged.opts()
+	runs := 0
+	winner := opts
+	winner.LocalMerge = stagingMerge(t, &runs)
+	opts.LocalMerge = func(ctx context.Context, v storage.Bucket) error {
+		if _, err := commit.CommitVersion(ctx, v, winner); err != nil {
+			t.Fatalf("the other finalizer: %v", err)
+		}
+		return fmt.Errorf("%w: %s vanished", storage.ErrNotFound, staging.PartitionMetaKey(0))
+	}
+	sum, err := commit.CommitVersion(ctx, b, opts)
+	if err != nil || !sum.AlreadyCommitted || runs != 1 {
+		t.Fatalf("Finalize = %+v, %v; want the other finalizer's commit", sum, err)
+	}
+	assertCommitted(t, b, localMerged.want(t))
 }

@@ -79,7 +79,7 @@ func assertPublished(t testing.TB, root storage.Bucket, jobID int64) {
 		t.Fatalf("published job %d (marker job %d), want %d", p.JobID, m.Task.JobID, jobID)
 	}
 	assertCommitted(t, output.Version(root, jobID), defaultBuild.want())
-	if left := objects(t, root, output.VersionPrefix(jobID)+staging.Prefix); len(left) != 0 {
+	if left := storagetest.Objects(t, root, output.VersionPrefix(jobID)+staging.Prefix); len(left) != 0 {
 		t.Errorf("staging of the published version left: %v", keys(left))
 	}
 }
@@ -194,12 +194,12 @@ func TestOlderTaskNeverReplacesNewer(t *testing.T) {
 			root := s.Open(t)
 			publishJob(t, root, job(8), 2)
 			defaultBuild.stage(t, output.Version(root, 7), task())
-			before := objects(t, root, "")
+			before := storagetest.Objects(t, root, "")
 			_, err := commit.Finalize(ctx, withFaults(t, root, nil), outputOpts(task(), 2))
 			if retry.ExitCode(err) != retry.ExitStaleMeta || !strings.Contains(err.Error(), wantMsg) {
 				t.Fatalf("finalize of job 7 after 8: %v", err)
 			}
-			if after := objects(t, root, ""); !maps.Equal(before, after) {
+			if after := storagetest.Objects(t, root, ""); !maps.Equal(before, after) {
 				t.Fatalf("a superseded finalize changed the output")
 			}
 			if _, err := commit.OpenTask(ctx, root, task(), owner); retry.ExitCode(err) != retry.ExitStaleMeta || !strings.Contains(err.Error(), wantMsg) {
@@ -312,7 +312,7 @@ func TestOwnerMismatchWritesNothing(t *testing.T) {
 			root := s.Open(t)
 			publishJob(t, root, job(6), 2)
 			defaultBuild.stage(t, output.Version(root, 7), task())
-			before := objects(t, root, "")
+			before := storagetest.Objects(t, root, "")
 			other := outputOpts(task(), 2)
 			other.Owner = output.Owner{Namespace: "ns-b", Name: "books"}
 			_, err := commit.Finalize(ctx, withFaults(t, root, nil), other)
@@ -322,7 +322,7 @@ func TestOwnerMismatchWritesNothing(t *testing.T) {
 			if _, err := commit.OpenTask(ctx, root, task(), other.Owner); !errors.Is(err, retry.ErrOutputInUse) {
 				t.Fatalf("worker of another owner: %v", err)
 			}
-			if after := objects(t, root, ""); !maps.Equal(before, after) {
+			if after := storagetest.Objects(t, root, ""); !maps.Equal(before, after) {
 				t.Fatalf("objects changed: before %v, after %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
 			}
 			// A recreated object of the same namespace/name.
@@ -386,7 +386,7 @@ func TestFinalizeRefusesAStoreThatIgnoresPreconditions(t *testing.T) {
 				if _, err := inner.Attributes(ctx, output.PointerKey); !errors.Is(err, storage.ErrNotFound) {
 					t.Errorf("pointer after the refusal: %v; want none", err)
 				}
-				if finals := objects(t, inner, output.VersionPrefix(7)+"part_"); withOwner && len(finals) != 0 {
+				if finals := storagetest.Objects(t, inner, output.VersionPrefix(7)+"part_"); withOwner && len(finals) != 0 {
 					t.Errorf("copied %v after the claim was refused", keys(finals))
 				}
 			})

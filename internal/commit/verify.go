@@ -33,10 +33,10 @@ func (e *VerifyError) Error() string {
 
 func (e *VerifyError) Unwrap() error { return ErrVerify }
 
-// Verify checks that b holds a commit marker without problems and that every
+// Verify checks that b holds a commit marker without problems, that every
 // file it lists exists with the listed size and SHA-256, and that each file
-// with a key range holds exactly the keys from its First to its Last. It returns the
-// marker, and a *VerifyError naming each problem.
+// with a key range holds exactly the keys from its First to its Last. It
+// returns the marker, and a *VerifyError naming each problem.
 func Verify(ctx context.Context, b storage.Bucket, parallelism int) (Marker, error) {
 	if parallelism <= 0 {
 		parallelism = DefaultCopyParallelism

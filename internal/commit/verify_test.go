@@ -12,21 +12,8 @@ import (
 )
 
 func TestVerifyNamesEachProblem(t *testing.T) {
-	rewriteMarker := func(f func(m *commit.Marker)) func(t *testing.T, b storage.Bucket) {
-		return func(t *testing.T, b storage.Bucket) {
-			m, err := commit.ReadMarker(ctx, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f(&m)
-			data, err := commit.EncodeMarker(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Write(ctx, commit.MarkerKey, strings.NewReader(string(data))); err != nil {
-				t.Fatal(err)
-			}
-		}
+	rewrite := func(f func(m *commit.Marker)) func(t *testing.T, b storage.Bucket) {
+		return func(t *testing.T, b storage.Bucket) { rewriteMarker(t, b, f) }
 	}
 	tests := []struct {
 		name   string
@@ -47,7 +34,7 @@ func TestVerifyNamesEachProblem(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"part_0_4.sst has sha256"}},
-		{"staged path listed", rewriteMarker(func(m *commit.Marker) { m.Files[0].Path = "staging/part_0_3.sst" }),
+		{"staged path listed", rewrite(func(m *commit.Marker) { m.Files[0].Path = "staging/part_0_3.sst" }),
 			[]string{`"staging/part_0_3.sst" is under staging/`, "staging/part_0_3.sst is missing"}},
 		{"no marker", func(t *testing.T, b storage.Bucket) {
 			if err := b.Delete(ctx, commit.MarkerKey); err != nil {
