@@ -164,6 +164,7 @@ func BenchmarkGlobalSort(b *testing.B) {
 	s3Root := storagetest.StartS3(b)
 	env := os.Environ() // the S3 credentials StartS3 set
 
+	loadBefore := loadAverage()
 	b.ResetTimer()
 	var runs []run
 	var mergeProfile *stagedTask // the last P's staging, for profileMerge
@@ -199,12 +200,23 @@ func BenchmarkGlobalSort(b *testing.B) {
 	}
 	b.StopTimer()
 
+	fmt.Printf("\nLoad average (1, 5, 15 min) when the runs started: %s; when they ended: %s.\n", loadBefore, loadAverage())
 	printTables(os.Stdout, s, feats, csvBytes, runs, duck, prof, mprof)
 	for _, r := range runs {
 		if r.Merge != nil {
 			b.ReportMetric(r.Merge.Wall.Seconds()/r.Build.Wall.Seconds(), fmt.Sprintf("merge/build-P%d-R%d", r.P, r.Ranges))
 		}
 	}
+}
+
+// loadAverage is the machine's load average (other engineers' jobs), or
+// "unknown".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return "unknown"
 }
 
 // buildBinary builds cmd/indexbuild into dir.
