@@ -55,7 +55,7 @@ func TestMergeCommand(t *testing.T) {
 	if sum := mergeRange(1); !sum.AlreadyDone || sum.Files != 3 {
 		t.Fatalf("rerun: %+v, want AlreadyDone with the files", sum)
 	}
-	if code, _, stderr := runCmd(t, append([]string{"finalize", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
+	if code, _, stderr := runCmd(t, append([]string{"finalize", "--merge-ranges=2", "--output=" + out, "--termination-log="}, task...)...); code != 0 {
 		t.Fatalf("finalize: %d %s", code, stderr)
 	}
 	if sum := mergeRange(0); !sum.AlreadyDone {
