@@ -111,6 +111,10 @@ bench-finalize: store-servers ## One finalize of 8, 64 and 512 staged files on f
 bench-fulltext: ## indexbuild build against SQLite (CREATE INDEX, FTS5) on one generated CSV table, side by side; peak RSS at 1M and 3M rows.
 	hack/bench-fulltext.sh
 
+.PHONY: bench-global-sort
+bench-global-sort: s3-server ## One run of an index task (1M rows, P = 1, 16, 64): build, merge, finalize, point queries on file:// and S3, beside DuckDB on the same CSV (GLOBALSORT_* variables: test/globalsortbench).
+	DUCKDB_NODE_PATH="$$(hack/install-duckdb.sh)" $(STORE_SERVERS_ENV) go test -run '^$$' -bench 'BenchmarkGlobalSort$$' -benchtime 1x -timeout 60m ./test/globalsortbench/ | tee bench-global-sort.out
+
 .PHONY: bench-scale
 bench-scale: kwok ## The operator against bare Jobs on a simulated cluster (KWOK nodes), N builds x P partitions: wall time, API requests, RSS, CPU (docs/scale.md).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kube-controller-manager kube-scheduler >/dev/null

@@ -19,27 +19,13 @@ AZURITE_VERSION="${AZURITE_VERSION:-3.35.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${ROOT}/bin/azurite-${AZURITE_VERSION}"
 LINK="${ROOT}/bin/azurite"
-BLOB="${DIR}/node_modules/.bin/azurite-blob"
+
+# shellcheck source=hack/lib/npm-tool.sh
+source "${ROOT}/hack/lib/npm-tool.sh"
 
 log() { echo "install-azurite: $*" >&2; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "no node/npm: installing Debian's nodejs and npm"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq nodejs npm >&2
-fi
-
-if [ ! -x "${BLOB}" ]; then
-  log "installing azurite@${AZURITE_VERSION} with $(node --version)"
-  tmp="${DIR}.tmp"
-  rm -rf "${tmp}"
-  mkdir -p "${tmp}"
-  npm install --prefix "${tmp}" --no-audit --no-fund --omit=dev --loglevel=error "azurite@${AZURITE_VERSION}" >&2
-  rm -rf "${DIR}"
-  mv "${tmp}" "${DIR}"
-  log "installed ${BLOB}"
-fi
+ensure_npm_package "${DIR}" "azurite@${AZURITE_VERSION}" node_modules/.bin/azurite-blob log
 mkdir -p "${LINK}"
 # Relative: bin/ may be shared by several checkouts through a symlink.
 ln -sfn "../azurite-${AZURITE_VERSION}/node_modules/.bin/azurite-blob" "${LINK}/azurite-blob"

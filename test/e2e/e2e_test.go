@@ -111,8 +111,7 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			}
 			g.Expect(env.jobs(ctx, "stale", controller.RoleFinalize)).To(BeEmpty())
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
-		Expect(env.path("out/versions/1/metadata.json")).NotTo(BeAnExistingFile())
-		Expect(env.path("out/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+		env.expectNothingPublished("out", 1)
 	}, SpecTimeout(5*time.Minute))
 
 	It("fails at once with StaleMeta when an element is missing from the table's catalog", func(ctx SpecContext) {
@@ -134,8 +133,7 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 		Expect(pods[0].Status.ContainerStatuses).To(HaveLen(1))
 		Expect(pods[0].Status.ContainerStatuses[0].State.Terminated).NotTo(BeNil())
 		Expect(pods[0].Status.ContainerStatuses[0].State.Terminated.ExitCode).To(BeEquivalentTo(3))
-		Expect(env.path("out/versions/4242/metadata.json")).NotTo(BeAnExistingFile())
-		Expect(env.path("out/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+		env.expectNothingPublished("out", 4242)
 	}, SpecTimeout(4*time.Minute))
 
 	It("retries a worker whose pod is deleted mid-partition and still succeeds", func(ctx SpecContext) {
@@ -266,13 +264,8 @@ var _ = Describe("IndexBuild on a real cluster", func() {
 			elementType: "index", elementIDs: []int64{1}, partitions: 2})
 
 		b := env.waitEnded(ctx, "bad")
-		Expect(b.Status.Phase).To(Equal(ibv1.PhaseFailed), describe(b))
-		stalled := condition(b, ibv1.ConditionStalled)
-		Expect(stalled).NotTo(BeNil(), describe(b))
-		Expect(stalled.Reason).To(Equal("InvalidInput"))
-		Expect(stalled.Message).To(ContainSubstring("part-00001.jsonl line 7"))
-		Expect(env.path("bad-index/versions/1/metadata.json")).NotTo(BeAnExistingFile())
-		Expect(env.path("bad-index/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+		Expect(expectStalled(b, "InvalidInput").Message).To(ContainSubstring("part-00001.jsonl line 7"))
+		env.expectNothingPublished("bad-index", 1)
 
 		By("the earlier committed index is untouched")
 		Expect(treeDigest(env.path("good-index"))).To(Equal(before))

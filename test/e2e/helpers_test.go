@@ -28,11 +28,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ibv1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/commit"
 	"github.com/indexbuild/indexbuild/internal/controller"
+	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/storage"
 )
 
@@ -98,6 +102,9 @@ type buildSpec struct {
 	// sourceURI and outputURI, when set, replace the URIs of table and
 	// output in the spec's own directory (e.g. another spec's output).
 	sourceURI, outputURI string
+	// mergeRanges, when set, is spec.merge.ranges: the global sort's key
+	// ranges (merge pods) of an index build of several partitions.
+	mergeRanges int32
 }
 
 func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
@@ -129,8 +136,26 @@ func (e *testEnv) create(ctx context.Context, s buildSpec) *ibv1.IndexBuild {
 	if s.finalizeBackoff > 0 {
 		b.Spec.FinalizeBackoffLimit = ptr.To(s.finalizeBackoff)
 	}
+	if s.mergeRanges > 0 {
+		createWithMergeRanges(ctx, b, s.mergeRanges)
+		return b
+	}
 	Expect(k.Create(ctx, b)).To(Succeed())
 	return b
+}
+
+// createWithMergeRanges creates b with spec.merge.ranges set, as the
+// manifest a user applies spells it, and reads b back as created.
+func createWithMergeRanges(ctx context.Context, b *ibv1.IndexBuild, ranges int32) {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(b)
+	Expect(err).NotTo(HaveOccurred())
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetGroupVersionKind(ibv1.GroupVersion.WithKind("IndexBuild"))
+	Expect(unstructured.SetNestedField(u.Object, int64(ranges), "spec", "merge", "ranges")).To(Succeed())
+	// Strict: a cluster whose CRD has no spec.merge refuses the field
+	// instead of pruning it.
+	Expect(k.Create(ctx, u, client.FieldValidation("Strict"))).To(Succeed())
+	Expect(k.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
 }
 
 // bumpJobID starts a new task of the build, as `kubectl indexbuild retry`
@@ -195,11 +220,49 @@ func expectSucceeded(b *ibv1.IndexBuild, rows int64) {
 	ExpectWithOffset(1, c).NotTo(BeNil(), describe(b))
 	ExpectWithOffset(1, c.MarkerURI).To(Equal(storage.ObjectURI(b.Spec.Output.URI, fmt.Sprintf("versions/%d/metadata.json", b.Spec.JobID))))
 	ExpectWithOffset(1, c.Rows).To(Equal(rows))
-	ExpectWithOffset(1, c.Files).To(BeEquivalentTo(int(b.Spec.Partitions) * len(b.Spec.ElementIDs)))
+	ExpectWithOffset(1, c.Files).To(BeEquivalentTo(committedFileCount(b)), describe(b))
 	ExpectWithOffset(1, c.Bytes).To(BeNumerically(">", 0))
 	ExpectWithOffset(1, c.CommitTime).NotTo(BeNil())
 	ExpectWithOffset(1, meta.IsStatusConditionTrue(b.Status.Conditions, ibv1.ConditionCommitted)).To(BeTrue(), describe(b))
 	ExpectWithOffset(1, meta.IsStatusConditionTrue(b.Status.Conditions, ibv1.ConditionReady)).To(BeTrue(), describe(b))
+}
+
+// expectStalled checks that a finished build failed for reason and
+// returns its Stalled condition.
+func expectStalled(b *ibv1.IndexBuild, reason string) *metav1.Condition {
+	ExpectWithOffset(1, b.Status.Phase).To(Equal(ibv1.PhaseFailed), describe(b))
+	stalled := condition(b, ibv1.ConditionStalled)
+	ExpectWithOffset(1, stalled).NotTo(BeNil(), describe(b))
+	ExpectWithOffset(1, stalled.Reason).To(Equal(reason), describe(b))
+	return stalled
+}
+
+// expectNothingPublished checks that task jobID committed nothing at the
+// output in the spec's directory and that nothing is published there.
+func (e *testEnv) expectNothingPublished(output string, jobID int64) {
+	ExpectWithOffset(1, e.path(fmt.Sprintf("%s/versions/%d/metadata.json", output, jobID))).NotTo(BeAnExistingFile())
+	ExpectWithOffset(1, e.path(output+"/current.json")).NotTo(BeAnExistingFile(), "nothing was published")
+}
+
+// committedFileCount is how many files a succeeded build commits: one per
+// partition and element, except for the global sort of an index build of
+// several partitions, which commits one per key range holding entries and
+// element, as many as its marker lists.
+func committedFileCount(b *ibv1.IndexBuild) int {
+	if b.Spec.ElementType != ibv1.ElementTypeIndex || b.Spec.Partitions <= 1 {
+		return int(b.Spec.Partitions) * len(b.Spec.ElementIDs)
+	}
+	ctx := context.Background()
+	root, err := storage.Open(ctx, b.Spec.Output.URI)
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
+	defer root.Close()
+	m, err := commit.ReadMarker(ctx, output.Version(root, b.Spec.JobID))
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
+	ExpectWithOffset(2, m.Problems()).To(BeEmpty())
+	for _, f := range m.Files {
+		ExpectWithOffset(2, f.KeyRange).NotTo(BeNil(), "global sort: committed file %s has no key range", f.Path)
+	}
+	return len(m.Files)
 }
 
 func (e *testEnv) pods(ctx context.Context, name, role string) []corev1.Pod {
