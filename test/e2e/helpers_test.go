@@ -253,7 +253,11 @@ func committedFileCount(b *ibv1.IndexBuild) int {
 		return int(b.Spec.Partitions) * len(b.Spec.ElementIDs)
 	}
 	ctx := context.Background()
-	root, err := storage.Open(ctx, b.Spec.Output.URI)
+	uri := b.Spec.Output.URI
+	if c := b.Spec.Output.PersistentVolumeClaim; c != nil {
+		uri = "file://" + claimDir(b.Namespace, c.ClaimName) // the store as the node sees it
+	}
+	root, err := storage.Open(ctx, uri)
 	ExpectWithOffset(2, err).NotTo(HaveOccurred())
 	defer root.Close()
 	m, err := commit.ReadMarker(ctx, output.Version(root, b.Spec.JobID))

@@ -62,8 +62,12 @@ func (e *testEnv) expectReasonShown(ctx context.Context, name, reason string) {
 // claim makes a hostPath PersistentVolume on the node (StorageClass
 // indexbuild-hostpath of hack/dev-cluster.sh), owned by the pods' user, and
 // a claim bound to it; it returns the volume's node directory.
+// claimDir is the node directory behind claim name of namespace ns: the
+// root of the claim's hostPath volume, mounted at the store URI's path.
+func claimDir(ns, name string) string { return filepath.Join(volumeRoot, ns+"-"+name) }
+
 func claim(ctx context.Context, env *testEnv, name string) string {
-	dir := filepath.Join(volumeRoot, env.ns+"-"+name)
+	dir := claimDir(env.ns, name)
 	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 	Expect(os.Chown(dir, 65532, 65532)).To(Succeed())
 	pv := &corev1.PersistentVolume{
