@@ -59,13 +59,13 @@ func (e *testEnv) expectReasonShown(ctx context.Context, name, reason string) {
 	GinkgoWriter.Printf("%s shown after %s\n", reason, time.Since(start).Round(time.Second))
 }
 
-// claim makes a hostPath PersistentVolume on the node (StorageClass
-// indexbuild-hostpath of hack/dev-cluster.sh), owned by the pods' user, and
-// a claim bound to it; it returns the volume's node directory.
 // claimDir is the node directory behind claim name of namespace ns: the
 // root of the claim's hostPath volume, mounted at the store URI's path.
 func claimDir(ns, name string) string { return filepath.Join(volumeRoot, ns+"-"+name) }
 
+// claim makes a hostPath PersistentVolume on the node (StorageClass
+// indexbuild-hostpath of hack/dev-cluster.sh), owned by the pods' user, and
+// a claim bound to it; it returns the volume's node directory.
 func claim(ctx context.Context, env *testEnv, name string) string {
 	dir := claimDir(env.ns, name)
 	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
