@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo-local: runs the IndexBuild data plane end to end on the shipped sample
 # table, the way the operator's pods run it — one `indexbuild build` per
-# partition, then `indexbuild finalize`, `indexbuild verify` and queries —
+# partition, `indexbuild merge` per key range for the index build, then
+# `indexbuild finalize`, `indexbuild verify` and queries —
 # with a file:// store under .dev/demo/. The two builds match the specs in
 # config/samples/ (books-index: index elements 1,2 in 4 partitions;
 # books-fulltext: fulltext elements 5,6 in 2 partitions).
@@ -36,8 +37,19 @@ build_index() {
   for ((p = 0; p < partitions; p++)); do
     "${IB}" build "${task[@]}" --partition="${p}" --output="${out}" --termination-log= --progress-interval=0 || fail "worker for partition ${p} of ${name}" $?
   done
+  # Global sort: an index task of several partitions is merged by key range
+  # (as with spec.merge.ranges: 2), so each element commits 2 files of
+  # disjoint key ranges and a unique index is checked across the table.
+  local merge=()
+  if [ "${type}" = index ] && [ "${partitions}" -gt 1 ]; then
+    step "${name}: 2 merge ranges (global sort)"
+    for r in 0 1; do
+      "${IB}" merge "${task[@]}" --range="${r}" --ranges=2 --output="${out}" --termination-log= || fail "merge of range ${r} of ${name}" $?
+    done
+    merge=(--merge-ranges=2)
+  fi
   step "${name}: finalize"
-  "${IB}" finalize "${task[@]}" --output="${out}" --termination-log= || fail "finalize of ${name}" $?
+  "${IB}" finalize "${task[@]}" "${merge[@]}" --output="${out}" --termination-log= || fail "finalize of ${name}" $?
   step "${name}: verify"
   "${IB}" verify --output="${out}" || fail "verify of ${name}" $?
 }
