@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/indexbuild/indexbuild/internal/commit"
+	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/staging"
 )
 
@@ -64,10 +65,10 @@ var _ = Describe("IndexBuild global sort", func() {
 		}
 
 		By("one merge Job, one pod per key range")
-		jobs := env.jobs(ctx, "ranged", "merge")
+		jobs := env.jobs(ctx, "ranged", controller.RoleMerge)
 		Expect(jobs).To(HaveLen(1))
 		Expect(jobs[0].Spec.Completions).To(HaveValue(BeEquivalentTo(4)))
-		Expect(env.jobs(ctx, "single", "merge")).To(BeEmpty(), "one partition: no merge")
+		Expect(env.jobs(ctx, "single", controller.RoleMerge)).To(BeEmpty(), "one partition: no merge")
 
 		By("the marker lists, per element, files whose key ranges are disjoint and ordered")
 		data, err := os.ReadFile(env.path("ranged/versions/1/metadata.json"))
