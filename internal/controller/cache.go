@@ -74,8 +74,8 @@ func trimCachedJob(obj any) (any, error) {
 }
 
 // trimCachedPod keeps of a pod what tells why it does not run, how it
-// ended and when it last moved (podsMovedAt): its name, labels and times,
-// its phase, its PodScheduled and Ready conditions and its containers'
+// ended and when it last moved (podsMovedAt): its name, labels, times and
+// finalizers (heldPods), its phase, its PodScheduled and Ready conditions and its containers'
 // states.
 func trimCachedPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
@@ -87,6 +87,7 @@ func trimCachedPod(obj any) (any, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
 			Labels: pod.Labels, CreationTimestamp: pod.CreationTimestamp, DeletionTimestamp: pod.DeletionTimestamp,
+			Finalizers: pod.Finalizers,
 		},
 		Status: corev1.PodStatus{Phase: pod.Status.Phase},
 	}

@@ -192,6 +192,9 @@ func (r *IndexBuildReconciler) reportPodTrouble(ctx context.Context, ib *indexbu
 	if err != nil {
 		return 0, err
 	}
+	if released, err := r.releaseHeldPods(ctx, ib, status, job, pods, now); released || err != nil {
+		return podCheckInterval, err
+	}
 	if still := now.Sub(podsMovedAt(job, pods)); still < podsStillGrace {
 		return podsStillGrace - still, nil // pods on their way
 	}

@@ -51,6 +51,10 @@ const (
 	// ReasonUnschedulable: no node fits the pods, for longer than
 	// unschedulableGrace.
 	ReasonUnschedulable = "Unschedulable"
+	// ReasonNamespaceDeleting: the namespace is being deleted and the
+	// operator deleted a stage Job whose pods held it up
+	// (releaseHeldPods).
+	ReasonNamespaceDeleting = "NamespaceDeleting"
 )
 
 // A build that ended.

@@ -74,6 +74,19 @@ func newTestEnv(ctx context.Context) *testEnv {
 	return env
 }
 
+// deleteNamespace runs kubectl delete ns on the spec's namespace, as a user
+// would mid-build, and expects it gone within two minutes.
+func (e *testEnv) deleteNamespace(ctx context.Context) {
+	GinkgoHelper()
+	out, err := kubectl(ctx, "", "delete", "ns", e.ns, "--wait=false")
+	Expect(err).NotTo(HaveOccurred(), out)
+	start := time.Now()
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k.Get(ctx, client.ObjectKey{Name: e.ns}, &corev1.Namespace{}))
+	}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(), "namespace %s still there", e.ns)
+	GinkgoWriter.Printf("namespace gone after %s\n", time.Since(start).Round(time.Second))
+}
+
 // uri is the file:// URI of a path in the spec's directory.
 func (e *testEnv) uri(name string) string { return "file://" + filepath.Join(e.dir, name) }
 

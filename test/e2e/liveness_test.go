@@ -8,9 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ibv1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/controller"
@@ -56,12 +54,6 @@ var _ = Describe("Nothing waits unseen", func() {
 			return env.pods(ctx, b.Name, controller.RoleBuild)
 		}).WithContext(ctx).WithTimeout(time.Minute).ShouldNot(BeEmpty())
 
-		out, err := kubectl(ctx, "", "delete", "ns", env.ns, "--wait=false")
-		Expect(err).NotTo(HaveOccurred(), out)
-		start := time.Now()
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k.Get(ctx, client.ObjectKey{Name: env.ns}, &corev1.Namespace{}))
-		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(BeTrue())
-		GinkgoWriter.Printf("namespace gone after %s\n", time.Since(start).Round(time.Second))
+		env.deleteNamespace(ctx)
 	}, SpecTimeout(4*time.Minute))
 })
