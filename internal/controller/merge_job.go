@@ -10,6 +10,7 @@ import (
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/units"
 )
 
 // Global sort's size rule for a merge with spec.merge.ranges unset. Below
@@ -74,14 +75,10 @@ func mergeBySize(ib *indexbuildv1alpha1.IndexBuild, staged stagedSize) mergePlan
 		return mergePlan{ranges: ib.Spec.Partitions}
 	case staged.bytes < localMergeBytes:
 		return mergePlan{local: true, skipped: fmt.Sprintf(
-			"the workers staged %s, below %s: finalize merges in its own pod", mebibytes(staged.bytes), mebibytes(localMergeBytes))}
+			"the workers staged %s, below %s: finalize merges in its own pod", units.Bytes(staged.bytes), units.Bytes(localMergeBytes))}
 	}
 	ranges := (staged.bytes + rangeBytes - 1) / rangeBytes
 	return mergePlan{ranges: int32(min(max(ranges, 1), int64(ib.Spec.Partitions)))}
-}
-
-func mebibytes(n int64) string {
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // stagedBytes reads the staged size from the build's succeeded pods'

@@ -49,7 +49,7 @@ func TestMergePlan(t *testing.T) {
 		"explicit ranges above partitions":    {ib: index(2).MergeRanges(16).Obj(), ranges: 16},
 		"unknown size: a range per partition": {ib: index(8).Obj(), ranges: 8, bySizeOf: true},
 		"small build: finalize merges":        {ib: index(8).Obj(), staged: stagedSize{bytes: 64*mib - 1, known: true}, local: true, skipped: "64.0 MiB", bySizeOf: true},
-		"empty build: finalize merges":        {ib: index(8).Obj(), staged: stagedSize{known: true}, local: true, skipped: "0.0 MiB", bySizeOf: true},
+		"empty build: finalize merges":        {ib: index(8).Obj(), staged: stagedSize{known: true}, local: true, skipped: "0 B", bySizeOf: true},
 		"at the threshold: one range":         {ib: index(8).Obj(), staged: stagedSize{bytes: 64 * mib, known: true}, ranges: 1, bySizeOf: true},
 		"one range per 256 MiB, rounded up":   {ib: index(8).Obj(), staged: stagedSize{bytes: 3*256*mib + 1, known: true}, ranges: 4, bySizeOf: true},
 		"at most a range per partition":       {ib: index(8).Obj(), staged: stagedSize{bytes: 100 * 256 * mib, known: true}, ranges: 8, bySizeOf: true},

@@ -25,6 +25,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/builder"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/querycmd"
+	"github.com/indexbuild/indexbuild/internal/units"
 	"github.com/indexbuild/indexbuild/internal/verifycmd"
 )
 
@@ -143,7 +144,7 @@ func (p *Plugin) watch(ctx context.Context, args []string) error {
 	}
 	if *output == "text" {
 		if cm := ib.Status.Commit; cm != nil {
-			fmt.Fprintf(p.Out, "Succeeded: committed %d files, %s, %d rows at %s\n", cm.Files, formatBytes(cm.Bytes), cm.Rows, cm.MarkerURI)
+			fmt.Fprintf(p.Out, "Succeeded: committed %d files, %s, %d rows at %s\n", cm.Files, units.Bytes(cm.Bytes), cm.Rows, cm.MarkerURI)
 		} else {
 			fmt.Fprintln(p.Out, "Succeeded")
 		}

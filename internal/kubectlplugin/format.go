@@ -16,6 +16,7 @@ import (
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/summary"
+	"github.com/indexbuild/indexbuild/internal/units"
 )
 
 // barWidth is the number of cells in a progress bar.
@@ -351,7 +352,7 @@ func WriteStatus(w io.Writer, ib *indexbuildv1alpha1.IndexBuild, now time.Time, 
 		fmt.Fprintf(w, "Rate:        %s rows/s (%d rows in %s, task start to commit)\n", formatRate(r.RowsPerSecond), r.Rows, time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 	}
 	if c := st.Commit; c != nil {
-		fmt.Fprintf(w, "Commit:      %d files, %s, %d rows\n", c.Files, formatBytes(c.Bytes), c.Rows)
+		fmt.Fprintf(w, "Commit:      %d files, %s, %d rows\n", c.Files, units.Bytes(c.Bytes), c.Rows)
 		if c.Version != "" {
 			fmt.Fprintf(w, "  version:   %s\n", c.Version)
 		}
@@ -390,17 +391,4 @@ func formatIDs(ids []int64) string {
 		s[i] = fmt.Sprint(id)
 	}
 	return "[" + strings.Join(s, ",") + "]"
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
