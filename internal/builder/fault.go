@@ -18,9 +18,6 @@ import (
 // which finalize removes with the rest of staging.
 const FaultEnv = "INDEXBUILD_FAULT_FAIL_PARTITION"
 
-// errInjectedFault is the failure FaultEnv injects; retryable (exit 1).
-var errInjectedFault = fmt.Errorf("injected fault (%s)", FaultEnv)
-
 // injectFault fails this attempt at cfg's partition when FaultEnv says so.
 func injectFault(ctx context.Context, cfg Config) error {
 	spec := os.Getenv(FaultEnv)
@@ -48,5 +45,6 @@ func injectFault(ctx context.Context, cfg Config) error {
 	if attempt > attempts {
 		return nil
 	}
-	return fmt.Errorf("%w: attempt %d of the %d that fail at partition %d", errInjectedFault, attempt, attempts, partition)
+	// A plain error: retryable (exit 1).
+	return fmt.Errorf("injected fault (%s): attempt %d of the %d that fail at partition %d", FaultEnv, attempt, attempts, partition)
 }

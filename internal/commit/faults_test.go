@@ -25,11 +25,10 @@ import (
 type faultBucket struct {
 	storage.Bucket
 	t         testing.TB
+	faults    *storagetest.Faults // the injected faults and the mutations let through
 	mu        sync.Mutex
-	fail      func(op, key string) bool // under mu
-	ops       int                       // mutations let through
-	marker    int                       // markers created
-	publishes int                       // pointer moves
+	marker    int // markers created, under mu
+	publishes int // pointer moves, under mu
 	// blindCopies hides what the store reports of a copy, like a store
 	// without copy checksums (gs://, azblob://).
 	blindCopies bool
@@ -41,10 +40,7 @@ type faultBucket struct {
 }
 
 func withFaults(t testing.TB, b storage.Bucket, fail func(op, key string) bool) *faultBucket {
-	if fail == nil {
-		fail = func(string, string) bool { return false }
-	}
-	return &faultBucket{Bucket: b, t: t, fail: fail}
+	return &faultBucket{Bucket: b, t: t, faults: storagetest.WithFaults(b, fail)}
 }
 
 // inVersion splits a root key into its version prefix and the key inside
@@ -56,17 +52,7 @@ func inVersion(key string) (version, rel string) {
 	return "", key
 }
 
-func (f *faultBucket) check(op, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail(op, key) {
-		return storagetest.ErrInjected
-	}
-	if storagetest.IsMutation(op) {
-		f.ops++
-	}
-	return nil
-}
+func (f *faultBucket) check(op, key string) error { return f.faults.Check(op, key) }
 
 func (f *faultBucket) markerExists(version string) bool {
 	_, err := f.Bucket.Attributes(context.Background(), version+commit.MarkerKey)

@@ -120,8 +120,8 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 					if _, err := commit.CommitVersion(ctx, counter, opts); err != nil {
 						t.Fatal(err)
 					}
-					if counter.ops != l.mutations {
-						t.Fatalf("reference run made %d mutations, want %d", counter.ops, l.mutations)
+					if counter.faults.Mutations() != l.mutations {
+						t.Fatalf("reference run made %d mutations, want %d", counter.faults.Mutations(), l.mutations)
 					}
 					want := finals(t, ref)
 					if l.want != nil {
@@ -129,7 +129,7 @@ func TestFinalizeCrashAtEveryStep(t *testing.T) {
 					}
 					assertCommitted(t, ref, want)
 
-					for stop := 0; stop <= counter.ops; stop++ {
+					for stop := 0; stop <= counter.faults.Mutations(); stop++ {
 						t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
 							b := s.Open(t)
 							l.stage(t, b)

@@ -110,10 +110,10 @@ func TestFinalizeOutputCrashAtEveryStep(t *testing.T) {
 			// 4 copies, 1 marker, 8 staging deletes, 1 pointer, 5 deletes of
 			// version 5, 8 of version 4's staging. The owner was claimed by
 			// job 5 already.
-			if counter.ops != 27 || counter.publishes != 1 {
-				t.Fatalf("reference run: %d mutations, %d publishes; want 27 and 1", counter.ops, counter.publishes)
+			if counter.faults.Mutations() != 27 || counter.publishes != 1 {
+				t.Fatalf("reference run: %d mutations, %d publishes; want 27 and 1", counter.faults.Mutations(), counter.publishes)
 			}
-			for stop := 0; stop <= counter.ops; stop++ {
+			for stop := 0; stop <= counter.faults.Mutations(); stop++ {
 				t.Run(fmt.Sprintf("stop=%d", stop), func(t *testing.T) {
 					root := setup(t)
 					crashing := withFaults(t, root, storagetest.CrashAfter(stop))

@@ -24,13 +24,13 @@ import (
 // only then (afterStatusStored): a reconcile that finds the same failed
 // Job again recognises its UID and does not count it twice.
 
-// maxRestarts is spec.failurePolicy.maxRestarts.
-func maxRestarts(ib *indexbuildv1alpha1.IndexBuild) int32 {
+// MaxRestarts is spec.failurePolicy.maxRestarts.
+func MaxRestarts(ib *indexbuildv1alpha1.IndexBuild) int32 {
 	return ptr.Deref(ib.Spec.FailurePolicy, indexbuildv1alpha1.FailurePolicy{}).MaxRestarts
 }
 
-// restartableReason is a failure a new Job of the same task may not repeat.
-func restartableReason(reason string) bool { return reason == ReasonBackoffLimitExceeded }
+// RestartableReason is a failure a new Job of the same task may not repeat.
+func RestartableReason(reason string) bool { return reason == ReasonBackoffLimitExceeded }
 
 // restarts decides whether a failed stage Job is restarted: it was counted
 // already, or it failed for a restartable reason with restarts left.
@@ -38,7 +38,7 @@ func restarts(s *snapshot, job *batchv1.Job, out jobOutcome) bool {
 	if last := s.ib.Status.LastRestart; last != nil && last.JobUID == job.UID {
 		return true
 	}
-	return restartableReason(out.Reason) && s.ib.Status.Restarts < maxRestarts(s.ib)
+	return RestartableReason(out.Reason) && s.ib.Status.Restarts < MaxRestarts(s.ib)
 }
 
 // resumeToRestart is step 2's exception: a task that ended Failed for a
@@ -48,7 +48,7 @@ func restarts(s *snapshot, job *batchv1.Job, out jobOutcome) bool {
 func resumeToRestart(s *snapshot) bool {
 	ib := s.ib
 	ready := findCondition(ib, indexbuildv1alpha1.ConditionReady)
-	if !restartableReason(ready.Reason) || ib.Status.Restarts >= maxRestarts(ib) {
+	if !RestartableReason(ready.Reason) || ib.Status.Restarts >= MaxRestarts(ib) {
 		return false
 	}
 	restart := indexbuildv1alpha1.RestartStatus{Time: metav1.NewTime(s.now), Reason: ready.Reason, Message: ready.Message}
@@ -58,9 +58,14 @@ func resumeToRestart(s *snapshot) bool {
 			break
 		}
 	}
+	countRestart(ib, restart)
+	return true
+}
+
+// countRestart records one more restart in the status, and its cause.
+func countRestart(ib *indexbuildv1alpha1.IndexBuild, restart indexbuildv1alpha1.RestartStatus) {
 	ib.Status.Restarts++
 	ib.Status.LastRestart = &restart
-	return true
 }
 
 // restartStage counts the restart of a failed stage Job (once) and has it
@@ -69,12 +74,11 @@ func resumeToRestart(s *snapshot) bool {
 func (r *IndexBuildReconciler) restartStage(ctx context.Context, s *snapshot, status phaseConditions, st stage, job *batchv1.Job, out jobOutcome) {
 	ib := s.ib
 	if last := ib.Status.LastRestart; last == nil || last.JobUID != job.UID {
-		ib.Status.Restarts++
-		ib.Status.LastRestart = &indexbuildv1alpha1.RestartStatus{
+		countRestart(ib, indexbuildv1alpha1.RestartStatus{
 			Time: metav1.NewTime(s.now), Role: st.role, JobUID: job.UID, Reason: out.Reason, Message: r.jobFailure(ctx, ib, job, out),
-		}
+		})
 	}
 	s.restart = job
 	status.inProgress(st.phase, ReasonRestarting, fmt.Sprintf("restart %d of %d (spec.failurePolicy.maxRestarts) under the same task; finished partitions are kept. It failed: %s",
-		ib.Status.Restarts, maxRestarts(ib), ib.Status.LastRestart.Message))
+		ib.Status.Restarts, MaxRestarts(ib), ib.Status.LastRestart.Message))
 }

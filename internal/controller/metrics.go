@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,14 +161,7 @@ func (c phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func seriesKey(values []string) string {
-	var b []byte
-	for _, v := range values {
-		b = append(b, v...)
-		b = append(b, 0)
-	}
-	return string(b)
-}
+func seriesKey(values []string) string { return strings.Join(values, "\x00") }
 
 // observeStoredStatus updates the metrics for what changed between two
 // stored statuses of one IndexBuild; jobs are its child Jobs.

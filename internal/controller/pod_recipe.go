@@ -95,7 +95,7 @@ func podRecipe(ib *indexbuildv1alpha1.IndexBuild, role, container string, defaul
 	addScratch(&pod, settings.ScratchSize)
 	c.Env = append(c.Env, settings.Env...)
 	c.EnvFrom = append(c.EnvFrom, settings.EnvFrom...)
-	addUserVolumes(&pod, settings.Volumes, roleVolumeMounts(ib, role))
+	addUserVolumes(&pod, settings.Volumes, ib, role)
 	if addFileStoreVolume(&pod, "output", ib.Spec.Output.URI, ib.Spec.Output.PersistentVolumeClaim, defaults.fileStoreRoots, false) {
 		hostPath = true
 	}
@@ -160,9 +160,9 @@ func roleMounts(ib *indexbuildv1alpha1.IndexBuild, role, name string) bool {
 // addUserVolumes adds the spec.pod.volumes the role mounts, and its
 // mounts. A volume no mount names stays out of the pod: an unmounted
 // Secret or claim that does not exist must not keep the pod from starting.
-func addUserVolumes(pod *corev1.PodSpec, volumes []indexbuildv1alpha1.PodVolume, mounts []corev1.VolumeMount) {
+func addUserVolumes(pod *corev1.PodSpec, volumes []indexbuildv1alpha1.PodVolume, ib *indexbuildv1alpha1.IndexBuild, role string) {
 	for _, v := range volumes {
-		if !slices.ContainsFunc(mounts, func(m corev1.VolumeMount) bool { return m.Name == v.Name }) {
+		if !roleMounts(ib, role, v.Name) {
 			continue
 		}
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{
@@ -173,7 +173,7 @@ func addUserVolumes(pod *corev1.PodSpec, volumes []indexbuildv1alpha1.PodVolume,
 		}})
 	}
 	c := &pod.Containers[0]
-	for _, m := range mounts {
+	for _, m := range roleVolumeMounts(ib, role) {
 		c.VolumeMounts = append(c.VolumeMounts, *m.DeepCopy())
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
 	"github.com/indexbuild/indexbuild/internal/builder"
+	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/query"
 	"github.com/indexbuild/indexbuild/internal/querycmd"
 	"github.com/indexbuild/indexbuild/internal/units"
@@ -99,7 +100,10 @@ func workerRate(ctx context.Context, c *Clients, ib *indexbuildv1alpha1.IndexBui
 	}
 	var tails []string
 	for _, pod := range pods.Items {
-		if pod.Status.Phase != corev1.PodRunning || len(tails) == maxRatePods {
+		if len(tails) == maxRatePods {
+			break
+		}
+		if pod.Status.Phase != corev1.PodRunning {
 			continue
 		}
 		opts := &corev1.PodLogOptions{Container: target.LogContainer(), TailLines: ptr.To[int64](20)}
@@ -294,14 +298,7 @@ func (p *Plugin) retry(ctx context.Context, args []string) error {
 	if *newOutput != "" {
 		ib.Spec.Output.URI = *newOutput
 	}
-	opts := []client.PatchOption{}
-	if *dryRun {
-		opts = append(opts, client.DryRunAll)
-	}
-	if err := c.Client.Patch(ctx, ib, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), opts...); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("IndexBuild %s changed while retrying; run retry again: %w", name, err)
-		}
+	if err := patchBuild(ctx, c, ib, before, *dryRun); err != nil {
 		return err
 	}
 	// With -o the object goes to stdout and the explanation to stderr.
@@ -329,6 +326,23 @@ func (p *Plugin) restartFailed(ctx context.Context, c *Clients, ib *indexbuildv1
 		ib.Spec.FailurePolicy = &indexbuildv1alpha1.FailurePolicy{}
 	}
 	ib.Spec.FailurePolicy.MaxRestarts = maxRestarts
+	if err := patchBuild(ctx, c, ib, before, dryRun); err != nil {
+		return err
+	}
+	reason, msg := FailureReason(before)
+	verb := "set"
+	if dryRun {
+		verb = "would set (dry run, nothing changed)"
+	}
+	fmt.Fprintf(p.Out, "IndexBuild %s/%s failed (jobID %d): %s: %s\n", ib.Namespace, ib.Name, ib.Spec.JobID, reason, msg)
+	fmt.Fprintf(p.Out, "Restart: %s spec.failurePolicy.maxRestarts %d -> %d (restarts so far: %d).\n", verb, controller.MaxRestarts(before), maxRestarts, before.Status.Restarts)
+	fmt.Fprintf(p.Out, "The operator recreates the failed Job under the same task (jobID %d); finished partitions are not built again.\n", ib.Spec.JobID)
+	return nil
+}
+
+// patchBuild sends retry's change of ib (from before), refused if the
+// IndexBuild changed since it was read.
+func patchBuild(ctx context.Context, c *Clients, ib, before *indexbuildv1alpha1.IndexBuild, dryRun bool) error {
 	var opts []client.PatchOption
 	if dryRun {
 		opts = append(opts, client.DryRunAll)
@@ -339,22 +353,7 @@ func (p *Plugin) restartFailed(ctx context.Context, c *Clients, ib *indexbuildv1
 		}
 		return err
 	}
-	reason, msg := FailureReason(before)
-	verb := "set"
-	if dryRun {
-		verb = "would set (dry run, nothing changed)"
-	}
-	fmt.Fprintf(p.Out, "IndexBuild %s/%s failed (jobID %d): %s: %s\n", ib.Namespace, ib.Name, ib.Spec.JobID, reason, msg)
-	fmt.Fprintf(p.Out, "Restart: %s spec.failurePolicy.maxRestarts %d -> %d (restarts so far: %d).\n", verb, ptrMaxRestarts(before), maxRestarts, before.Status.Restarts)
-	fmt.Fprintf(p.Out, "The operator recreates the failed Job under the same task (jobID %d); finished partitions are not built again.\n", ib.Spec.JobID)
 	return nil
-}
-
-func ptrMaxRestarts(ib *indexbuildv1alpha1.IndexBuild) int32 {
-	if ib.Spec.FailurePolicy == nil {
-		return 0
-	}
-	return ib.Spec.FailurePolicy.MaxRestarts
 }
 
 // WriteRetryExplanation says why the build is retried and what happens now.

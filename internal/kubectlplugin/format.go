@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	indexbuildv1alpha1 "github.com/indexbuild/indexbuild/api/v1alpha1"
+	"github.com/indexbuild/indexbuild/internal/controller"
 	"github.com/indexbuild/indexbuild/internal/output"
 	"github.com/indexbuild/indexbuild/internal/retry"
 	"github.com/indexbuild/indexbuild/internal/summary"
@@ -139,11 +140,7 @@ func DecideRetry(ib *indexbuildv1alpha1.IndexBuild, force bool) RetryDecision {
 	}
 	switch {
 	case ib.Status.Phase != indexbuildv1alpha1.PhaseFailed:
-		phase := string(ib.Status.Phase)
-		if phase == "" {
-			phase = "not started"
-		}
-		d.Refusal = fmt.Sprintf("IndexBuild %s is %s, not Failed: retry restarts only failed builds (--force starts a new task anyway)", ib.Name, phase)
+		d.Refusal = fmt.Sprintf("IndexBuild %s is %s, not Failed: retry restarts only failed builds (--force starts a new task anyway)", ib.Name, phaseOrNone(ib))
 	case ib.Status.ObservedGeneration != ib.Generation:
 		d.Refusal = fmt.Sprintf("IndexBuild %s: the operator has not observed the latest spec yet (generation %d, observed %d); wait, or use --force",
 			ib.Name, ib.Generation, ib.Status.ObservedGeneration)
@@ -168,7 +165,7 @@ func DecideRestart(ib *indexbuildv1alpha1.IndexBuild) (maxRestarts int32, refusa
 	case ib.Status.ObservedGeneration != ib.Generation:
 		return 0, fmt.Sprintf("IndexBuild %s: the operator has not observed the latest spec yet (generation %d, observed %d); wait",
 			ib.Name, ib.Generation, ib.Status.ObservedGeneration)
-	case reason != retry.ReasonBackoffLimitExceeded:
+	case !controller.RestartableReason(reason):
 		return 0, fmt.Sprintf("IndexBuild %s failed with %s, which the same task would fail with again: --failed restarts only a stage that ran out of retries (BackoffLimitExceeded); `kubectl indexbuild retry %s` starts a new task",
 			ib.Name, reason, ib.Name)
 	}

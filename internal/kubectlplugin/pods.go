@@ -138,11 +138,7 @@ func (t LogTarget) NoPodsMessage(ns string) string {
 // output URI is used as written, so that its storage parameters apply.
 func IndexRoot(ib *indexbuildv1alpha1.IndexBuild) (string, error) {
 	if ib.Status.Commit == nil || ib.Status.Commit.MarkerURI == "" {
-		phase := string(ib.Status.Phase)
-		if phase == "" {
-			phase = "not started"
-		}
-		return "", fmt.Errorf("IndexBuild %s has no committed index yet (phase %s); pass --index URI to query an output directly", ib.Name, phase)
+		return "", fmt.Errorf("IndexBuild %s has no committed index yet (phase %s); pass --index URI to query an output directly", ib.Name, phaseOrNone(ib))
 	}
 	marker := ib.Status.Commit.MarkerURI
 	mu, err := url.Parse(marker)

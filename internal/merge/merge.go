@@ -57,8 +57,8 @@ type Config struct {
 const metaParallelism = 16
 
 // Run merges cfg's key range. The caller checks the commit marker first
-// (a committed task is done for every range; commit imports this package
-// for its local merge, so the marker check cannot live here). A range
+// (a committed task is done for every range; the marker is commit's, and
+// commit runs this merge in-process for finalize --merge-local). A range
 // whose merge metadata of this task is staged with all its files is not
 // merged again (the summary says AlreadyDone).
 func Run(ctx context.Context, cfg Config) (summary.Merge, error) {
@@ -294,7 +294,8 @@ func open(ctx context.Context, cfg Config, files []staging.File, lower, upper []
 		case i > 0 && !reflect.DeepEqual(e, elem):
 			return srcs, elem, fmt.Errorf("%w: %s and %s describe element %d differently", retry.ErrInvalidInput, files[0].Path, f.Path, f.Element)
 		}
-		if want, ok := described[f.Element]; described != nil && (!ok || !reflect.DeepEqual(e, want)) {
+		// Files after the first describe it as the first does (above).
+		if want, ok := described[f.Element]; described != nil && i == 0 && (!ok || !reflect.DeepEqual(e, want)) {
 			return srcs, elem, fmt.Errorf("%w: index %d (%s) was built as %+v, the catalog %s now describes it as %+v",
 				retry.ErrStaleMeta, e.ID, e.Name, e, table.CatalogName, want)
 		}

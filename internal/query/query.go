@@ -250,7 +250,9 @@ func (ix *Index) lookup(ctx context.Context, ef elementFiles, q Query) (table.El
 	// Per-partition files cover disjoint rows, so a sort by key merges them
 	// into the element's global key order; key-ranged files come in that
 	// order already.
-	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	if !ef.ranged {
+		slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	}
 	hits := make([]Hit, len(entries))
 	for i, e := range entries {
 		hits[i] = Hit{Handle: string(e.handle)}

@@ -69,10 +69,16 @@ func (r *Reader) Element() (table.Element, error) {
 // Scan calls fn with the key and handle of every index entry whose key is
 // in [lower, upper); nil bounds are open.
 func (r *Reader) Scan(lower, upper []byte, fn func(key, handle []byte) error) error {
+	return r.scan(lower, entriesUpper(upper), fn)
+}
+
+// entriesUpper closes an open or too high upper bound at the end of the
+// index entries (the file's metadata keys sort above them).
+func entriesUpper(upper []byte) []byte {
 	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
-		upper = dataEnd
+		return dataEnd
 	}
-	return r.scan(lower, upper, fn)
+	return upper
 }
 
 func (r *Reader) scan(lower, upper []byte, fn func(key, value []byte) error) error {
@@ -107,9 +113,7 @@ type EntryIter struct {
 // [lower, upper); nil bounds are open. It starts on the first entry (Valid
 // reports whether there is one).
 func (r *Reader) Entries(lower, upper []byte) (*EntryIter, error) {
-	if upper == nil || bytes.Compare(upper, dataEnd) > 0 {
-		upper = dataEnd
-	}
+	upper = entriesUpper(upper)
 	if bytes.Compare(lower, upper) >= 0 {
 		return &EntryIter{}, nil
 	}

@@ -48,7 +48,7 @@ func CrashAfter(n int) func(op, key string) bool {
 		if crashed {
 			return true
 		}
-		if IsMutation(op) {
+		if isMutation(op) {
 			if n == 0 {
 				crashed = true
 				return true
@@ -59,88 +59,91 @@ func CrashAfter(n int) func(op, key string) bool {
 	}
 }
 
-// IsMutation reports whether op changes the store.
-func IsMutation(op string) bool {
+// isMutation reports whether op changes the store.
+func isMutation(op string) bool {
 	return op == "write" || op == "create" || op == "copy" || op == "delete" || op == "replace"
 }
 
-func (f *Faults) check(op, key string) error {
+// Check applies the policy to one call: ErrInjected when it fails, else
+// the call is let through (and counted when it is a mutation). Wrappers
+// that check more than Faults does call it from their own methods.
+func (f *Faults) Check(op, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail(op, key) {
 		return ErrInjected
 	}
-	if IsMutation(op) {
+	if isMutation(op) {
 		f.ops++
 	}
 	return nil
 }
 
 func (f *Faults) List(ctx context.Context, prefix string) ([]storage.Attrs, error) {
-	if err := f.check("list", prefix); err != nil {
+	if err := f.Check("list", prefix); err != nil {
 		return nil, err
 	}
 	return f.Bucket.List(ctx, prefix)
 }
 
 func (f *Faults) Attributes(ctx context.Context, key string) (storage.Attrs, error) {
-	if err := f.check("stat", key); err != nil {
+	if err := f.Check("stat", key); err != nil {
 		return storage.Attrs{}, err
 	}
 	return f.Bucket.Attributes(ctx, key)
 }
 
 func (f *Faults) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := f.check("read", key); err != nil {
+	if err := f.Check("read", key); err != nil {
 		return nil, err
 	}
 	return f.Bucket.NewReader(ctx, key)
 }
 
 func (f *Faults) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := f.check("read", key); err != nil {
+	if err := f.Check("read", key); err != nil {
 		return nil, err
 	}
 	return storage.NewRangeReader(ctx, f.Bucket, key, offset, length)
 }
 
 func (f *Faults) ReadRevision(ctx context.Context, key string) ([]byte, storage.Revision, error) {
-	if err := f.check("readrev", key); err != nil {
+	if err := f.Check("readrev", key); err != nil {
 		return nil, storage.NoRevision, err
 	}
 	return f.Bucket.ReadRevision(ctx, key)
 }
 
 func (f *Faults) Write(ctx context.Context, key string, r io.Reader) error {
-	if err := f.check("write", key); err != nil {
+	if err := f.Check("write", key); err != nil {
 		return err
 	}
 	return f.Bucket.Write(ctx, key, r)
 }
 
 func (f *Faults) Create(ctx context.Context, key string, r io.Reader) error {
-	if err := f.check("create", key); err != nil {
+	if err := f.Check("create", key); err != nil {
 		return err
 	}
 	return f.Bucket.Create(ctx, key, r)
 }
 
 func (f *Faults) Copy(ctx context.Context, dst, src string, opts storage.CopyOptions) (storage.Copied, error) {
-	if err := f.check("copy", dst); err != nil {
+	if err := f.Check("copy", dst); err != nil {
 		return storage.Copied{}, err
 	}
 	return f.Bucket.Copy(ctx, dst, src, opts)
 }
 
 func (f *Faults) Delete(ctx context.Context, key string) error {
-	if err := f.check("delete", key); err != nil {
+	if err := f.Check("delete", key); err != nil {
 		return err
 	}
 	return f.Bucket.Delete(ctx, key)
 }
 
 func (f *Faults) Replace(ctx context.Context, key string, r io.Reader, rev storage.Revision) error {
-	if err := f.check("replace", key); err != nil {
+	if err := f.Check("replace", key); err != nil {
 		return err
 	}
 	return f.Bucket.Replace(ctx, key, r, rev)
