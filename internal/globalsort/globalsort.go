@@ -12,13 +12,13 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/indexbuild/indexbuild/internal/keyenc"
 	"github.com/indexbuild/indexbuild/internal/staging"
 )
 
-// aboveAll is above every encoded column value: keyenc starts each one with
-// a 0x00 (NULL) or 0x01 tag. Boundaries for ranges that get no samples are
-// built from it, so those ranges are empty.
-var aboveAll = []byte{0xff}
+// aboveAll is above every encoded column value. Boundaries for ranges that
+// get no samples are built from it, so those ranges are empty.
+var aboveAll = keyenc.AboveAll()
 
 // weighted is one distinct sampled column value and the entries it stands
 // for.

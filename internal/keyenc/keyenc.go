@@ -28,7 +28,12 @@ import (
 const (
 	tagNull    = 0x00
 	tagPresent = 0x01
+	tagAbove   = 0xff
 )
+
+// AboveAll sorts above every encoded key: each starts with a tagNull or
+// tagPresent byte. Callers copy it before appending to it.
+func AboveAll() []byte { return []byte{tagAbove} }
 
 // AppendValue appends the order-preserving encoding of v to dst.
 func AppendValue(dst []byte, v table.Value) []byte {

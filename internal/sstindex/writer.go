@@ -34,7 +34,7 @@ const tableFormat = sstable.TableFormatPebblev4
 // and data scans, bounded above by dataEnd, never see it.
 var (
 	metaKey = []byte("\xff\xffindexbuild-element")
-	dataEnd = []byte{0xff}
+	dataEnd = keyenc.AboveAll()
 )
 
 // Writer collects one partition's entries of one index element.
