@@ -159,9 +159,15 @@ var _ = Describe("IndexBuild controller", func() {
 		ib := testutil.MakeIndexBuild("reordered", ns).ElementIDs(1, 2).Obj()
 		Expect(k8sClient.Create(ctx, ib)).To(Succeed())
 		waitForJob(ns, "reordered-1-build")
+		// The Job exists a moment before the status saying Building does;
+		// a regression test for a check that raced that first status patch.
+		Eventually(func(g Gomega) {
+			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+		}, timeout, interval).Should(Succeed())
 		patchSpec(ib, func(ib *indexbuildv1alpha1.IndexBuild) { ib.Spec.ElementIDs = []int64{2, 1} })
 		Consistently(func(g Gomega) {
-			g.Expect(getIndexBuild(g, ib).Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding))
+			got := getIndexBuild(g, ib)
+			g.Expect(got.Status.Phase).To(Equal(indexbuildv1alpha1.PhaseBuilding), "conditions: %+v", got.Status.Conditions)
 		}, 2*time.Second, interval).Should(Succeed())
 	})
 
