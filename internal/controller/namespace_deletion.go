@@ -38,8 +38,7 @@ func heldPods(pods []corev1.Pod, now time.Time) []string {
 	var held []string
 	for i := range pods {
 		pod := &pods[i]
-		finished := pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded
-		if finished && pod.DeletionTimestamp != nil && now.Sub(pod.DeletionTimestamp.Time) >= heldPodGrace &&
+		if podFinished(pod) && pod.DeletionTimestamp != nil && now.Sub(pod.DeletionTimestamp.Time) >= heldPodGrace &&
 			slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer) {
 			held = append(held, pod.Name)
 		}

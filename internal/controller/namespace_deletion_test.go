@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -48,14 +49,8 @@ func TestHeldPods(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := heldPods(tc.pods, now)
-			if len(got) != len(tc.want) {
+			if got := heldPods(tc.pods, now); !slices.Equal(got, tc.want) {
 				t.Fatalf("heldPods = %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Fatalf("heldPods = %v, want %v", got, tc.want)
-				}
 			}
 		})
 	}

@@ -70,7 +70,7 @@ func diagnosePods(job *batchv1.Job, pods []corev1.Pod, failedCreates []corev1.Ev
 	var unschedulableMsg string
 	for i := range pods {
 		pod := &pods[i]
-		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		if pod.DeletionTimestamp != nil || podFinished(pod) {
 			continue
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
@@ -136,6 +136,12 @@ func eventTime(e *corev1.Event) time.Time {
 
 // +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+
+// podFinished reports whether the pod's containers ran to their end
+// (Succeeded or Failed); it never runs again.
+func podFinished(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
 
 // podsStillGrace is how long a waiting Job's pods must stand still before
 // they are looked into. Pods that are being created, scheduled and started
